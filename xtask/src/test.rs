@@ -1,0 +1,36 @@
+//! `cargo xtask test`: every test of every crate.
+//!
+//! Unit and integration tests, example smoke tests (the `examples` package's tests start the built examples) and doc tests.
+//! Extra arguments go to the test runner, so `cargo xtask test -p basehttp` narrows the run.
+
+use crate::shell::{cargo, exec, have};
+
+pub fn run_tests(extra: &[String]) -> Result<(), String> {
+    let narrowed = !extra.is_empty();
+    if have("cargo-nextest") {
+        let mut command = cargo();
+        command.args(["nextest", "run", "--all-targets", "--no-fail-fast"]);
+        if !narrowed {
+            command.arg("--workspace");
+        }
+        exec(command.args(extra))?;
+    } else {
+        let mut command = cargo();
+        command.args(["test", "--all-targets", "--no-fail-fast"]);
+        if !narrowed {
+            command.arg("--workspace");
+        }
+        exec(command.args(extra))?;
+    }
+    // nextest does not run doc tests; cargo test --doc does.
+    let mut doc = cargo();
+    doc.args(["test", "--doc"]);
+    if !narrowed {
+        doc.arg("--workspace");
+    }
+    exec(doc.args(extra))
+}
+
+pub fn run(extra: &[String]) -> Result<(), String> {
+    run_tests(extra)
+}
