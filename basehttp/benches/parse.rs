@@ -32,6 +32,17 @@ fn parse(criterion: &mut Criterion) {
             }
         })
     });
+    group.bench_function("basehttp_scan_only", |bencher| {
+        let mut parser = basehttp::HeadParser::new();
+        let partial = &HEAD[..HEAD.len() - 2];
+        bencher.iter(|| {
+            parser.reset();
+            matches!(
+                parser.parse(black_box(partial)),
+                Ok(basehttp::Status::Partial)
+            )
+        })
+    });
     group.bench_function("httparse", |bencher| {
         bencher.iter(|| {
             let mut headers = [httparse::EMPTY_HEADER; 32];

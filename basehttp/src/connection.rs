@@ -286,6 +286,18 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 let _ = req.wfile.flush();
                 return Ok(Next::Close);
             }
+            Ok(Err(error))
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) && !req.response_started() =>
+            {
+                // Most often a malformed or cut chunked body read through `rfile`: the client's fault, so 400.
+                req.log_error(format_args!("Bad request body: {error}"));
+                let _ = req.send_error(400, Some("Bad request body"));
+                let _ = req.wfile.flush();
+                return Ok(Next::Close);
+            }
             Ok(Err(error)) => {
                 let _ = req.wfile.flush();
                 return Err(error);

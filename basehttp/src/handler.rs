@@ -25,7 +25,6 @@ pub const SERVER_VERSION: &str = "BaseHTTP/0.6";
 /// Python has no read timeout by default, so one idle client holds a thread forever, and it never drains an unread body.
 /// `None` timeouts restore Python's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// How long a connection may stay silent: between requests, and on each read or write inside one.
     pub idle_timeout: Option<Duration>,

@@ -196,7 +196,18 @@ fn malformed_chunk_size_closes_the_connection() {
         server.port,
         "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\n\n0x5\nhello\n0\n\n",
     );
-    assert!(!response.contains("200 OK"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 400 Bad request body\r\n"),
+        "{response}"
+    );
+    let overflow = exchange(
+        server.port,
+        "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\n\n10000000000000000\nx\n0\n\n",
+    );
+    assert!(
+        overflow.starts_with("HTTP/1.1 400 Bad request body\r\n"),
+        "{overflow}"
+    );
 }
 
 #[test]
@@ -335,4 +346,88 @@ fn http_1_0_keep_alive_and_1_1_close_follow_python() {
     let mut plain_1_0 = Client::new(server.port);
     assert_eq!(plain_1_0.request("GET /c HTTP/1.0\n\n").body, b"/c");
     assert!(plain_1_0.is_closed());
+}
+
+#[test]
+fn connection_loop_runs_over_any_byte_stream() {
+    // The loop is not tied to sockets, so a TLS session (or this in-memory pair) can carry it.
+    use basehttp::{serve_connection, ConnectionInfo};
+    use socketserver::Address;
+    let handler = Echo::new();
+    let input = b"GET /one HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz";
+    let mut output = Vec::new();
+    let address = Address::Inet("127.0.0.1:1".parse().expect("address"));
+    let info = ConnectionInfo {
+        client_address: address.clone(),
+        server_address: address,
+        socket: None,
+        plain: false,
+    };
+    serve_connection(&handler, &input[..], &mut output, info).expect("serve");
+    let output = String::from_utf8_lossy(&output);
+    assert_eq!(output.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{output}");
+    assert!(output.contains("\r\n\r\n/oneHTTP/1.1 200 OK"), "{output}");
+    assert!(output.ends_with("\r\n\r\nxyz"), "{output}");
+}
+
+#[test]
+fn raw_stream_lets_a_hook_write_to_the_socket_after_flushing() {
+    struct Raw;
+    impl BaseHttpRequestHandler for Raw {
+        fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+            req.send_response(200, None)?;
+            req.send_header("Content-Length", "4")?;
+            req.end_headers()?;
+            let stream = req.raw_stream()?.expect("plain TCP exposes its socket");
+            let mut writer: &socketserver::Stream = stream;
+            writer.write_all(b"raw!")
+        }
+        fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+    }
+    let server = start(Raw);
+    let response = exchange(server.port, "GET / HTTP/1.0\n\n");
+    assert!(response.starts_with("HTTP/1.0 200 OK\r\n"), "{response}");
+    assert!(
+        response.ends_with("\r\nContent-Length: 4\r\n\r\nraw!"),
+        "{response}"
+    );
+}
+
+#[test]
+fn pool_mode_serves_through_http_server() {
+    use basehttp::HttpServer;
+    use socketserver::{Mode, ServerConfig};
+    let config = ServerConfig {
+        mode: Mode::Pool {
+            workers: 2,
+            queue: 4,
+        },
+        ..HttpServer::default_config()
+    };
+    let server = HttpServer::with_config(("127.0.0.1", 0), Echo::new(), config).expect("bind");
+    assert_eq!(server.server_name(), "127.0.0.1");
+    let port = server.server_port();
+    let shutdown = server.shutdown_handle();
+    let thread = std::thread::spawn(move || server.serve_forever(Duration::from_millis(20)));
+    let clients: Vec<_> = (0..4)
+        .map(|index| {
+            std::thread::spawn(move || {
+                let mut client = Client::new(port);
+                client
+                    .request(&format!("GET /{index} HTTP/1.1\nConnection: close\n\n"))
+                    .body
+            })
+        })
+        .collect();
+    for (index, client) in clients.into_iter().enumerate() {
+        assert_eq!(
+            client.join().expect("client"),
+            format!("/{index}").into_bytes()
+        );
+    }
+    shutdown.shutdown();
+    thread
+        .join()
+        .expect("server thread")
+        .expect("serve_forever");
 }
