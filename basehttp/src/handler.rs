@@ -91,6 +91,12 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
         DEFAULT_ERROR_CONTENT_TYPE
     }
 
+    /// Python's `responses[code]`: the phrase of the status line and the explanation of error pages.
+    /// Defaults to Python's `http.HTTPStatus` table ([`crate::responses`]).
+    fn responses(&self, code: u16) -> Option<(&str, &str)> {
+        responses(code)
+    }
+
     /// Timeouts and the drain limit of each connection.
     fn limits(&self) -> Limits {
         Limits::default()
@@ -352,7 +358,7 @@ impl<'a> HttpRequest<'a> {
         }
         let message = match message {
             Some(message) => message,
-            None => responses(code).map_or("", |(phrase, _)| phrase),
+            None => self.handler.responses(code).map_or("", |(phrase, _)| phrase),
         };
         let protocol = self.handler.protocol_version();
         self.headers_buffer.extend_from_slice(protocol.as_bytes());
@@ -442,7 +448,7 @@ impl<'a> HttpRequest<'a> {
         message: Option<&str>,
         explain: Option<&str>,
     ) -> io::Result<()> {
-        let (short, long) = responses(code).unwrap_or(("???", "???"));
+        let (short, long) = self.handler.responses(code).unwrap_or(("???", "???"));
         let message = message.unwrap_or(short);
         let explain = explain.unwrap_or(long);
         self.log_error(format_args!("code {code}, message {message}"));

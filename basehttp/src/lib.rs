@@ -83,7 +83,7 @@
 //! | `log_request`, `log_error`                      | [`HttpRequest::log_request`], [`HttpRequest::log_error`]    |
 //! | `address_string`, `version_string`              | [`HttpRequest::address_string`], [`HttpRequest::version_string`] |
 //! | `date_time_string`, `log_date_time_string`      | [`date_time_string`], [`log_date_time_string`] (UTC)        |
-//! | `responses`, `http.HTTPStatus`                  | [`responses`], [`RESPONSES`]                                |
+//! | `responses`, `http.HTTPStatus`                  | [`BaseHttpRequestHandler::responses`], [`responses`], [`RESPONSES`] |
 //! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
 //! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
 //! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`]                |
