@@ -358,7 +358,10 @@ impl<'a> HttpRequest<'a> {
         }
         let message = match message {
             Some(message) => message,
-            None => self.handler.responses(code).map_or("", |(phrase, _)| phrase),
+            None => self
+                .handler
+                .responses(code)
+                .map_or("", |(phrase, _)| phrase),
         };
         let protocol = self.handler.protocol_version();
         self.headers_buffer.extend_from_slice(protocol.as_bytes());
