@@ -5,6 +5,7 @@
 //! heads and idle connections are bounded in time, and a panicking hook costs only its own request.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::net::Shutdown;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -90,7 +91,16 @@ enum HeadOutcome {
 enum Next {
     Continue,
     Close,
+    /// Close, but first read away what the client is still sending, so the kernel does not answer it
+    /// with a reset that can destroy the response before the client reads it (nginx's lingering close).
+    Linger,
 }
+
+/// How long a lingering close waits for the client to stop sending.
+const LINGER_TIME: Duration = Duration::from_millis(500);
+
+/// How many bytes a lingering close reads away at most.
+const LINGER_BYTES: usize = 1 << 20;
 
 struct Connection<'a, R, W: Write> {
     handler: &'a dyn BaseHttpRequestHandler,
@@ -129,7 +139,7 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 }
                 HeadOutcome::Refused(error) => {
                     self.refuse(error)?;
-                    Next::Close
+                    Next::Linger
                 }
                 HeadOutcome::TimedOut => {
                     let requestline = self.parser.requestline().unwrap_or("").to_owned();
@@ -140,8 +150,38 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                     Next::Close
                 }
             };
-            if let Next::Close = next {
-                return self.output.flush();
+            match next {
+                Next::Continue => {}
+                Next::Close => return self.output.flush(),
+                Next::Linger => {
+                    self.output.flush()?;
+                    self.linger();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Stops sending, then reads and discards the client's bytes until it closes, for at most
+    /// [`LINGER_TIME`] and [`LINGER_BYTES`].
+    fn linger(&mut self) {
+        let Some(socket) = self.socket else {
+            return;
+        };
+        let _ = socket.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + LINGER_TIME;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            let mut reader: &Stream = socket;
+            match reader.read(&mut self.input.buffer) {
+                Ok(0) => break,
+                Ok(count) => discarded += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
         }
     }
@@ -296,7 +336,7 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 req.log_error(format_args!("Bad request body: {error}"));
                 let _ = req.send_error(400, Some("Bad request body"));
                 let _ = req.wfile.flush();
-                return Ok(Next::Close);
+                return Ok(Next::Linger);
             }
             Ok(Err(error)) => {
                 let _ = req.wfile.flush();
@@ -308,17 +348,21 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                     let _ = req.send_error(500, None);
                 }
                 let _ = req.wfile.flush();
-                return Ok(Next::Close);
+                return Ok(Next::Linger);
             }
         }
         req.wfile.flush()?;
         if req.close_connection || http_0_9 {
-            return Ok(Next::Close);
+            return Ok(if req.rfile.is_done() {
+                Next::Close
+            } else {
+                Next::Linger
+            });
         }
         // Python would parse an unread body as the next request; drain it instead, or close.
         match req.rfile.drain(self.limits.drain_limit) {
             Ok(true) => Ok(Next::Continue),
-            Ok(false) | Err(_) => Ok(Next::Close),
+            Ok(false) | Err(_) => Ok(Next::Linger),
         }
     }
 }
