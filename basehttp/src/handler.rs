@@ -165,7 +165,9 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// Every log line (requests, errors) goes through here. To route them to the `log` facade, override it:
     /// `log::info!("{}", basehttp::log_line(req, message))`, or build your own line from `req.address_string()`.
     fn log_message(&self, req: &HttpRequest<'_>, message: fmt::Arguments<'_>) {
-        eprintln!("{}", log_line(req, message));
+        // One write per line, and a closed stderr must not panic the way `eprintln!` would.
+        let line = format!("{}\n", log_line(req, message));
+        let _ = io::stderr().write_all(line.as_bytes());
     }
 }
 

@@ -459,3 +459,75 @@ fn response_arrives_intact_despite_an_unread_upload() {
     assert!(response.ends_with("\r\n\r\nignored"), "{response}");
     let _ = upload.join();
 }
+
+/// Serves `input` through the connection loop in memory and returns what it wrote.
+fn serve_in_memory(handler: &dyn BaseHttpRequestHandler, input: &[u8]) -> String {
+    use basehttp::{serve_connection, ConnectionInfo};
+    use socketserver::Address;
+    let address = Address::Inet("127.0.0.1:1".parse().expect("address"));
+    let info = ConnectionInfo {
+        client_address: address.clone(),
+        server_address: address,
+        socket: None,
+        plain: false,
+    };
+    let mut output = Vec::new();
+    serve_connection(handler, input, &mut output, info).expect("serve");
+    String::from_utf8_lossy(&output).into_owned()
+}
+
+#[test]
+fn status_messages_and_header_values_cannot_split_the_response() {
+    struct Splitter;
+    impl BaseHttpRequestHandler for Splitter {
+        fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+            req.send_response(200, Some("OK\r\nSet-Cookie: evil=1"))?;
+            let error = req.send_header("X-Name", "caf\u{e9} \u{263a}").unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+            req.send_header("X-Latin", "caf\u{e9}")?;
+            req.end_headers()
+        }
+        fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+    }
+    let output = serve_in_memory(&Splitter, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(
+        output.starts_with("HTTP/1.0 200 OK  Set-Cookie: evil=1\r\n"),
+        "{output}"
+    );
+    assert_eq!(output.matches("Set-Cookie").count(), 1);
+    assert!(
+        output.contains("X-Latin: caf\u{fffd}\r\n"),
+        "ISO-8859-1 on the wire: {output}"
+    );
+}
+
+#[test]
+fn version_string_and_python_limits() {
+    struct Custom;
+    impl BaseHttpRequestHandler for Custom {
+        fn server_version(&self) -> &str {
+            "Custom/1.0"
+        }
+        fn limits(&self) -> Limits {
+            Limits::python()
+        }
+        fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+            let version = req.version_string();
+            req.send_response(204, None)?;
+            req.send_header("X-Version", &version)?;
+            req.end_headers()
+        }
+        fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+    }
+    assert_eq!(Limits::python().idle_timeout, None);
+    assert_eq!(Limits::python().head_timeout, None);
+    let output = serve_in_memory(&Custom, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(output.contains("\r\nServer: Custom/1.0 Rust/"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "\r\nX-Version: Custom/1.0 {}\r\n",
+            basehttp::SYS_VERSION
+        )),
+        "{output}"
+    );
+}
