@@ -33,8 +33,11 @@ impl Stream {
         let socket = socket2::SockRef::from(self.tcp());
         let mut byte = [MaybeUninit::<u8>::uninit(); 1];
         match socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT) {
-            // Bytes nobody asked for, or end of file: the server is done with this connection.
-            Ok(_) => true,
+            // End of file: the server is done with this connection.
+            Ok(0) => true,
+            // Bytes nobody asked for: over plain TCP the server is out of step; over TLS they may be
+            // session tickets or other records rustls reads in passing.
+            Ok(_) => matches!(self, Stream::Tcp(_)),
             Err(error) => !matches!(
                 error.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted

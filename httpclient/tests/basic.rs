@@ -421,9 +421,7 @@ const LINES: &str = "Hello world!\nfor this\nis a test\n";
 
 fn extended(chunked: bool) -> HttpResponse<'static> {
     if chunked {
-        get(&format!(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nHello w\r\n14\r\norld!\nfor this\nis a \r\n5\r\ntest\n\r\n0\r\n\r\n"
-        ))
+        get("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nHello w\r\n14\r\norld!\nfor this\nis a \r\n5\r\ntest\n\r\n0\r\n\r\n")
     } else {
         get(&format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{LINES}",
