@@ -787,10 +787,7 @@ impl HttpConnection {
     pub(crate) fn read_headers(&mut self, what: &'static str) -> Result<Headers> {
         let mut headers = Headers::new();
         let mut lines = 0;
-        loop {
-            let Some(line) = self.read_line(what)? else {
-                break;
-            };
+        while let Some(line) = self.read_line(what)? {
             let line = strip_line_ending(&line);
             if line.is_empty() {
                 break;

@@ -75,3 +75,16 @@ pub use rustls;
 #[cfg(feature = "tls")]
 pub use tls::{client_config, native_roots, webpki_roots, HttpsConnection};
 pub use url::{get, request, Url};
+
+#[cfg(test)]
+mod tests {
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn connections_and_responses_are_send() {
+        assert_send::<crate::HttpConnection>();
+        assert_send::<crate::HttpResponse<'static>>();
+        assert_send::<crate::Http>();
+        assert_send::<crate::Error>();
+    }
+}

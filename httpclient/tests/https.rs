@@ -145,3 +145,59 @@ fn test_host_port() {
     let conn = HttpsConnection::new("[fe80::207:e9ff:fe9b]:8000").unwrap();
     assert_eq!((conn.host(), conn.port()), ("fe80::207:e9ff:fe9b", 8000));
 }
+
+// Mirrors test_httplib: TunnelTests with HTTPSConnection: TLS to the tunnel's host through a CONNECT proxy,
+// verified against the tunnel host's name, not the proxy's.
+#[test]
+fn test_https_through_tunnel() {
+    let certificate = certificate();
+    let (tls_address, server) = tls_server(&certificate, 1);
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_address = proxy.local_addr().unwrap();
+    let relay = std::thread::spawn(move || {
+        let (mut client, _) = proxy.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if client.read(&mut byte).unwrap() == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        let mut upstream = std::net::TcpStream::connect(tls_address).unwrap();
+        let mut client_reader = client.try_clone().unwrap();
+        let mut upstream_writer = upstream.try_clone().unwrap();
+        let forward = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
+        });
+        let _ = std::io::copy(&mut upstream, &mut client);
+        let _ = client.shutdown(std::net::Shutdown::Both);
+        let _ = forward.join();
+        String::from_utf8(head).unwrap()
+    });
+    let mut conn = HttpsConnection::with_tls_config(
+        &proxy_address.to_string(),
+        Config::default(),
+        trusting(&certificate),
+    )
+    .unwrap();
+    conn.set_tunnel("localhost", Some(tls_address.port()), &[])
+        .unwrap();
+    conn.request("GET", "/", Body::Empty, &[]).unwrap();
+    assert_eq!(conn.getresponse().unwrap().read(None).unwrap(), b"hello");
+    drop(conn);
+    let received = String::from_utf8(server.join().unwrap()).unwrap();
+    assert!(
+        received.contains(&format!("Host: localhost:{}\r\n", tls_address.port())),
+        "{received}"
+    );
+    let connect = relay.join().unwrap();
+    let expected = format!(
+        "CONNECT localhost:{0} HTTP/1.1\r\nHost: localhost:{0}\r\n\r\n",
+        tls_address.port()
+    );
+    assert_eq!(connect, expected);
+}
