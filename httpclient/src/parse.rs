@@ -400,4 +400,24 @@ mod tests {
         }
         assert!(validate_path("/a%20b?x=1").is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_status_line(&bytes);
+            let _ = parse_chunk_size(&bytes);
+            let text = latin1(&bytes);
+            let _ = parse_content_length([text.as_str()].into_iter());
+            let _ = split_host_port(&text, None, 80);
+            let mut headers = crate::headers::Headers::new();
+            headers.push_line(&bytes);
+            headers.push_line(&bytes);
+        }
+
+        #[test]
+        fn chunk_sizes_round_trip(size in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_chunk_size(format!("{size:x}").as_bytes()), Some(size));
+            proptest::prop_assert_eq!(parse_chunk_size(format!("{size:X};name=value").as_bytes()), Some(size));
+        }
+    }
 }
