@@ -564,6 +564,11 @@ impl HttpConnection {
         let result = self.send_output(&mut output, body.into(), encode_chunked);
         output.clear();
         self.output = output;
+        if result.is_err() {
+            // Unlike Python, which stays in Request-sent until close(), a failed send resets the
+            // connection so the next request can simply be made.
+            self.close();
+        }
         result
     }
 
