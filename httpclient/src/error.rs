@@ -250,3 +250,53 @@ impl From<rustls::Error> for Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_keep_their_source_and_round_trip() {
+        let error = Error::from(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        assert!(error.source().is_some());
+        assert_eq!(error.to_string(), "reset");
+        let incomplete = Error::IncompleteRead {
+            partial: vec![0; 7],
+            expected: Some(3),
+        };
+        let through_io = io::Error::from(incomplete);
+        assert_eq!(through_io.kind(), io::ErrorKind::UnexpectedEof);
+        let back = Error::from(through_io);
+        assert_eq!(
+            back.to_string(),
+            "IncompleteRead(7 bytes read, 3 more expected)"
+        );
+        let timeout = io::Error::from(Error::Timeout(TimeoutKind::Connect));
+        assert_eq!(timeout.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(Error::from(timeout).to_string(), "connect timed out");
+    }
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        let errors = [
+            Error::NotConnected,
+            Error::InvalidUrl("x".into()),
+            Error::CannotSendRequest(State::RequestSent),
+            Error::ResponseNotReady(State::Idle),
+            Error::LineTooLong("status line"),
+            Error::TooManyHeaders,
+            Error::RemoteDisconnected,
+            Error::TunnelAfterConnect,
+            Error::Timeout(TimeoutKind::Read),
+        ];
+        for error in errors {
+            let message = error.to_string();
+            assert!(
+                message.starts_with(|first: char| first.is_lowercase()),
+                "{message}"
+            );
+            assert!(!message.ends_with('.'), "{message}");
+        }
+    }
+}

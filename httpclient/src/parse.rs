@@ -113,7 +113,14 @@ fn disallowed_url_byte(byte: u8) -> bool {
 }
 
 /// Python's `_validate_path`: refuses control characters and spaces in the request target.
+///
+/// Non-ASCII characters are refused too, as Python's ASCII encoding of the request line does: percent-encode them.
 pub(crate) fn validate_path(url: &str) -> Result<()> {
+    if !url.is_ascii() {
+        return Err(Error::InvalidUrl(format!(
+            "url can't contain non-ascii characters (percent-encode them): {url:?}"
+        )));
+    }
     match url.bytes().find(|&byte| disallowed_url_byte(byte)) {
         Some(found) => Err(Error::InvalidUrl(format!(
             "url can't contain control characters. {url:?} (found at least {:?})",
@@ -388,6 +395,10 @@ mod tests {
     // Mirrors test_httplib: BasicTest.test_invalid_url_characters and HTTPConnection host validation
     #[test]
     fn test_invalid_url_characters() {
+        assert!(matches!(
+            validate_path("/caf\u{e9}"),
+            Err(Error::InvalidUrl(_))
+        ));
         for url in ["/a b", "/\r\n", "/\x7f", "/\0"] {
             assert!(
                 matches!(validate_path(url), Err(Error::InvalidUrl(_))),
