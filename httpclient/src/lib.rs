@@ -21,6 +21,24 @@
 //! | `HTTP_PORT`, `HTTPS_PORT`, `_MAXLINE`, `_MAXHEADERS` | [`HTTP_PORT`], [`HTTPS_PORT`], [`MAX_LINE`], [`MAX_HEADERS`] |
 //! | `urllib.request.urlopen(url)` (the shape) | [`get`], [`request`], [`Url`] |
 //!
+//! # Where it departs from Python
+//!
+//! Each difference fixes a weak point of `http.client`; none changes what a well-behaved server sees.
+//!
+//! - Timeouts: connect, read and write are set apart, and [`Error::Timeout`] names the one that fired.
+//! - Keep-alive: before a request on a reused socket, one non-blocking peek checks that the server has not closed it
+//!   while idle; if it has, the request goes out on a new connection instead of failing with [`Error::RemoteDisconnected`].
+//! - Truncation: a body cut short is [`Error::IncompleteRead`] on every read path (Python's `read(amt)` returns `b""`).
+//! - Framing: chunk sizes must be plain hex (Python accepts `+a`, `0x10`, `1_0`); a `Transfer-Encoding` ending in
+//!   `chunked` is decoded as chunked; differing `Content-Length` values mean read-to-close.
+//! - Interim responses: every 1xx but 101 is skipped, at most 100 of them (Python skips only `100 Continue`).
+//! - Validation: methods must be HTTP tokens, request targets ASCII without spaces or control characters.
+//! - Recovery: a failed send or a failed response leaves the connection idle and closed, ready for the next request
+//!   (Python stays in `Request-sent` until `close()`).
+//! - The response borrows its connection, so using the connection while a response is unread does not compile.
+//! - Debug output (`set_debuglevel`) goes to stderr, never mixing with a program's output.
+//! - The legacy [`Http`] class sends a `Host` header.
+//!
 //! # Example
 //!
 //! A server on `127.0.0.1:0` answers one request; the client reads the answer as Python would.
