@@ -564,10 +564,11 @@ impl HttpConnection {
         let result = self.send_output(&mut output, body.into(), encode_chunked);
         output.clear();
         self.output = output;
-        if result.is_err() {
-            // Unlike Python, which stays in Request-sent until close(), a failed send resets the
-            // connection so the next request can simply be made.
-            self.close();
+        if result.is_err() && self.stream.is_none() {
+            // Nothing reached a server (connecting failed), so there is no answer to wait for: unlike
+            // Python, which stays in Request-sent until close(), the next request can simply be made.
+            // After a failed write the state stays Request-sent, so getresponse() can read an early answer.
+            self.state = State::Idle;
         }
         result
     }
@@ -662,11 +663,10 @@ impl HttpConnection {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::NotConnected);
         };
+        // The socket stays open after a failed write: a server that refuses a body early (401, 413)
+        // has often sent its answer already, and getresponse() can still read it, as in Python.
         let result = stream.write_all(data).and_then(|()| stream.flush());
-        result.map_err(|error| {
-            self.close_socket();
-            io_error(error, TimeoutKind::Write)
-        })
+        result.map_err(|error| io_error(error, TimeoutKind::Write))
     }
 
     /// Python's `getresponse()`: reads the status line and headers of the answer.

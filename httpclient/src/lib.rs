@@ -33,8 +33,9 @@
 //!   `chunked` is decoded as chunked; differing `Content-Length` values mean read-to-close.
 //! - Interim responses: every 1xx but 101 is skipped, at most 100 of them (Python skips only `100 Continue`).
 //! - Validation: methods must be HTTP tokens, request targets ASCII without spaces or control characters.
-//! - Recovery: a failed send or a failed response leaves the connection idle and closed, ready for the next request
-//!   (Python stays in `Request-sent` until `close()`).
+//! - Recovery: a failed connection attempt or a failed response leaves the connection idle and closed, ready for the
+//!   next request (Python stays in `Request-sent` until `close()`).
+//!   After a failed write the state stays `Request-sent`, as in Python, so an early answer (401, 413) can still be read.
 //! - The response borrows its connection, so using the connection while a response is unread does not compile.
 //! - Debug output (`set_debuglevel`) goes to stderr, never mixing with a program's output.
 //! - The legacy [`Http`] class sends a `Host` header.

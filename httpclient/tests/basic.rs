@@ -408,6 +408,28 @@ fn test_no_body_statuses() {
     }
 }
 
+// Mirrors test_httplib: BasicTest.test_negative_content_length
+#[test]
+fn test_negative_content_length() {
+    let mut response = get("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nHello\r\n");
+    assert_eq!(response.length(), None);
+    assert_eq!(response.read(None).unwrap(), b"Hello\r\n");
+    assert!(response.isclosed());
+}
+
+// Mirrors test_httplib: ExtendedReadTest.test_read1_bound_content_length and test_readline_bound_content_length:
+// reads stop at the end of the body even when more bytes follow on the connection.
+#[test]
+fn test_read1_bound_content_length() {
+    let mut response = get("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nHello\nextra\ndata");
+    assert_eq!(response.read1(100).unwrap(), b"Hello\n");
+    assert_eq!(response.read1(100).unwrap(), b"");
+    let mut response = get("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nHello\nextra");
+    assert_eq!(response.readline(None).unwrap(), b"Hel");
+    assert_eq!(response.readline(None).unwrap(), b"");
+    assert!(response.isclosed());
+}
+
 // Mirrors test_httplib: BasicTest.test_invalid_content_length (read to close).
 #[test]
 fn test_invalid_content_length() {

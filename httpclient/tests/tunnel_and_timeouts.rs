@@ -174,3 +174,38 @@ fn refused_connection_is_io_error() {
         assert_eq!(conn.state(), httpclient::State::Idle);
     }
 }
+
+// Mirrors test_httplib: BasicTest.test_epipe: the server answers before reading the body; the send fails,
+// yet the answer is still read.
+#[test]
+fn test_epipe() {
+    let answer = b"HTTP/1.0 401 Authorization Required\r\nContent-type: text/html\r\n\
+        WWW-Authenticate: Basic realm=\"example\"\r\nContent-Length: 0\r\n\r\n";
+    let server = serve(vec![vec![
+        Step::Write(answer.to_vec()),
+        Step::Sleep(Duration::from_secs(1)),
+    ]]);
+    let config = Config {
+        timeouts: Timeouts {
+            write: Some(Duration::from_millis(300)),
+            ..Timeouts::default()
+        },
+        ..Config::default()
+    };
+    let mut conn = HttpConnection::with_config(&server.host(), config).unwrap();
+    let body = vec![b'x'; 64 << 20];
+    let error = conn.request("PUT", "/url", &body, &[]).unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout(TimeoutKind::Write)),
+        "{error}"
+    );
+    let response = conn.getresponse().unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        response.getheader("www-authenticate").as_deref(),
+        Some("Basic realm=\"example\"")
+    );
+    drop(response);
+    drop(conn);
+    server.received();
+}
