@@ -75,6 +75,32 @@ fn latin1_bytes(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Sends the request and reads the response head.
+fn exchange<'c>(
+    conn: &'c mut HttpConnection,
+    method: &str,
+    target: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Result<httpclient::HttpResponse<'c>, Error> {
+    conn.request(method, target, body, headers)?;
+    conn.getresponse()
+}
+
+/// Whether the error says the server went away (rather than answering badly).
+fn is_disconnect(error: &Error) -> bool {
+    match error {
+        Error::RemoteDisconnected => true,
+        Error::Io(error) => matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
 /// Prints the status line, the headers, a blank line and the body.
 fn print_response(
     out: &mut impl Write,
@@ -112,19 +138,21 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     let mut out = io::BufWriter::new(stdout.lock());
     for _ in 0..arguments.repeat {
         let reused = conn.sock().is_some();
-        conn.request(method, &url.target, body, &headers)?;
-        let retry = match conn.getresponse() {
-            // A kept-alive connection the server dropped just as we used it: once more on a fresh one.
-            Err(Error::RemoteDisconnected) if reused => true,
-            Err(error) => return Err(error),
+        let retry = match exchange(&mut conn, method, &url.target, body, &headers) {
             Ok(response) => {
                 print_response(&mut out, response)?;
                 false
             }
+            // A kept-alive connection the server dropped just as we used it: once more on a fresh one.
+            Err(error) if reused && is_disconnect(&error) => true,
+            Err(error) => return Err(error),
         };
         if retry {
-            conn.request(method, &url.target, body, &headers)?;
-            print_response(&mut out, conn.getresponse()?)?;
+            conn.close();
+            print_response(
+                &mut out,
+                exchange(&mut conn, method, &url.target, body, &headers)?,
+            )?;
         }
     }
     Ok(())

@@ -116,6 +116,17 @@ fn httpget_repeat_reconnects_when_the_server_closes() {
 }
 
 #[test]
+fn httpget_repeat_reconnects_when_the_server_closes_without_saying_so() {
+    // HTTP/1.1 without `Connection: close`, yet each connection ends after one answer.
+    let reply: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let (address, server) = serve(vec![vec![reply], vec![reply], vec![reply]]);
+    let output = run(example("httpget").args([&format!("http://{address}/"), "--repeat", "3"]));
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output).matches("200 OK").count(), 3);
+    server.join().unwrap();
+}
+
+#[test]
 fn httpget_sends_method_data_and_headers() {
     let (address, server) = serve(vec![vec![
         b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
