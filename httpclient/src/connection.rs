@@ -52,6 +52,9 @@ pub struct Config {
     pub source_address: Option<SocketAddr>,
     /// How many bytes to read at a time from a body given as a reader, and the size of the receive buffer.
     pub blocksize: usize,
+    /// Python's `auto_open`: connect on first use and after a close; when false, sending without
+    /// calling [`HttpConnection::connect`] first is [`Error::NotConnected`].
+    pub auto_open: bool,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             source_address: None,
             blocksize: 8192,
+            auto_open: true,
         }
     }
 }
@@ -154,6 +158,7 @@ pub struct HttpConnection {
     timeouts: Timeouts,
     source_address: Option<SocketAddr>,
     blocksize: usize,
+    auto_open: bool,
     pub(crate) stream: Option<Stream>,
     /// Receive buffer: bytes `start..end` are read from the socket and not yet used.
     buffer: Vec<u8>,
@@ -208,6 +213,7 @@ impl HttpConnection {
             timeouts: config.timeouts,
             source_address: config.source_address,
             blocksize: config.blocksize.max(1),
+            auto_open: config.auto_open,
             stream: None,
             buffer: vec![0; config.blocksize.clamp(1024, 1 << 20)],
             start: 0,
@@ -651,6 +657,9 @@ impl HttpConnection {
     /// Python's `send(data)`: writes bytes to the socket, connecting first when needed.
     pub fn send(&mut self, data: &[u8]) -> Result<()> {
         if self.stream.is_none() {
+            if !self.auto_open {
+                return Err(Error::NotConnected);
+            }
             self.connect()?;
         }
         if self.debuglevel > 0 {

@@ -6,7 +6,7 @@
 //!
 //! | Python | Rust |
 //! | --- | --- |
-//! | `http.client.HTTPConnection(host, port, timeout, source_address, blocksize)` | [`HttpConnection::new`], [`HttpConnection::with_config`] with [`Config`] |
+//! | `http.client.HTTPConnection(host, port, timeout, source_address, blocksize)`, `auto_open` | [`HttpConnection::new`], [`HttpConnection::with_config`] with [`Config`] |
 //! | `timeout` | [`Timeouts`] (connect, read, write), [`Error::Timeout`] says which fired |
 //! | `conn.request(method, url, body, headers)` | [`HttpConnection::request`] with a [`Body`] |
 //! | `putrequest`, `putheader`, `endheaders`, `send` | [`HttpConnection::putrequest`], [`HttpConnection::putheader`], [`HttpConnection::endheaders`], [`HttpConnection::send`] |

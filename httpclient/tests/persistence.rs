@@ -224,3 +224,22 @@ fn test_response_fileno() {
     drop(conn);
     server.received();
 }
+
+// Mirrors http.client's auto_open attribute: with it off, sending before connect() is NotConnected.
+#[test]
+fn test_auto_open_off() {
+    let server = serve_replies(vec![vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]]);
+    let config = httpclient::Config {
+        auto_open: false,
+        ..httpclient::Config::default()
+    };
+    let mut conn = HttpConnection::with_config(&server.host(), config).unwrap();
+    let error = conn.request("GET", "/", Body::Empty, &[]).unwrap_err();
+    assert!(matches!(error, Error::NotConnected), "{error}");
+    assert_eq!(conn.state(), State::Idle);
+    conn.connect().unwrap();
+    conn.request("GET", "/", Body::Empty, &[]).unwrap();
+    assert_eq!(conn.getresponse().unwrap().status, 200);
+    drop(conn);
+    server.received();
+}
