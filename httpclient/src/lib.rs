@@ -36,7 +36,8 @@
 //! - Recovery: a failed connection attempt or a failed response leaves the connection idle and closed, ready for the
 //!   next request (Python stays in `Request-sent` until `close()`).
 //!   After a failed write the state stays `Request-sent`, as in Python, so an early answer (401, 413) can still be read.
-//! - The response borrows its connection, so using the connection while a response is unread does not compile.
+//! - The response borrows its connection, so using the connection while a response is alive does not compile;
+//!   a response dropped before its end closes the socket rather than leave its rest to be read as the next answer.
 //! - Debug output (`set_debuglevel`) goes to stderr, never mixing with a program's output.
 //! - The legacy [`Http`] class sends a `Host` header.
 //!

@@ -70,12 +70,16 @@ pub(crate) enum Owner<'a> {
 pub struct HttpResponse<'a> {
     owner: Owner<'a>,
     /// The status code (Python's `status` and `code`).
+    #[doc(alias = "code")]
+    #[doc(alias = "getcode")]
     pub status: u16,
     /// The reason phrase, stripped.
     pub reason: String,
     /// 10 for HTTP/1.0, 11 for HTTP/1.1.
     pub version: u8,
     /// The headers (Python's `headers` and `msg`).
+    #[doc(alias = "msg")]
+    #[doc(alias = "info")]
     pub headers: Headers,
     framing: Framing,
     will_close: bool,
