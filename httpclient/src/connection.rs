@@ -788,34 +788,66 @@ impl HttpConnection {
 
     /// Python's `_read_status`.
     fn read_status(&mut self) -> Result<StatusLine> {
-        let Some(line) = self.read_line("status line")? else {
-            return Err(Error::RemoteDisconnected);
-        };
-        if self.debuglevel > 0 {
-            eprintln!("reply: {}", escape(&line));
-        }
-        parse::parse_status_line(strip_line_ending(&line))
+        let debug = self.debuglevel > 0;
+        self.next_line("status line", |line| {
+            let Some(line) = line else {
+                return Err(Error::RemoteDisconnected);
+            };
+            if debug {
+                eprintln!("reply: {}", escape(line));
+            }
+            parse::parse_status_line(strip_line_ending(line))
+        })?
     }
 
     /// Python's `_read_headers` and `parse_headers`: lines up to a blank one (or the end of the stream).
     pub(crate) fn read_headers(&mut self, what: &'static str) -> Result<Headers> {
+        let debug = self.debuglevel > 0;
         let mut headers = Headers::new();
         let mut lines = 0;
-        while let Some(line) = self.read_line(what)? {
-            let line = strip_line_ending(&line);
-            if line.is_empty() {
-                break;
+        loop {
+            let more = self.next_line(what, |line| {
+                let Some(line) = line.map(strip_line_ending).filter(|line| !line.is_empty()) else {
+                    return Ok(false);
+                };
+                lines += 1;
+                if lines > MAX_HEADERS {
+                    return Err(Error::TooManyHeaders);
+                }
+                if debug {
+                    eprintln!("header: {}", latin1(line));
+                }
+                headers.push_line(line);
+                Ok(true)
+            })??;
+            if !more {
+                return Ok(headers);
             }
-            lines += 1;
-            if lines > MAX_HEADERS {
-                return Err(Error::TooManyHeaders);
-            }
-            if self.debuglevel > 0 {
-                eprintln!("header: {}", latin1(line));
-            }
-            headers.push_line(line);
         }
-        Ok(headers)
+    }
+
+    /// Hands the next line (line ending included; `None` at end of stream) to `handle`.
+    ///
+    /// A line already in the buffer is lent in place, without copying; [`read_line`](Self::read_line) assembles the rest.
+    fn next_line<R>(
+        &mut self,
+        what: &'static str,
+        handle: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
+        if self.start == self.end {
+            self.fill()?;
+        }
+        let buffered = &self.buffer[self.start..self.end];
+        if let Some(newline) = buffered.iter().position(|&byte| byte == b'\n') {
+            if newline + 1 > MAX_LINE {
+                return Err(Error::LineTooLong(what));
+            }
+            let result = handle(Some(&buffered[..=newline]));
+            self.start += newline + 1;
+            return Ok(result);
+        }
+        let line = self.read_line(what)?;
+        Ok(handle(line.as_deref()))
     }
 
     /// Fills the receive buffer when empty; returns how many unread bytes it holds (0 at end of stream).
