@@ -100,6 +100,9 @@
 //! - Idle connections and slow heads are timed out ([`Limits`]); Python waits forever by default.
 //! - A panicking hook answers 500 (when nothing was sent yet) and the server goes on serving.
 //! - TCP_NODELAY is on, and headers and a small body leave in one write.
+//! - After a refusal, a panic or an unread body, the connection closes lingering (it reads away what the client
+//!   still sends for a moment), so the kernel does not reset the connection under the response.
+//! - A malformed chunked body read through `rfile` answers 400 when the hook has not answered yet.
 //!
 //! Python's `log_date_time_string` uses local time; this crate forbids `unsafe` and std has no local-time API, so logs are in UTC.
 #![deny(missing_docs)]
