@@ -221,10 +221,48 @@ pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
         return Err(ParseError::UriTooLong);
     }
     let requestline = decode_request_line(raw);
+    let spans = split_request_line(requestline.as_bytes())?;
+    Ok(RequestLine::from_spans(requestline, spans))
+}
+
+/// Where the words of a request line are, over its bytes without the line ending.
+///
+/// Splitting the ISO-8859-1 bytes or their UTF-8 decoding gives the same words, since only SP separates them,
+/// so an ASCII line is split before any string is built.
+#[derive(Debug, Clone, Copy)]
+struct LineSpans {
+    length: usize,
+    command: (usize, usize),
+    path: (usize, usize),
+    version: Option<(usize, usize)>,
+    version_number: (u64, u64),
+}
+
+impl RequestLine {
+    fn from_spans(requestline: String, spans: LineSpans) -> Self {
+        RequestLine {
+            requestline,
+            command: spans.command,
+            path: spans.path,
+            version: spans.version,
+            version_number: spans.version_number,
+        }
+    }
+}
+
+/// The length of a raw line without its trailing CR and LF characters (Python's `rstrip('\r\n')`).
+fn trimmed_length(raw: &[u8]) -> usize {
+    let mut end = raw.len();
+    while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    end
+}
+
+fn split_request_line(bytes: &[u8]) -> Result<LineSpans, ParseError> {
     let mut words: [(usize, usize); 3] = [(0, 0); 3];
     let mut count = 0;
     let mut last = (0, 0);
-    let bytes = requestline.as_bytes();
     let mut index = 0;
     while index < bytes.len() {
         if bytes[index] == b' ' {
@@ -245,7 +283,7 @@ pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
     let mut version_number = (0, 9);
     let mut version = None;
     if count >= 3 {
-        version_number = parse_version(&requestline[last.0..last.1])?;
+        version_number = parse_version(&bytes[last.0..last.1])?;
         if version_number >= (2, 0) {
             return Err(ParseError::VersionNotSupported);
         }
@@ -256,7 +294,7 @@ pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
     }
     let command = words[0];
     let mut path = words[1];
-    if count == 2 && &requestline[command.0..command.1] != "GET" {
+    if count == 2 && &bytes[command.0..command.1] != b"GET" {
         return Err(ParseError::BadHttp09RequestType);
     }
     // gh-87389: a path starting with `//` would read as a scheme-relative URL in a redirect.
@@ -265,8 +303,8 @@ pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
             path.0 += 1;
         }
     }
-    Ok(RequestLine {
-        requestline,
+    Ok(LineSpans {
+        length: bytes.len(),
         command,
         path,
         version,
@@ -275,20 +313,20 @@ pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
 }
 
 /// Parses `HTTP/<major>.<minor>`, each part 1 to 10 ASCII digits.
-fn parse_version(word: &str) -> Result<(u64, u64), ParseError> {
+fn parse_version(word: &[u8]) -> Result<(u64, u64), ParseError> {
     let number = word
-        .strip_prefix("HTTP/")
+        .strip_prefix(b"HTTP/")
         .ok_or(ParseError::BadRequestVersion)?;
-    let (major, minor) = number
-        .split_once('.')
-        .ok_or(ParseError::BadRequestVersion)?;
-    let part = |text: &str| -> Result<u64, ParseError> {
-        if text.is_empty() || text.len() > 10 || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+    let dot = memchr::memchr(b'.', number).ok_or(ParseError::BadRequestVersion)?;
+    let part = |digits: &[u8]| -> Result<u64, ParseError> {
+        if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::BadRequestVersion);
         }
-        text.parse().map_err(|_| ParseError::BadRequestVersion)
+        Ok(digits
+            .iter()
+            .fold(0, |total, &digit| total * 10 + u64::from(digit - b'0')))
     };
-    Ok((part(major)?, part(minor)?))
+    Ok((part(&number[..dot])?, part(&number[dot + 1..])?))
 }
 
 /// How the request body is framed, decided from the headers.
@@ -356,10 +394,18 @@ struct RawField {
 pub struct HeadParser {
     position: usize,
     scanned: usize,
-    line: Option<RequestLine>,
+    line: Option<PendingLine>,
     headers_start: usize,
     fields: Vec<RawField>,
     requestline: Option<String>,
+}
+
+/// A request line read but not yet turned into a [`RequestLine`]: an ASCII line stays spans over the buffer
+/// until the head completes, so parsing allocates nothing before then.
+#[derive(Debug)]
+enum PendingLine {
+    Ascii(LineSpans),
+    Decoded(RequestLine),
 }
 
 /// What one step of header parsing found.
@@ -388,12 +434,32 @@ impl HeadParser {
         self.requestline = None;
     }
 
-    /// The request line once it has been read, also after an error in it (for logging, as Python's `requestline`).
+    /// The request line after an error (for logging and the error page, as Python's `requestline`),
+    /// or once it has been decoded.
     pub fn requestline(&self) -> Option<&str> {
         match &self.line {
-            Some(line) => Some(line.requestline()),
-            None => self.requestline.as_deref(),
+            Some(PendingLine::Decoded(line)) => Some(line.requestline()),
+            _ => self.requestline.as_deref(),
         }
+    }
+
+    /// Builds the request line's text, once, from the buffer it was parsed in.
+    fn take_line(&mut self, buffer: &[u8]) -> Option<RequestLine> {
+        match self.line.take()? {
+            PendingLine::Decoded(line) => Some(line),
+            PendingLine::Ascii(spans) => Some(RequestLine::from_spans(
+                latin1(&buffer[..spans.length]),
+                spans,
+            )),
+        }
+    }
+
+    /// Keeps the request line's text for [`HeadParser::requestline`] before reporting `error`.
+    fn fail(&mut self, buffer: &[u8], error: ParseError) -> Result<Status, ParseError> {
+        if let Some(line) = self.take_line(buffer) {
+            self.requestline = Some(line.into_requestline());
+        }
+        Err(error)
     }
 
     /// Parses as much of `buffer` (everything read so far for this request) as possible.
@@ -415,16 +481,35 @@ impl HeadParser {
                 self.requestline = Some(String::new());
                 return Err(ParseError::UriTooLong);
             }
-            let line = match parse_request_line(raw) {
-                Ok(line) => line,
-                Err(error) => {
-                    self.requestline = Some(decode_request_line(raw));
-                    return Err(error);
+            let trimmed = &raw[..trimmed_length(raw)];
+            let line = if trimmed.is_ascii() {
+                match split_request_line(trimmed) {
+                    Ok(spans) => PendingLine::Ascii(spans),
+                    Err(error) => {
+                        self.requestline = Some(latin1(trimmed));
+                        return Err(error);
+                    }
+                }
+            } else {
+                match parse_request_line(raw) {
+                    Ok(line) => PendingLine::Decoded(line),
+                    Err(error) => {
+                        self.requestline = Some(decode_request_line(raw));
+                        return Err(error);
+                    }
                 }
             };
             self.position = end + 1;
             self.headers_start = end + 1;
-            if line.is_http_0_9() {
+            let http_0_9 = match &line {
+                PendingLine::Ascii(spans) => spans.version.is_none(),
+                PendingLine::Decoded(line) => line.is_http_0_9(),
+            };
+            self.line = Some(line);
+            if http_0_9 {
+                let Some(line) = self.take_line(buffer) else {
+                    return Ok(Status::Partial);
+                };
                 return Ok(Status::Complete(RequestHead {
                     line,
                     headers: Headers::new(),
@@ -432,10 +517,13 @@ impl HeadParser {
                     length: end + 1,
                 }));
             }
-            self.line = Some(line);
         }
         loop {
-            match parse_field(buffer, self.position, self.fields.len())? {
+            let step = match parse_field(buffer, self.position, self.fields.len()) {
+                Ok(step) => step,
+                Err(error) => return self.fail(buffer, error),
+            };
+            match step {
                 Step::Field(field, next) => {
                     self.position = next;
                     self.fields.push(field);
@@ -459,7 +547,7 @@ impl HeadParser {
                 self.requestline = Some(String::new());
                 return Err(ParseError::UriTooLong);
             }
-            return Err(ParseError::LineTooLong);
+            return self.fail(buffer, ParseError::LineTooLong);
         }
         Ok(Status::Partial)
     }
@@ -489,8 +577,11 @@ impl HeadParser {
                 headers
             }
         };
-        let framing = raw_framing(buffer, &self.fields)?;
-        let Some(line) = self.line.take() else {
+        let framing = match raw_framing(buffer, &self.fields) {
+            Ok(framing) => framing,
+            Err(error) => return self.fail(buffer, error),
+        };
+        let Some(line) = self.take_line(buffer) else {
             return Ok(Status::Partial);
         };
         Ok(Status::Complete(RequestHead {
