@@ -178,6 +178,8 @@ impl DerefMut for HttpServer {
 }
 
 /// Python's `ThreadingHTTPServer`: an [`HttpServer`] with a thread per connection and `daemon_threads = True`.
+///
+/// For other settings with threads, pass [`ThreadingHttpServer::default_config`] with changes to [`HttpServer::with_config`].
 #[doc(alias = "ThreadingHTTPServer")]
 #[doc(alias = "ThreadingMixIn")]
 #[derive(Debug)]
