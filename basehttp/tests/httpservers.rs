@@ -649,3 +649,65 @@ fn test_unprintable_not_logged() {
     );
     assert!(!lines[0].contains('\x1b') && !lines[0].contains('\0'));
 }
+
+/// A handler that reports, in a header-less body after its response, how much `wfile` saw at each step.
+struct BufferingProbe;
+
+impl BaseHttpRequestHandler for BufferingProbe {
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match req.path.as_str() {
+            "/send_response_only" => {
+                req.send_response_only(200, None);
+                let before = req.wfile.bytes_written();
+                req.end_headers()?;
+                let after = req.wfile.bytes_written();
+                req.wfile.write_all(format!("{before} {after}").as_bytes())
+            }
+            _ => {
+                req.send_error(418, None)?;
+                let written = req.wfile.bytes_written();
+                req.wfile.write_all(format!("|{written}").as_bytes())
+            }
+        }
+    }
+    fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+}
+
+#[test]
+fn test_header_buffering_of_send_response_only() {
+    // Mirrors test_httpservers: BaseHTTPRequestHandlerTestCase.test_header_buffering_of_send_response_only.
+    let server = start(BufferingProbe);
+    let response = exchange(server.port, "GET /send_response_only HTTP/1.0\n\n");
+    assert_eq!(response, "HTTP/1.0 200 OK\r\n\r\n0 19");
+}
+
+#[test]
+fn test_header_buffering_of_send_error() {
+    // Mirrors test_httpservers: BaseHTTPRequestHandlerTestCase.test_header_buffering_of_send_error
+    // (headers and page both reach wfile within send_error).
+    let server = start(BufferingProbe);
+    let response = exchange(server.port, "GET /teapot HTTP/1.0\n\n");
+    let (page, written) = response.rsplit_once('|').expect("probe");
+    assert_eq!(written, page.len().to_string());
+    assert!(page.starts_with("HTTP/1.0 418 I'm a Teapot\r\n"), "{page}");
+    assert!(page.ends_with("</html>\n"), "{page}");
+}
+
+#[test]
+fn test_header_unbuffered_when_continue() {
+    // Mirrors test_httpservers: BaseHTTPRequestHandlerTestCase.test_header_unbuffered_when_continue
+    // (the interim 100 reaches the client before the hook runs, so it can send the body).
+    let server = start(RequestTestHandler {
+        reject_continue: false,
+    });
+    let mut client = Client::new(server.port);
+    client.send(b"GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+    let interim = support::read_response(&mut client.reader).expect("interim response");
+    assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
+    let mut rest = String::new();
+    client
+        .reader
+        .read_to_string(&mut rest)
+        .expect("final response");
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+}
