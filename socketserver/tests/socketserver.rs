@@ -628,3 +628,30 @@ fn test_shutdown_request_half_close() {
     client.read_to_end(&mut reply).unwrap();
     assert_eq!(reply, b"hi\n");
 }
+
+// Mirrors test_socketserver: BaseRequestHandler.__init__'s try/finally for datagrams.
+// DatagramRequestHandler.finish sends wfile, and finish runs even when handle raises, so the client still gets what was written.
+#[test]
+fn test_DatagramRequestHandler_reply_sent_when_handle_fails() {
+    struct Partial;
+    impl DatagramRequestHandler for Partial {
+        fn handle(&self, request: &mut DatagramRequest) -> io::Result<()> {
+            request.wfile.extend_from_slice(b"partial");
+            Err(io::Error::other("handle failed"))
+        }
+    }
+    let hooks = RecordingHooks::default();
+    let record = hooks.record.clone();
+    let mut server = UdpServer::new("127.0.0.1:0", Partial).unwrap();
+    server.set_hooks(hooks);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+    client
+        .send_to(TEST_STR, server.server_address().inet().unwrap())
+        .unwrap();
+    server.handle_request().unwrap();
+    let mut buffer = [0u8; 64];
+    let (length, _) = client.recv_from(&mut buffer).expect("no reply");
+    assert_eq!(&buffer[..length], b"partial");
+    assert_eq!(record.errors(), ["io: Other: handle failed"]);
+}
