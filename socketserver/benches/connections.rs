@@ -59,7 +59,10 @@ fn connections(criterion: &mut Criterion) {
                 bencher.iter(|| black_box(connect_once(address)))
             });
             server.shutdown();
-            serving.join().expect("serving thread").expect("serve_forever");
+            serving
+                .join()
+                .expect("serving thread")
+                .expect("serve_forever");
         });
     }
     group.finish();
