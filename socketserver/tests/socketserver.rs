@@ -63,12 +63,18 @@ echo_tests! {
 }
 
 // Mirrors test_socketserver: SocketServerTest.test_shutdown
-// Twenty servers, each serving with Python's 0.5 s poll interval: shutdown() must return far sooner, because it wakes the loop.
+// Twenty servers (sync, threading and pool in turn), each serving with Python's 0.5 s poll interval:
+// shutdown() must return far sooner, because it wakes the loop.
 #[test]
 fn test_shutdown() {
     let mut latencies = Vec::new();
-    for _ in 0..20 {
-        let server = TcpServer::new("127.0.0.1:0", EchoLine).unwrap();
+    for mode in [Mode::Sync, Mode::Threading, POOL]
+        .into_iter()
+        .cycle()
+        .take(20)
+    {
+        let server =
+            TcpServer::with_config("127.0.0.1:0", EchoLine, ServerConfig::with_mode(mode)).unwrap();
         let address = server.server_address().clone();
         thread::scope(|scope| {
             let serving = scope.spawn(|| server.serve_forever(POLL_INTERVAL));
@@ -84,7 +90,7 @@ fn test_shutdown() {
     let median = latencies[latencies.len() / 2];
     let max = *latencies.last().unwrap();
     eprintln!(
-        "shutdown latency over 20 servers (poll interval 500 ms): median {median:?}, min {:?}, max {max:?}",
+        "shutdown latency over 20 servers (sync, threading, pool; poll interval 500 ms): median {median:?}, min {:?}, max {max:?}",
         latencies[0]
     );
     assert!(
@@ -654,4 +660,90 @@ fn test_DatagramRequestHandler_reply_sent_when_handle_fails() {
     let (length, _) = client.recv_from(&mut buffer).expect("no reply");
     assert_eq!(&buffer[..length], b"partial");
     assert_eq!(record.errors(), ["io: Other: handle failed"]);
+}
+
+// Mirrors test_socketserver: BaseServer.serve_forever, which one thread at a time may run: a second caller is refused, not left to race.
+#[test]
+fn serve_forever_twice_is_refused() {
+    let server = TcpServer::new("127.0.0.1:0", EchoLine).unwrap();
+    let address = server.server_address().clone();
+    serve_while(&server, POLL_INTERVAL, || {
+        // The echo proves the first loop is running.
+        assert_eq!(stream_examine(&address, TEST_STR), TEST_STR);
+        let error = server.serve_forever(POLL_INTERVAL).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ResourceBusy);
+        // The refusal did not disturb the running loop.
+        assert_eq!(stream_examine(&address, TEST_STR), TEST_STR);
+    });
+}
+
+// Mirrors test_socketserver: UDPServer.max_packet_size (recvfrom(max_packet_size) cuts longer packets).
+#[test]
+fn test_UDPServer_max_packet_size() {
+    let config = ServerConfig {
+        max_packet_size: 5,
+        ..ServerConfig::default()
+    };
+    let server = UdpServer::with_config("127.0.0.1:0", EchoPacket, config).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+    client
+        .send_to(TEST_STR, server.server_address().inet().unwrap())
+        .unwrap();
+    server.handle_request().unwrap();
+    let mut buffer = [0u8; 64];
+    let (length, _) = client.recv_from(&mut buffer).unwrap();
+    assert_eq!(&buffer[..length], b"hello");
+}
+
+// Mirrors test_socketserver: the commented-out Unix datagram case ("recvfrom() doesn't return a meaningful client address"):
+// a client that never bound its socket cannot be answered; that reaches handle_error and the server goes on.
+#[test]
+fn test_UnixDatagramServer_unnamed_client() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("server.sock");
+    let hooks = RecordingHooks::default();
+    let record = hooks.record.clone();
+    let mut server = socketserver::UnixDatagramServer::new(&path, EchoPacket).unwrap();
+    server.set_hooks(hooks);
+    let unnamed = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    unnamed.send_to(TEST_STR, &path).unwrap();
+    server.handle_request().unwrap();
+    let errors = record.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("io: InvalidInput"), "{errors:?}");
+    let address = server.server_address().clone();
+    thread::scope(|scope| {
+        let reply = scope.spawn(|| dgram_examine(&address, directory.path(), TEST_STR));
+        server.handle_request().unwrap();
+        assert_eq!(reply.join().unwrap(), TEST_STR);
+    });
+}
+
+// Mirrors test_socketserver: MiscTestCase.test_shutdown_request_called_if_verify_request_false, for a datagram server:
+// a refused packet gets no reply, and the next one is served.
+#[test]
+fn test_shutdown_request_called_if_verify_request_false_udp() {
+    let hooks = RecordingHooks {
+        refuse: true,
+        ..RecordingHooks::default()
+    };
+    let record = hooks.record.clone();
+    let mut server = UdpServer::new("127.0.0.1:0", EchoPacket).unwrap();
+    server.set_hooks(hooks);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    client
+        .send_to(TEST_STR, server.server_address().inet().unwrap())
+        .unwrap();
+    server.handle_request().unwrap();
+    assert_eq!(record.shutdown_requests.load(Ordering::SeqCst), 1);
+    let mut buffer = [0u8; 64];
+    let silence = client.recv_from(&mut buffer).unwrap_err();
+    assert!(matches!(
+        silence.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ));
 }
