@@ -586,7 +586,11 @@ impl<K: ServerKind> BaseServer<K> {
     }
 
     fn process_in_child(&self, request: K::Request, client_address: Address) {
-        self.collect_children(false);
+        if !self.wait_for_room() {
+            // Shutdown was asked for while every child slot was taken: close this request instead of waiting on.
+            shutdown_request::<K>(&self.shared, request, &client_address);
+            return;
+        }
         match sys::fork() {
             Ok(sys::Forked::Child) => {
                 let status = if run_request(&self.shared, request, &client_address) {
@@ -612,19 +616,38 @@ impl<K: ServerKind> BaseServer<K> {
 
     /// Reaps ended children (Python's `ForkingMixIn.collect_children`).
     ///
-    /// While `max_children` are running it waits for the oldest to end; with `block` it waits for all.
+    /// While `max_children` are running it waits for one to end, unless `shutdown` is asked for meanwhile; with `block` it then waits for all.
     /// Only our own children are waited for, so children other code started (and waits for) are left alone.
     pub fn collect_children(&self, block: bool) {
-        let mut workers = self.workers();
-        while workers.children.len() >= self.config.max_children.max(1) {
-            let oldest = workers.children[0];
-            if sys::wait_child(oldest, true).unwrap_or(true) {
-                workers.children.remove(0);
-            }
-        }
-        workers
+        self.wait_for_room();
+        self.reap_children(block);
+    }
+
+    /// Reaps the children that have ended (all of them, waiting, with `block`).
+    fn reap_children(&self, block: bool) {
+        self.workers()
             .children
             .retain(|&pid| !sys::wait_child(pid, block).unwrap_or(true));
+    }
+
+    /// Waits until fewer than `max_children` children run; false when `shutdown` was asked for first.
+    ///
+    /// Python blocks in waitpid here, so a shutdown waits for a child to end, which a client can put off forever.
+    /// Polling instead keeps `shutdown` prompt (as the pool mode does while its queue is full) and leaves the lock free for `active_requests`.
+    fn wait_for_room(&self) -> bool {
+        let limit = self.config.max_children.max(1);
+        let mut pause = Duration::from_micros(100);
+        loop {
+            self.reap_children(false);
+            if self.workers().children.len() < limit {
+                return true;
+            }
+            if self.control.requested.load(Ordering::SeqCst) {
+                return false;
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
     }
 
     /// Stops every child still serving a request (forking mode; not in Python): SIGTERM, then SIGKILL for any still running after `grace`.
@@ -640,14 +663,15 @@ impl<K: ServerKind> BaseServer<K> {
         signal_all(libc::SIGTERM);
         let deadline = std::time::Instant::now() + grace;
         loop {
-            self.collect_children(false);
+            // Reap without waiting at max_children: a child that ignores SIGTERM must not hold up the SIGKILL.
+            self.reap_children(false);
             if self.workers().children.is_empty() || std::time::Instant::now() >= deadline {
                 break;
             }
             thread::sleep(Duration::from_millis(5));
         }
         signal_all(libc::SIGKILL);
-        self.collect_children(true);
+        self.reap_children(true);
     }
 
     /// The housekeeping run once per turn of `serve_forever` (Python's `service_actions`), then the hook's.
@@ -700,7 +724,7 @@ impl<K: ServerKind> BaseServer<K> {
                 }
             }
         }
-        self.collect_children(block);
+        self.reap_children(block);
     }
 }
 

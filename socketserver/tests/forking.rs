@@ -130,6 +130,46 @@ fn test_forking_max_children() {
     assert_eq!(server.active_requests(), 0);
 }
 
+// Mirrors test_socketserver: SocketServerTest.test_shutdown, for a forking server waiting at max_children:
+// shutdown() must not wait for a child to end (Python blocks in waitpid here), as the pool mode does not wait for queue room.
+fn test_forking_shutdown_at_max_children() {
+    let config = ServerConfig {
+        max_children: 1,
+        ..ServerConfig::with_mode(Mode::Forking)
+    };
+    let mut server = TcpServer::with_config("127.0.0.1:0", EchoLine, config).unwrap();
+    let address = server.server_address().inet().unwrap();
+    let held = tcp_client(address);
+    let release = held.try_clone().unwrap();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let took = thread::scope(|scope| {
+        // Should shutdown wait for the child after all, release it after a while so the test fails instead of hanging.
+        scope.spawn(move || {
+            let _ = finished.recv_timeout(Duration::from_secs(2));
+            let _ = (&release).write_all(TEST_STR);
+        });
+        let serving = scope.spawn(|| server.serve_forever(POLL_INTERVAL));
+        assert!(wait_until(|| child_processes().len() == 1));
+        // A second client while the only child slot is taken: the loop waits for room.
+        let _waiting = tcp_client(address);
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        server.shutdown();
+        let took = started.elapsed();
+        let _ = done.send(());
+        serving.join().unwrap().unwrap();
+        took
+    });
+    eprintln!("shutdown at max_children took {took:?}");
+    assert!(
+        took < Duration::from_millis(100),
+        "shutdown waited {took:?} for a child to end"
+    );
+    assert_eq!(reply(held), TEST_STR);
+    server.server_close();
+    assert_eq!(server.active_requests(), 0);
+}
+
 fn held_connection() -> (TcpServer, TcpStream) {
     let server = TcpServer::with_config(
         "127.0.0.1:0",
@@ -192,6 +232,10 @@ const TESTS: &[Test] = &[
     ("test_forking_handled", test_forking_handled),
     ("test_forking_not_handled", test_forking_not_handled),
     ("test_forking_max_children", test_forking_max_children),
+    (
+        "test_forking_shutdown_at_max_children",
+        test_forking_shutdown_at_max_children,
+    ),
     ("test_forking_block_on_close", test_forking_block_on_close),
     (
         "test_forking_terminate_children",
