@@ -747,3 +747,38 @@ fn test_shutdown_request_called_if_verify_request_false_udp() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     ));
 }
+
+// Mirrors test_socketserver: SocketServerTest.test_shutdown, for a pool whose worker is busy and whose queue is full:
+// the serving loop waiting for room gives way to shutdown, and the request it held is closed.
+#[test]
+fn test_pool_shutdown_when_full() {
+    let progress = Arc::new(Progress::default());
+    let config = ServerConfig::with_mode(Mode::Pool {
+        workers: 1,
+        queue: 0,
+    });
+    let mut server = TcpServer::with_config("127.0.0.1:0", Held(progress.clone()), config).unwrap();
+    let address = server.server_address().inet().unwrap();
+    let mut busy = tcp_client(address);
+    let mut waiting = tcp_client(address);
+    let took = thread::scope(|scope| {
+        let serving = scope.spawn(|| server.serve_forever(POLL_INTERVAL));
+        assert!(wait_until(|| progress.started.load(Ordering::SeqCst) == 1));
+        // Give the loop time to take the second connection and find no room for it.
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        server.shutdown();
+        let took = started.elapsed();
+        serving.join().unwrap().unwrap();
+        took
+    });
+    assert!(took < Duration::from_millis(100), "shutdown took {took:?}");
+    let mut nothing = Vec::new();
+    assert_eq!(waiting.read_to_end(&mut nothing).unwrap(), 0);
+    busy.write_all(TEST_STR).unwrap();
+    server.server_close();
+    let mut reply = Vec::new();
+    busy.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, TEST_STR);
+    assert_eq!(progress.started.load(Ordering::SeqCst), 1);
+}
