@@ -261,3 +261,25 @@ fn hello_stream_writes_data() {
         "{logged}"
     );
 }
+
+// Mirrors test_socketserver: SocketServerTest.test_shutdown, through the echo_server example in forking mode with every child slot taken:
+// 40 clients (Python's max_children) hold their connections open, and SIGINT must still end the server within a second.
+#[test]
+fn echo_server_tcp_forking_sigint_at_max_children() {
+    let (mut running, target) = start_echo_server("tcp", "forking", "127.0.0.1:0");
+    let holders: Vec<_> = (0..40)
+        .map(|_| {
+            let mut holder = target.connect();
+            holder.write_all(b"no newline yet").unwrap();
+            holder
+        })
+        .collect();
+    // One more client finds no free child slot and waits in the backlog.
+    let _waiting = target.connect();
+    thread::sleep(Duration::from_millis(100));
+    let (status, took) = running.interrupt();
+    eprintln!("echo_server --mode forking with 40 held connections: exited {status} {took:?} after SIGINT");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+    drop(holders);
+}

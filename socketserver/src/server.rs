@@ -72,6 +72,8 @@ struct Pool<K: ServerKind> {
 struct Control {
     requested: AtomicBool,
     serving: Mutex<Option<ThreadId>>,
+    /// The running `serve_forever`'s poll interval.
+    poll_interval: Mutex<Duration>,
     stopped: Condvar,
     wake_reader: WakePipe,
     wake_writer: WakePipe,
@@ -85,6 +87,7 @@ impl Control {
         Ok(Control {
             requested: AtomicBool::new(false),
             serving: Mutex::new(None),
+            poll_interval: Mutex::new(Duration::ZERO),
             stopped: Condvar::new(),
             wake_reader,
             wake_writer,
@@ -430,6 +433,11 @@ impl<K: ServerKind> BaseServer<K> {
                 ));
             }
             *serving = Some(thread::current().id());
+            *self
+                .control
+                .poll_interval
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = poll_interval;
         }
         let result = self.serve_loop(socket, poll_interval);
         self.control.requested.store(false, Ordering::SeqCst);
@@ -586,7 +594,7 @@ impl<K: ServerKind> BaseServer<K> {
     }
 
     fn process_in_child(&self, request: K::Request, client_address: Address) {
-        if !self.wait_for_room() {
+        if !self.wait_for_room(true) {
             // Shutdown was asked for while every child slot was taken: close this request instead of waiting on.
             shutdown_request::<K>(&self.shared, request, &client_address);
             return;
@@ -619,7 +627,7 @@ impl<K: ServerKind> BaseServer<K> {
     /// While `max_children` are running it waits for one to end, unless `shutdown` is asked for meanwhile; with `block` it then waits for all.
     /// Only our own children are waited for, so children other code started (and waits for) are left alone.
     pub fn collect_children(&self, block: bool) {
-        self.wait_for_room();
+        self.wait_for_room(false);
         self.reap_children(block);
     }
 
@@ -634,8 +642,19 @@ impl<K: ServerKind> BaseServer<K> {
     ///
     /// Python blocks in waitpid here, so a shutdown waits for a child to end, which a client can put off forever.
     /// Polling instead keeps `shutdown` prompt (as the pool mode does while its queue is full) and leaves the lock free for `active_requests`.
-    fn wait_for_room(&self) -> bool {
+    /// With `keep_turning`, on the serving thread, the `service_actions` hook still runs every poll interval,
+    /// so a hook that asks for shutdown (on a signal, say) is heard while the loop waits here.
+    fn wait_for_room(&self, keep_turning: bool) -> bool {
         let limit = self.config.max_children.max(1);
+        let interval = (keep_turning && *self.control.serving() == Some(thread::current().id()))
+            .then(|| {
+                *self
+                    .control
+                    .poll_interval
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            });
+        let mut last_turn = std::time::Instant::now();
         let mut pause = Duration::from_micros(100);
         loop {
             self.reap_children(false);
@@ -647,6 +666,10 @@ impl<K: ServerKind> BaseServer<K> {
             }
             thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(5));
+            if interval.is_some_and(|interval| last_turn.elapsed() >= interval) {
+                self.service_actions_hook();
+                last_turn = std::time::Instant::now();
+            }
         }
     }
 
@@ -675,19 +698,26 @@ impl<K: ServerKind> BaseServer<K> {
     }
 
     /// The housekeeping run once per turn of `serve_forever` (Python's `service_actions`), then the hook's.
+    ///
+    /// Forking mode reaps ended children here without waiting for a free slot (Python's `collect_children` would):
+    /// only a request that needs a child waits for one, so an idle loop at `max_children` keeps turning.
     fn service_actions(&self) {
         match self.config.mode {
-            Mode::Forking => self.collect_children(false),
+            Mode::Forking => self.reap_children(false),
             Mode::Threading => reap_finished_threads(&mut self.workers().threads),
             Mode::Sync | Mode::Pool { .. } => {}
         }
+        self.service_actions_hook();
+    }
+
+    fn service_actions_hook(&self) {
         let hooks = &self.shared.hooks;
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.service_actions()));
     }
 
     fn handle_timeout(&self) {
         if self.config.mode == Mode::Forking {
-            self.collect_children(false);
+            self.reap_children(false);
         }
         let hooks = &self.shared.hooks;
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_timeout()));
