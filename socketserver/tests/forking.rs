@@ -170,6 +170,32 @@ fn test_forking_shutdown_at_max_children() {
     assert_eq!(server.active_requests(), 0);
 }
 
+// Mirrors test_socketserver: BaseServer.service_actions, for a forking server waiting at max_children:
+// the hook still runs every poll interval, so one that stops the server (on a signal, say) is heard.
+fn test_forking_service_actions_at_max_children() {
+    let config = ServerConfig {
+        max_children: 1,
+        ..ServerConfig::with_mode(Mode::Forking)
+    };
+    let hooks = RecordingHooks::default();
+    let record = hooks.record.clone();
+    let mut server = TcpServer::with_config("127.0.0.1:0", EchoLine, config).unwrap();
+    server.set_hooks(hooks);
+    let address = server.server_address().inet().unwrap();
+    let held = tcp_client(address);
+    serve_while(&server, Duration::from_millis(10), || {
+        assert!(wait_until(|| child_processes().len() == 1));
+        let _waiting = tcp_client(address);
+        thread::sleep(Duration::from_millis(20));
+        let before = record.service_actions.load(Ordering::SeqCst);
+        assert!(wait_until(
+            || record.service_actions.load(Ordering::SeqCst) >= before + 3
+        ));
+    });
+    assert_eq!(reply(held), TEST_STR);
+    server.server_close();
+}
+
 fn held_connection() -> (TcpServer, TcpStream) {
     let server = TcpServer::with_config(
         "127.0.0.1:0",
@@ -235,6 +261,10 @@ const TESTS: &[Test] = &[
     (
         "test_forking_shutdown_at_max_children",
         test_forking_shutdown_at_max_children,
+    ),
+    (
+        "test_forking_service_actions_at_max_children",
+        test_forking_service_actions_at_max_children,
     ),
     ("test_forking_block_on_close", test_forking_block_on_close),
     (
