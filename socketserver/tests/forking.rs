@@ -288,10 +288,14 @@ fn main() -> ExitCode {
     let mut skips = Vec::new();
     let mut list = false;
     let mut exact = false;
+    // nextest asks for the ignored tests with a second `--list --ignored`; this harness has none.
+    let mut only_ignored = false;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         if argument == "--list" {
             list = true;
+        } else if argument == "--ignored" {
+            only_ignored = true;
         } else if argument == "--exact" {
             exact = true;
         } else if argument == "--skip" {
@@ -311,6 +315,7 @@ fn main() -> ExitCode {
     };
     let selected: Vec<&Test> = TESTS
         .iter()
+        .filter(|_| !only_ignored)
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
         .filter(|(name, _)| !skips.iter().any(|skip| name.contains(skip.as_str())))
         .collect();
