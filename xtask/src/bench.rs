@@ -256,7 +256,7 @@ fn measure(
             Server::EchoHttp | Server::SimpleHttp | Server::CgiHttp
                 if binaries.ours(target.server).is_none() =>
             {
-                Err(format!("{} not built yet", target.server.describe()))
+                Err("not built yet".to_owned())
             }
             server => servers::start(server, workdir, binaries, server_core),
         };
@@ -290,7 +290,7 @@ fn measure(
                         options.rounds,
                         target.role.label(),
                         measurement.requests_per_second,
-                        measurement.errors
+                        measurement.errors.total()
                     );
                     rounds[index].push(measurement);
                 }
@@ -394,9 +394,11 @@ Scenarios:
 Notes:
 
 - \"ours ÷ this\" is ours' requests/s divided by that row's, measured in the same run: at each connection count the servers run back to back, interleaved round by round.
-- MB/s is wrk's Transfer/sec in MiB/s; p99 is the 99% line of `--latency`; errors are socket errors (connect, read, write, timeout) plus non-2xx/3xx responses.
+- MB/s is wrk's Transfer/sec in MiB/s; p99 is the 99% line of `--latency`; errors are wrk's socket errors (connect, read, write, timeout) plus non-2xx/3xx responses (status).
+- wrk counts a response whose body ends with the connection (CGI output without Content-Length) as a read error, so the cgi rows show about one read error per request even when every response arrived whole.
 - Peak RSS is `VmHWM` from `/proc/<pid>/status`, read just before the server is stopped; every server is started afresh for each connection count.
 - `python3 -m http.server` speaks HTTP/1.0 and closes the connection after each response, so wrk reconnects for every request; ours, the Python hello script (HTTP/1.1) and nginx keep connections alive.
+- The Python hello script sets `disable_nagle_algorithm = True`: `BaseHTTPRequestHandler` writes headers and body separately, and with Nagle on every keep-alive response waits about 40 ms for a delayed ACK (some 25 requests/s).
 - The hello page is the 81 bytes `echo_http` answers on `GET /`; nginx serves the same bytes from a file.
 ",
         seconds = options.seconds,

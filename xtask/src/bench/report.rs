@@ -72,7 +72,10 @@ pub fn table(rows: &[Row]) -> String {
                         .p99_milliseconds
                         .map(latency)
                         .unwrap_or_else(|| "–".to_owned()),
-                    measurement.errors.to_string(),
+                    match measurement.errors.total() {
+                        0 => "0".to_owned(),
+                        total => format!("{total} ({})", measurement.errors.kinds()),
+                    },
                     peak_rss_kib
                         .map(|kib| format!("{:.1} MiB", kib as f64 / 1024.0))
                         .unwrap_or_else(|| "–".to_owned()),
@@ -122,15 +125,19 @@ fn thousands(number: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::wrk::Errors;
     use super::*;
 
-    fn measured(requests_per_second: f64, p99: f64, errors: u64, rss: u64) -> Outcome {
+    fn measured(requests_per_second: f64, p99: f64, read_errors: u64, rss: u64) -> Outcome {
         Outcome::Measured {
             measurement: Measurement {
                 requests_per_second,
                 mebibytes_per_second: requests_per_second / 10_000.0,
                 p99_milliseconds: Some(p99),
-                errors,
+                errors: Errors {
+                    read: read_errors,
+                    ..Errors::default()
+                },
             },
             peak_rss_kib: Some(rss),
         }
@@ -174,7 +181,7 @@ mod tests {
 | scenario | conns | server | req/s | MB/s | p99 | errors | peak RSS | ours ÷ this |
 | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 | hello | 10 | ours: echo_http | 40,000 | 4.00 | 250 µs | 0 | 3.0 MiB | – |
-| hello | 10 | python: py | 4,000 | 0.40 | 12.50 ms | 3 | 20.0 MiB | 10.00× |
+| hello | 10 | python: py | 4,000 | 0.40 | 12.50 ms | 3 (read 3) | 20.0 MiB | 10.00× |
 | hello | 10 | nginx: nginx | 80,000 | 8.00 | 100 µs | 0 | 2.0 MiB | 0.50× |
 | hello | 100 | ours: echo_http | skipped: not built | – | – | – | – | – |
 | hello | 100 | python: py | 1,234,567 | 123.46 | 1500.00 ms | 0 | 1.0 MiB | – |

@@ -11,8 +11,42 @@ pub struct Measurement {
     pub mebibytes_per_second: f64,
     /// The 99% line of `--latency`, in milliseconds.
     pub p99_milliseconds: Option<f64>,
-    /// Socket errors (connect, read, write, timeout) plus `Non-2xx or 3xx responses`.
-    pub errors: u64,
+    /// `Socket errors:` and `Non-2xx or 3xx responses:`.
+    pub errors: Errors,
+}
+
+/// wrk's error counts by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Errors {
+    pub connect: u64,
+    pub read: u64,
+    pub write: u64,
+    pub timeout: u64,
+    /// `Non-2xx or 3xx responses`.
+    pub status: u64,
+}
+
+impl Errors {
+    pub fn total(&self) -> u64 {
+        self.connect + self.read + self.write + self.timeout + self.status
+    }
+
+    /// The non-zero kinds, as `read 12, status 5`.
+    pub fn kinds(&self) -> String {
+        let kinds = [
+            ("connect", self.connect),
+            ("read", self.read),
+            ("write", self.write),
+            ("timeout", self.timeout),
+            ("status", self.status),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// Runs `wrk -t1 -cN -dTs --latency URL`, pinned to `core` when one is given.
@@ -68,11 +102,20 @@ pub fn parse(report: &str) -> Option<Measurement> {
         } else if let Some(rest) = line.strip_prefix("Socket errors:") {
             // "connect 0, read 0, write 0, timeout 0"
             for part in rest.split(',') {
-                let count = part.split_whitespace().nth(1)?;
-                measurement.errors += count.parse::<u64>().ok()?;
+                let mut words = part.split_whitespace();
+                let kind = words.next()?;
+                let count: u64 = words.next()?.parse().ok()?;
+                let errors = &mut measurement.errors;
+                match kind {
+                    "connect" => errors.connect = count,
+                    "read" => errors.read = count,
+                    "write" => errors.write = count,
+                    "timeout" => errors.timeout = count,
+                    _ => return None,
+                }
             }
         } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            measurement.errors += rest.trim().parse::<u64>().ok()?;
+            measurement.errors.status = rest.trim().parse().ok()?;
         }
     }
     saw_rate.then_some(measurement)
@@ -173,7 +216,7 @@ Transfer/sec:    512.00KB
                 requests_per_second: 81209.62,
                 mebibytes_per_second: 19.98,
                 p99_milliseconds: Some(0.246),
-                errors: 0,
+                errors: Errors::default(),
             },
         );
     }
@@ -186,8 +229,19 @@ Transfer/sec:    512.00KB
                 requests_per_second: 2309.5,
                 mebibytes_per_second: 0.5,
                 p99_milliseconds: Some(1020.0),
-                errors: 3 + 12 + 7 + 5,
+                errors: Errors {
+                    connect: 3,
+                    read: 12,
+                    write: 0,
+                    timeout: 7,
+                    status: 5,
+                },
             },
+        );
+        assert_eq!(parse(ERRORS).unwrap().errors.total(), 27);
+        assert_eq!(
+            parse(ERRORS).unwrap().errors.kinds(),
+            "connect 3, read 12, timeout 7, status 5"
         );
     }
 
