@@ -193,20 +193,25 @@ impl Running {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
-    /// SIGINT, up to three seconds' grace, then SIGKILL.
+    /// SIGINT, then SIGTERM, then SIGKILL, with a short grace after each.
+    ///
+    /// SIGTERM is there because a shell without job control starts background commands with SIGINT ignored,
+    /// and Python keeps an ignored SIGINT ignored.
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+        for (signal, grace) in [("-INT", 2000), ("-TERM", 1000)] {
+            let _ = Command::new("kill")
+                .args([signal, &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_millis(grace);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
         eprintln!(
-            "xtask bench: {} ignored SIGINT; killing it",
+            "xtask bench: {} outlived SIGINT and SIGTERM; killing it",
             self.server.describe()
         );
         let _ = self.child.kill();
