@@ -83,23 +83,18 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
     let scenarios = if names.is_empty() {
         SCENARIOS.iter().collect()
     } else {
-        let mut chosen = Vec::new();
-        for name in &names {
-            let scenario = SCENARIOS
-                .iter()
-                .find(|scenario| scenario.name == name)
-                .ok_or_else(|| {
-                    let known: Vec<_> = SCENARIOS.iter().map(|scenario| scenario.name).collect();
-                    format!("unknown scenario `{name}`; known: {}", known.join(", "))
-                })?;
-            if !chosen
-                .iter()
-                .any(|seen: &&Scenario| seen.name == scenario.name)
-            {
-                chosen.push(scenario);
-            }
+        let known: Vec<_> = SCENARIOS.iter().map(|scenario| scenario.name).collect();
+        if let Some(name) = names.iter().find(|name| !known.contains(&name.as_str())) {
+            return Err(format!(
+                "unknown scenario `{name}`; known: {}",
+                known.join(", ")
+            ));
         }
-        chosen
+        // The table's order, whatever the order on the command line.
+        SCENARIOS
+            .iter()
+            .filter(|scenario| names.iter().any(|name| name == scenario.name))
+            .collect()
     };
     Ok(Options {
         seconds: seconds.unwrap_or(if quick { 1 } else { 5 }),
@@ -172,34 +167,36 @@ fn build(scenarios: &[&Scenario]) -> Result<Binaries, String> {
         .iter()
         .flat_map(|scenario| scenario.targets.iter().map(|target| target.server))
         .collect();
+    let release = PathBuf::from(target_directory).join("release");
+    let mut binaries = Binaries::default();
     let mut command = cargo();
     command.args(["build", "--release"]);
-    let mut any = false;
     for server in wanted {
-        let (kind, name) = match server {
-            Server::EchoHttp => ("example", "echo_http"),
-            Server::SimpleHttp => ("bin", "simplehttp"),
-            Server::CgiHttp => ("bin", "cgihttp"),
-            _ => continue,
+        let Some(name) = server.program() else {
+            continue;
         };
-        if target_names(&metadata, kind)
+        if target_names(&metadata, "bin")
             .iter()
             .any(|found| found == name)
         {
-            command.args([format!("--{kind}"), name.to_owned()]);
-            any = true;
+            command.args(["--bin", name]);
+            binaries.programs.insert(server, release.join(name));
+        } else if target_names(&metadata, "example")
+            .iter()
+            .any(|found| found == name)
+        {
+            command.args(["--example", name]);
+            binaries
+                .programs
+                .insert(server, release.join("examples").join(name));
         } else {
-            eprintln!(
-                "xtask bench: the workspace has no `{name}` {kind} yet; its rows are skipped"
-            );
+            eprintln!("xtask bench: the workspace has no `{name}` binary or example yet; its rows are skipped");
         }
     }
-    if any {
+    if !binaries.programs.is_empty() {
         exec(&mut command)?;
     }
-    Ok(Binaries {
-        release: PathBuf::from(target_directory).join("release"),
-    })
+    Ok(binaries)
 }
 
 /// The value of the first `"field":"..."` in a JSON text (enough for cargo metadata's paths).
@@ -258,7 +255,15 @@ fn measure(
             {
                 Err("not built yet".to_owned())
             }
-            server => servers::start(server, workdir, binaries, server_core),
+            server => servers::start(server, workdir, binaries, server_core).and_then(|running| {
+                match servers::probe(running.port, target.path) {
+                    Ok(()) => Ok(running),
+                    Err(reason) => {
+                        running.stop();
+                        Err(reason)
+                    }
+                }
+            }),
         };
         match started {
             Ok(server) => {

@@ -38,6 +38,16 @@ pub enum Server {
 }
 
 impl Server {
+    /// The workspace target (a binary, or else an example) that is this server, for ours.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Server::EchoHttp => Some("echo_http"),
+            Server::SimpleHttp => Some("simplehttp"),
+            Server::CgiHttp => Some("cgihttp"),
+            Server::PythonHello | Server::PythonFiles | Server::PythonCgi | Server::Nginx => None,
+        }
+    }
+
     /// How the server shows up in the table.
     pub fn describe(self) -> &'static str {
         match self {

@@ -1,7 +1,8 @@
 //! Starting, watching and stopping the servers under test, and the files they serve.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -158,22 +159,19 @@ except KeyboardInterrupt:
     sys.exit(0)
 "#;
 
-/// Where the workspace's release binaries live, and which of them exist.
-#[derive(Debug)]
+/// Our servers that the workspace has and that were built, by where their program lives.
+#[derive(Debug, Default)]
 pub struct Binaries {
-    pub release: PathBuf,
+    pub programs: BTreeMap<Server, PathBuf>,
 }
 
 impl Binaries {
-    /// The program of one of our servers, or why it cannot run.
+    /// The program of one of our servers, if it was built.
     pub fn ours(&self, server: Server) -> Option<PathBuf> {
-        let path = match server {
-            Server::EchoHttp => self.release.join("examples").join("echo_http"),
-            Server::SimpleHttp => self.release.join("simplehttp"),
-            Server::CgiHttp => self.release.join("cgihttp"),
-            _ => return None,
-        };
-        path.is_file().then_some(path)
+        self.programs
+            .get(&server)
+            .filter(|path| path.is_file())
+            .cloned()
     }
 }
 
@@ -347,6 +345,29 @@ pub fn start(
     }
 }
 
+/// One `GET path` before measuring, so a server that answers something other than 200 is reported, not timed.
+pub fn probe(port: u16, path: &str) -> Result<(), String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map_err(|error| format!("cannot connect to port {port}: {error}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|error| error.to_string())?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .map_err(|error| format!("cannot send GET {path}: {error}"))?;
+    let mut status_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status_line)
+        .map_err(|error| format!("no answer to GET {path}: {error}"))?;
+    let status_line = status_line.trim_end();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("GET {path} answered `{status_line}`"))
+    }
+}
+
 fn binary(binaries: &Binaries, server: Server) -> Result<PathBuf, String> {
     binaries
         .ours(server)
@@ -392,6 +413,33 @@ mod tests {
         );
         assert_eq!(banner_port("Keyboard interrupt received, exiting."), None);
         assert_eq!(banner_port("Serving HTTP on 127.0.0.1 port x"), None);
+    }
+
+    fn answer_once(answer: &'static str) -> u16 {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut request);
+            let _ = stream.write_all(answer.as_bytes());
+        });
+        port
+    }
+
+    #[test]
+    fn the_probe_wants_a_200() {
+        assert_eq!(
+            probe(
+                answer_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+                "/"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            probe(answer_once("HTTP/1.0 404 File not found\r\n\r\n"), "/x"),
+            Err("GET /x answered `HTTP/1.0 404 File not found`".to_owned())
+        );
     }
 
     #[test]
