@@ -250,9 +250,7 @@ fn measure(
     let mut failures: Vec<Option<String>> = Vec::new();
     for target in scenario.targets {
         let started = match target.server {
-            Server::EchoHttp | Server::SimpleHttp | Server::CgiHttp
-                if binaries.ours(target.server).is_none() =>
-            {
+            ours if ours.program().is_some() && binaries.ours(ours).is_none() => {
                 Err("not built yet".to_owned())
             }
             server => servers::start(server, workdir, binaries, server_core).and_then(|running| {
