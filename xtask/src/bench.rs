@@ -30,10 +30,21 @@ usage: cargo xtask bench [--quick] [--duration SECS] [--rounds N] [--scenario NA
   --rounds N        run every server N times, interleaved, and keep the median (default 1)
   --scenario NAME   run only this scenario; repeat for several
   --criterion       also run `cargo bench --workspace`
+
+scenarios:
 ";
 
 /// Where the table is written, relative to the project root.
 const RESULTS: &str = "bench-results/latest.md";
+
+/// The usage text, ending with the scenario table's names and summaries.
+fn usage() -> String {
+    let mut text = USAGE.to_owned();
+    for scenario in SCENARIOS {
+        text.push_str(&format!("  {:<17} {}\n", scenario.name, scenario.summary));
+    }
+    text
+}
 
 #[derive(Debug)]
 struct Options {
@@ -77,7 +88,7 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
                     .ok_or("--rounds needs a positive whole number")?
             }
             "--scenario" => names.push(value("a scenario name")?),
-            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+            other => return Err(format!("unknown option `{other}`\n{}", usage())),
         }
     }
     let scenarios = if names.is_empty() {
@@ -109,7 +120,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         .iter()
         .any(|word| word == "-h" || word == "--help")
     {
-        print!("{USAGE}");
+        print!("{}", usage());
         return Ok(());
     }
     let options = parse_options(arguments)?;
