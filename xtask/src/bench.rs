@@ -126,6 +126,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     let options = parse_options(arguments)?;
     install::ensure_tools()?;
     let binaries = build(&options.scenarios)?;
+    let load_before = load_average();
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let pinned = cores >= 2 && have("taskset");
     if !pinned {
@@ -148,7 +149,8 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     drop(workdir);
     let table = report::table(&rows);
     println!("\n{table}");
-    let document = document(arguments, &options, cores, pinned, &table);
+    let load = [load_before, load_average()];
+    let document = document(arguments, &options, cores, pinned, &load, &table);
     fs::create_dir_all("bench-results")
         .and_then(|()| fs::write(RESULTS, document))
         .map_err(|error| format!("cannot write {RESULTS}: {error}"))?;
@@ -352,12 +354,25 @@ fn median(rounds: &[Measurement]) -> Option<Measurement> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
+/// `/proc/loadavg`'s three averages, as `0.64 1.57 1.39`.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The whole `bench-results/latest.md`: how, where and with what it was measured, then the table and notes.
 fn document(
     arguments: &[String],
     options: &Options,
     cores: usize,
     pinned: bool,
+    [load_before, load_after]: &[String; 2],
     table: &str,
 ) -> String {
     let date = Command::new("date")
@@ -400,6 +415,7 @@ Written by `{command}` on {date}.
 - Machine: `nproc` = {cores}, {cpu}, Linux {kernel}.
 - Tools: {wrk}; {nginx}; {python}.
 - Each run: `wrk -t1 -cN -d{seconds}s --latency`, {rounds} round(s), median kept; {pinning}.
+- Load average (1, 5, 15 min) before the first run: {load_before}; after the last: {load_after}. Other work on the machine shows here and makes the numbers noisy.
 
 Scenarios:
 
@@ -413,6 +429,7 @@ Notes:
 - Peak RSS is `VmHWM` from `/proc/<pid>/status`, read just before the server is stopped; every server is started afresh for each connection count.
 - `python3 -m http.server` speaks HTTP/1.0 and closes the connection after each response, so wrk reconnects for every request; ours, the Python hello script (HTTP/1.1) and nginx keep connections alive.
 - The Python hello script sets `disable_nagle_algorithm = True`: `BaseHTTPRequestHandler` writes headers and body separately, and with Nagle on every keep-alive response waits about 40 ms for a delayed ACK (some 25 requests/s).
+- Ours and Python's servers listen with a backlog of 5 (Python's `request_queue_size`, which socketserver keeps), nginx with 511: at 100 connections some connects probably overflow it and wait for a SYN retransmit (1 s or more), the likely cause of timeouts and a p99 near 1 s in those rows.
 - The hello page is the 81 bytes `echo_http` answers on `GET /`; nginx serves the same bytes from a file.
 ",
         seconds = options.seconds,
