@@ -165,10 +165,30 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// Every log line (requests, errors) goes through here. To route them to the `log` facade, override it:
     /// `log::info!("{}", basehttp::log_line(req, message))`, or build your own line from `req.address_string()`.
     fn log_message(&self, req: &HttpRequest<'_>, message: fmt::Arguments<'_>) {
-        // One write per line, and a closed stderr must not panic the way `eprintln!` would.
         let line = format!("{}\n", log_line(req, message));
-        let _ = io::stderr().write_all(line.as_bytes());
+        write_stderr_line(line.as_bytes());
     }
+}
+
+/// Writes one log line to stderr in a single write(2), without std's stderr lock.
+///
+/// `io::stderr()` holds a process-wide lock across the write system call, so busy request threads queue on it
+/// (futex waits on every request under load). A duplicate of descriptor 2, made once, shares the same open file
+/// and takes no lock; one write per line keeps lines whole. A closed stderr must not panic the way `eprintln!` would.
+pub fn write_stderr_line(line: &[u8]) {
+    static STDERR: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    let duplicate = STDERR.get_or_init(|| {
+        use std::os::fd::AsFd;
+        io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+    });
+    let _ = match duplicate {
+        Some(file) => (&*file).write_all(line),
+        None => io::stderr().write_all(line),
+    };
 }
 
 /// The default answer of every `do_*` hook: 501 `Unsupported method ('X')`.
