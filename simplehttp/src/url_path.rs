@@ -107,7 +107,7 @@ fn segment_to_path(segment: Vec<u8>) -> PathBuf {
 /// The `Location` of the 301 that sends a directory asked for without a trailing slash to the same path with one.
 ///
 /// Python rebuilds the URL with `urlunsplit((scheme, netloc, path + '/', query, fragment))`, so the query and any fragment are kept.
-/// Like `urlsplit`, tabs, CR and LF are removed; unlike Python's code alone, leading slashes are collapsed to one so the result can never be read as `//host` (an open redirect).
+/// Like `urlsplit`, tabs, CR and LF are removed; unlike Python's code alone, leading slashes and backslashes are collapsed to one `/` so the result can never be read as `//host` (an open redirect).
 ///
 /// ```
 /// use simplehttp::directory_redirect_location;
@@ -120,21 +120,24 @@ pub fn directory_redirect_location(request_path: &str) -> String {
         .chars()
         .filter(|character| !matches!(character, '\t' | '\r' | '\n'))
         .collect();
-    let (before_fragment, fragment) = match cleaned.split_once('#') {
-        Some((before, fragment)) => (before, fragment),
-        None => (cleaned.as_str(), ""),
-    };
+    // Like `urlsplit`, and like browsers, leading C0 controls and spaces are not part of the URL.
+    let cleaned = cleaned.trim_start_matches(|character: char| character <= ' ');
+    let (before_fragment, fragment) = cleaned.split_once('#').unwrap_or((cleaned, ""));
     let (path, query) = before_fragment
         .split_once('?')
         .unwrap_or((before_fragment, ""));
     let mut location = String::with_capacity(cleaned.len() + 2);
-    if path.starts_with('/') {
+    // Browsers read `\` as `/`, so `/\host` would be as dangerous as `//host`.
+    if path.starts_with(['/', '\\']) {
         location.push('/');
-        location.push_str(path.trim_start_matches('/'));
+        location.push_str(path.trim_start_matches(['/', '\\']));
     } else {
         location.push_str(path);
     }
-    location.push('/');
+    // A path of slashes only is already the root; appending would make `//`.
+    if location != "/" {
+        location.push('/');
+    }
     if !query.is_empty() {
         location.push('?');
         location.push_str(query);
@@ -272,6 +275,11 @@ mod tests {
         check_redirect("//python.org%2f..", "/python.org%2f../");
         check_redirect("///python.org", "/python.org/");
         check_redirect("/\t/python.org", "/python.org/");
+        check_redirect("/\t/", "/");
+        check_redirect(" \x0b//evil.example", "/evil.example/");
+        check_redirect("/\\evil.example", "/evil.example/");
+        check_redirect("\\\\evil.example", "/evil.example/");
+        check_redirect("///?q", "/?q");
     }
 
     #[test]
