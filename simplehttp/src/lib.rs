@@ -4,11 +4,13 @@
 //!
 //! | Python | Rust |
 //! | --- | --- |
+//! | `SimpleHTTPRequestHandler.send_head` | [`send_head`] over [`SimpleHooks`], answering a [`HeadReply`] |
 //! | `SimpleHTTPRequestHandler.translate_path` | [`translate_path`] (and [`safe_segments`]) |
 //! | `send_head`'s trailing-slash test (`/`, `%2f`, `%2F`) | [`has_trailing_slash`] |
 //! | `send_head`'s 301 `Location` | [`directory_redirect_location`] |
 //! | `list_directory` | [`list_directory_page`], [`read_listing_entries`], [`ListingEntry`] |
 //! | `html.escape(s, quote=False)` | [`html_escape`] |
+//! | `index_pages` | [`INDEX_PAGES`], [`SimpleHooks::index_pages`] |
 //! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`] |
 //! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
 //! | `date_time_string` for `Last-Modified` | [`http_date`] |
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod conditional;
+mod head;
 mod listing;
 mod mime;
 mod range;
@@ -38,6 +41,10 @@ mod url_path;
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
+};
+pub use head::{
+    send_head, FileBody, FileReply, FileRequest, HeadReply, ServeDirectory, SimpleHooks,
+    INDEX_PAGES,
 };
 pub use listing::{
     html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
@@ -51,6 +58,7 @@ pub use range::{
     MultipartByteranges, RangeRequest, MAX_RANGES,
 };
 pub use url_path::{
-    directory_redirect_location, has_trailing_slash, path_ends_with_slash, safe_segments,
-    strip_query_and_fragment, translate_path, unquote_to_bytes,
+    directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
+    safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,
+    unquote_to_bytes,
 };

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode, percent_decode_str};
 
 /// The request path without its `?query` and `#fragment`, as Python cuts them (`path.split('#', 1)[0].split('?', 1)[0]`).
 pub fn strip_query_and_fragment(path: &str) -> &str {
@@ -31,7 +31,19 @@ pub fn has_trailing_slash(request_path: &str) -> bool {
 /// The path is cut at `?` and `#`, percent-decoded to bytes, normalised like `posixpath.normpath` (`..` removes the segment before it and is otherwise dropped), and stripped of empty, `.` and `..` segments and of segments the platform would read as more than one name.
 /// No segment is empty, `.` or `..`, or contains `/` (or, on Windows, `\` or `:`), so joining them can never leave the directory.
 pub fn safe_segments(request_path: &str) -> Vec<Vec<u8>> {
-    let decoded = unquote_to_bytes(strip_query_and_fragment(request_path));
+    safe_segments_of_decoded(&decode_path_bytes(request_path.as_bytes()))
+}
+
+/// The raw request path cut at `?` and `#` and percent-decoded to bytes.
+fn decode_path_bytes(raw_path: &[u8]) -> Vec<u8> {
+    let end = raw_path
+        .iter()
+        .position(|&byte| byte == b'?' || byte == b'#')
+        .unwrap_or(raw_path.len());
+    percent_decode(&raw_path[..end]).collect()
+}
+
+fn safe_segments_of_decoded(decoded: &[u8]) -> Vec<Vec<u8>> {
     let mut segments: Vec<&[u8]> = Vec::new();
     for segment in decoded.split(|&byte| byte == b'/') {
         match segment {
@@ -54,11 +66,6 @@ fn segment_has_separator(segment: &[u8]) -> bool {
     cfg!(windows) && segment.iter().any(|&byte| byte == b'\\' || byte == b':')
 }
 
-/// Whether the decoded path (cut at `?` and `#`) ends with `/`, which `translate_path` keeps on its result.
-fn decoded_has_trailing_slash(request_path: &str) -> bool {
-    unquote_to_bytes(strip_query_and_fragment(request_path)).ends_with(b"/")
-}
-
 /// Translates a `/`-separated URL path to a file under `directory`, as Python's `SimpleHTTPRequestHandler.translate_path`.
 ///
 /// The query and fragment are dropped, the path is percent-decoded to bytes (names that are not UTF-8 work on Unix), normalised, and its safe segments (see [`safe_segments`]) are joined under `directory`.
@@ -76,14 +83,29 @@ fn decoded_has_trailing_slash(request_path: &str) -> bool {
 /// assert_eq!(translate_path("/../../etc/passwd", root), Path::new("/srv/www/etc/passwd"));
 /// ```
 pub fn translate_path(request_path: &str, directory: &Path) -> PathBuf {
+    translate_path_bytes(request_path.as_bytes(), directory)
+}
+
+/// [`translate_path`] for the request path's raw bytes, as they came on the request line.
+///
+/// A request line is read as ISO-8859-1, so a raw (not percent-encoded) UTF-8 name arrives as one character per byte; give those bytes here (see [`latin1_bytes`]) and the name is found, where Python would look for a garbled one.
+pub fn translate_path_bytes(raw_path: &[u8], directory: &Path) -> PathBuf {
+    let decoded = decode_path_bytes(raw_path);
     let mut path = directory.to_path_buf();
-    for segment in safe_segments(request_path) {
+    for segment in safe_segments_of_decoded(&decoded) {
         path.push(segment_to_path(segment));
     }
-    if decoded_has_trailing_slash(request_path) && !path_ends_with_slash(&path) {
+    if decoded.ends_with(b"/") && !path_ends_with_slash(&path) {
         path.as_mut_os_string().push("/");
     }
     path
+}
+
+/// The bytes of text decoded as ISO-8859-1 (every character below U+0100 is one byte); `None` if a character does not fit.
+pub fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
+    text.chars()
+        .map(|character| u8::try_from(u32::from(character)).ok())
+        .collect()
 }
 
 /// Whether the path's text ends with a separator (`Path::ends_with` compares components and cannot tell).
@@ -232,6 +254,17 @@ mod tests {
             translated.as_os_str().as_encoded_bytes(),
             b"/srv/root/\xff\xfex"
         );
+    }
+
+    #[test]
+    fn raw_bytes_and_latin1() {
+        let translated = translate_path_bytes(b"/caf\xc3\xa9?q", &root());
+        assert_eq!(translated, root().join("café"));
+        assert_eq!(
+            latin1_bytes("caf\u{c3}\u{a9}"),
+            Some(b"caf\xc3\xa9".to_vec())
+        );
+        assert_eq!(latin1_bytes("\u{100}"), None);
     }
 
     #[test]
