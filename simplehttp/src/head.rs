@@ -402,6 +402,40 @@ mod tests {
         }
     }
 
+    // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_head.
+    #[test]
+    fn test_head() {
+        let site = Site::new();
+        let reply = site.request(FileRequest {
+            command: "HEAD",
+            path: "/test",
+            ..FileRequest::default()
+        });
+        match reply {
+            HeadReply::File(file) => {
+                assert_eq!(file.status, 200);
+                assert_eq!(header(&file.headers, "Content-Length"), "30");
+                assert_eq!(
+                    header(&file.headers, "Content-type"),
+                    "application/octet-stream"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_last_modified.
+    #[test]
+    fn test_last_modified() {
+        let site = Site::new();
+        let modified = fs::metadata(site.root.path().join("test"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let (_, headers, _) = body(site.get("/test"));
+        assert_eq!(header(&headers, "Last-Modified"), http_date(modified));
+    }
+
     // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_path_without_leading_slash.
     #[test]
     fn test_path_without_leading_slash() {

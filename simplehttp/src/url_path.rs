@@ -256,6 +256,24 @@ mod tests {
         );
     }
 
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_windows_colon (only Windows reads `c:` and `\` as separators).
+    #[cfg(windows)]
+    #[test]
+    fn test_windows_colon() {
+        for path in [
+            "c:c:c:foo/filename",
+            "\\c:../filename",
+            "c:\\c:..\\foo/filename",
+            "c:c:foo\\c:c:bar/filename",
+        ] {
+            assert_eq!(
+                translate_path(path, &root()),
+                root().join("filename"),
+                "{path:?}"
+            );
+        }
+    }
+
     #[test]
     fn raw_bytes_and_latin1() {
         let translated = translate_path_bytes(b"/caf\xc3\xa9?q", &root());
