@@ -400,6 +400,23 @@ mod tests {
             HeadReply::MovedPermanently { location } => assert_eq!(location, "/sub/"),
             other => panic!("{other:?}"),
         }
+        match site.get("/sub?hi=1") {
+            HeadReply::MovedPermanently { location } => assert_eq!(location, "/sub/?hi=1"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(site.get("/sub/?hi=2"), HeadReply::Listing { .. }));
+        assert!(matches!(
+            site.get("/ThisDoesNotExist/"),
+            HeadReply::NotFound {
+                message: "File not found"
+            }
+        ));
+        fs::write(site.root.path().join("index.html"), b"Dummy index file\r\n").unwrap();
+        let (status, _, data) = body(site.get("/"));
+        assert_eq!(
+            (status, data.as_slice()),
+            (200, b"Dummy index file\r\n".as_slice())
+        );
     }
 
     // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_head.
@@ -434,6 +451,24 @@ mod tests {
             .unwrap();
         let (_, headers, _) = body(site.get("/test"));
         assert_eq!(header(&headers, "Last-Modified"), http_date(modified));
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_get_dir_redirect_location_domain_injection_bug.
+    #[test]
+    fn test_get_dir_redirect_location_domain_injection_bug() {
+        let site = Site::new();
+        fs::create_dir_all(site.root.path().join("tempdir/existing_directory")).unwrap();
+        let url = "/python.org/..%2f..%2f..%2f..%2f..%2f../%0a%0d/../tempdir/existing_directory";
+        let expected = format!("{url}/");
+        let location_of = |path: &str| match site.get(path) {
+            HeadReply::MovedPermanently { location } => location,
+            other => panic!("{path:?}: {other:?}"),
+        };
+        assert_eq!(location_of(url), expected);
+        assert_eq!(location_of(&format!("/{url}")), expected);
+        assert_eq!(location_of(&format!("//{url}")), expected);
+        let absolute = location_of(&format!("https://pypi.org/{url}"));
+        assert!(absolute.starts_with("https://pypi.org/"), "{absolute}");
     }
 
     // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_path_without_leading_slash.
