@@ -1,0 +1,116 @@
+//! Copying a file range to a socket with `sendfile(2)` where the kernel has it, and with reads and writes elsewhere.
+//!
+//! The standard library's `io::copy` no longer uses `sendfile` for a file-to-socket copy, so this calls it through `rustix`'s safe wrapper; the crate stays free of `unsafe`.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+use crate::range::{copy_range, ByteRange};
+
+/// The most one `sendfile` call is asked to move, so a huge file is sent in steps that can be interrupted.
+const SENDFILE_CHUNK: u64 = 1 << 30;
+
+/// Sends `range` of `file` to `socket`, with `sendfile(2)` on Linux (the kernel copies the pages straight to the socket).
+///
+/// Anything buffered in `socket` is flushed first.
+/// Where `sendfile` is missing or refuses these descriptors before sending anything, the range is copied with ordinary reads and writes, so any `Write + AsFd` works.
+/// The file's own offset is not used or moved on the `sendfile` path.
+///
+/// # Errors
+///
+/// An error from the socket (a write timeout shows as [`io::ErrorKind::WouldBlock`] or [`io::ErrorKind::TimedOut`]), or [`io::ErrorKind::UnexpectedEof`] when the file is shorter than the range.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn send_file_range<S>(file: &File, range: &ByteRange, socket: &mut S) -> io::Result<()>
+where
+    S: Write + std::os::fd::AsFd,
+{
+    socket.flush()?;
+    let mut offset = range.start;
+    let end = range.start.saturating_add(range.len());
+    while offset < end {
+        let step = usize::try_from((end - offset).min(SENDFILE_CHUNK)).unwrap_or(usize::MAX);
+        match rustix::fs::sendfile(&*socket, file, Some(&mut offset), step) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shorter than the range promised",
+                ))
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if offset == range.start => {
+                return copy_range(&mut &*file, socket, range);
+            }
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Sends `range` of `file` to `socket` with ordinary reads and writes (this platform has no `sendfile` path here).
+///
+/// # Errors
+///
+/// An error from either side, or [`io::ErrorKind::UnexpectedEof`] when the file is shorter than the range.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn send_file_range<S: Write>(file: &File, range: &ByteRange, socket: &mut S) -> io::Result<()> {
+    copy_range(&mut &*file, socket, range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::thread;
+
+    fn send_over_tcp(content: &[u8], range: ByteRange, prefix: &[u8]) -> (io::Result<()>, Vec<u8>) {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(content).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let reader = thread::spawn(move || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).unwrap();
+            received
+        });
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(prefix).unwrap();
+        let result = send_file_range(&file, &range, &mut stream);
+        drop(stream);
+        (result, reader.join().unwrap())
+    }
+
+    #[test]
+    fn sends_a_range_after_the_headers() {
+        let content: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        let (result, received) = send_over_tcp(
+            &content,
+            ByteRange {
+                start: 10,
+                end: 250_009,
+            },
+            b"HEAD\r\n",
+        );
+        result.unwrap();
+        assert_eq!(&received[..6], b"HEAD\r\n");
+        assert_eq!(&received[6..], &content[10..250_010]);
+    }
+
+    #[test]
+    fn short_file_is_an_error() {
+        let (result, received) = send_over_tcp(b"0123456789", ByteRange { start: 5, end: 50 }, b"");
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(received, b"56789");
+    }
+
+    #[test]
+    fn works_on_any_writer() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"hello world").unwrap();
+        let mut output = Vec::new();
+        copy_range(&mut &file, &mut output, &ByteRange { start: 6, end: 10 }).unwrap();
+        assert_eq!(output, b"world");
+    }
+}
