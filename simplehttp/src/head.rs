@@ -38,8 +38,8 @@ pub trait SimpleHooks {
         INDEX_PAGES
     }
 
-    /// Python's `guess_type`; see [`guess_type`](crate::guess_type).
-    fn guess_type(&self, path: &Path) -> Cow<'static, str> {
+    /// Python's `guess_type`; see [`guess_type`](crate::guess_type) and, for an own `extensions_map`, [`guess_type_with`](crate::guess_type_with).
+    fn guess_type(&self, path: &Path) -> Cow<'_, str> {
         guess_type(path)
     }
 

@@ -5,7 +5,8 @@ use std::path::{Component, Path, PathBuf};
 use proptest::prelude::*;
 use simplehttp::{
     directory_redirect_location, evaluate_preconditions, guess_type, html_escape,
-    list_directory_page, parse_range, translate_path, Conditions, ListingEntry, RangeRequest,
+    list_directory_page, parse_range, send_head, translate_path, Conditions, FileRequest,
+    HeadReply, ListingEntry, RangeRequest, ServeDirectory,
 };
 
 fn root() -> PathBuf {
@@ -150,4 +151,33 @@ proptest! {
         prop_assert!(!location.contains(['\r', '\n', '\t']));
         prop_assert!(location.contains('/'));
     }
+
+    #[test]
+    fn send_head_never_panics(path in request_path(), range in "(bytes=)?[0-9,-]{0,12}") {
+        let site = site();
+        let request = FileRequest {
+            command: "GET",
+            path: &path,
+            range: Some(&range),
+            ..FileRequest::default()
+        };
+        match send_head(&ServeDirectory(site.path().to_path_buf()), &request) {
+            HeadReply::File(file) => {
+                prop_assert!(file.status == 200 || file.status == 206);
+                prop_assert!(file.body.content_length() > 0 || file.status == 200);
+            }
+            HeadReply::MovedPermanently { location } => prop_assert!(location.ends_with('/') || location.contains(['?', '#'])),
+            _ => {}
+        }
+    }
+}
+
+/// A small tree to serve: a file, a directory with a file, and an empty file.
+fn site() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a"), b"0123456789").unwrap();
+    std::fs::create_dir(root.path().join("d")).unwrap();
+    std::fs::write(root.path().join("d").join("b c"), b"x").unwrap();
+    std::fs::write(root.path().join("empty"), b"").unwrap();
+    root
 }
