@@ -14,6 +14,7 @@
 //! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`] |
 //! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
 //! | `date_time_string` for `Last-Modified` | [`http_date`] |
+//! | `python -m http.server` arguments, banner | [`CommandLine`], [`banner`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
 //!
@@ -31,6 +32,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cli;
 mod conditional;
 mod head;
 mod listing;
@@ -39,6 +41,7 @@ mod range;
 mod sendfile;
 mod url_path;
 
+pub use cli::{banner, CommandLine, UsageError, DEFAULT_PORT, KEYBOARD_INTERRUPT_MESSAGE};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
