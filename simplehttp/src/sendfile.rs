@@ -10,6 +10,37 @@ use crate::range::{copy_range, ByteRange};
 /// The most one `sendfile` call is asked to move, so a huge file is sent in steps that can be interrupted.
 const SENDFILE_CHUNK: u64 = 1 << 30;
 
+/// Drives a `sendfile`-like call until `range` is sent: `send_once(offset, count)` sends up to `count` bytes from `offset`, advances `offset`, and returns how many it sent.
+///
+/// This is the loop around any zero-copy primitive, such as the connection's own `Stream::send_file` or [`send_file_range`]'s.
+/// Interrupted calls are retried; zero bytes before the end means the file shrank.
+///
+/// # Errors
+///
+/// The first other error of `send_once`, or [`io::ErrorKind::UnexpectedEof`] when the file is shorter than the range.
+pub fn send_range_with<F>(range: &ByteRange, mut send_once: F) -> io::Result<()>
+where
+    F: FnMut(&mut u64, usize) -> io::Result<usize>,
+{
+    let mut offset = range.start;
+    let end = range.start.saturating_add(range.len());
+    while offset < end {
+        let step = usize::try_from((end - offset).min(SENDFILE_CHUNK)).unwrap_or(usize::MAX);
+        match send_once(&mut offset, step) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shorter than the range promised",
+                ))
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 /// Sends `range` of `file` to `socket`, with `sendfile(2)` on Linux (the kernel copies the pages straight to the socket).
 ///
 /// Anything buffered in `socket` is flushed first.
@@ -25,26 +56,22 @@ where
     S: Write + std::os::fd::AsFd,
 {
     socket.flush()?;
-    let mut offset = range.start;
-    let end = range.start.saturating_add(range.len());
-    while offset < end {
-        let step = usize::try_from((end - offset).min(SENDFILE_CHUNK)).unwrap_or(usize::MAX);
-        match rustix::fs::sendfile(&*socket, file, Some(&mut offset), step) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "file shorter than the range promised",
-                ))
+    let mut fall_back = false;
+    let result = send_range_with(range, |offset, count| {
+        let start = *offset;
+        match rustix::fs::sendfile(&*socket, file, Some(offset), count) {
+            Ok(sent) => Ok(sent),
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if start == range.start => {
+                fall_back = true;
+                Err(io::Error::from(io::ErrorKind::Unsupported))
             }
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if offset == range.start => {
-                return copy_range(&mut &*file, socket, range);
-            }
-            Err(errno) => return Err(errno.into()),
+            Err(errno) => Err(errno.into()),
         }
+    });
+    if fall_back {
+        return copy_range(&mut &*file, socket, range);
     }
-    Ok(())
+    result
 }
 
 /// Sends `range` of `file` to `socket` with ordinary reads and writes (this platform has no `sendfile` path here).
@@ -103,6 +130,26 @@ mod tests {
         let (result, received) = send_over_tcp(b"0123456789", ByteRange { start: 5, end: 50 }, b"");
         assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(received, b"56789");
+    }
+
+    #[test]
+    fn send_loop_retries_interruptions_and_stops_at_the_end() {
+        let mut calls = Vec::new();
+        let mut interrupted = false;
+        send_range_with(&ByteRange { start: 5, end: 14 }, |offset, count| {
+            calls.push((*offset, count));
+            if !interrupted {
+                interrupted = true;
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            let sent = count.min(4);
+            *offset += sent as u64;
+            Ok(sent)
+        })
+        .unwrap();
+        assert_eq!(calls, [(5, 10), (5, 10), (9, 6), (13, 2)]);
+        let error = send_range_with(&ByteRange { start: 0, end: 9 }, |_, _| Ok(0)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
