@@ -306,13 +306,20 @@ pub fn guess_type(path: impl AsRef<Path>) -> Cow<'static, str> {
 ///
 /// The order is Python's: the map by the exact extension, then by the lowercased one, then `mimetypes` (its built-in table, compression suffixes looked through), then, standing in for the system's `mime.types` that Python also reads, `mime_guess`, and finally `application/octet-stream`.
 /// Like Python, text types carry no `charset`.
-pub fn guess_type_with<'a>(path: &Path, extensions_map: &[(&'a str, &'a str)]) -> Cow<'a, str> {
+pub fn guess_type_with<'a, K, V>(path: &Path, extensions_map: &'a [(K, V)]) -> Cow<'a, str>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     let text = path.to_string_lossy();
     let (_, extension) = splitext(&text);
-    if let Some(found) = lookup(extensions_map, extension) {
-        return Cow::Borrowed(found);
-    }
-    if let Some(found) = lookup(extensions_map, &extension.to_lowercase()) {
+    let find = |key: &str| {
+        extensions_map
+            .iter()
+            .find(|(candidate, _)| candidate.as_ref() == key)
+            .map(|(_, value)| value.as_ref())
+    };
+    if let Some(found) = find(extension).or_else(|| find(&extension.to_lowercase())) {
         return Cow::Borrowed(found);
     }
     if let Some(found) = mimetypes_guess(&text) {
@@ -402,7 +409,7 @@ mod tests {
 
     #[test]
     fn overrides_are_configurable() {
-        let map = [(".md", "text/plain; charset=utf-8")];
+        let map = [(".md".to_owned(), "text/plain; charset=utf-8".to_owned())];
         assert_eq!(
             guess_type_with(Path::new("a.md"), &map),
             "text/plain; charset=utf-8"
