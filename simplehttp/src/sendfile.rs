@@ -1,9 +1,11 @@
-//! Copying a file range to a socket with `sendfile(2)` where the kernel has it, and with reads and writes elsewhere.
+//! Copying a file range to a connection with `sendfile(2)`, through socketserver's [`Stream::send_file`].
 //!
-//! The standard library's `io::copy` no longer uses `sendfile` for a file-to-socket copy, so this calls it through `rustix`'s safe wrapper; the crate stays free of `unsafe`.
+//! The standard library's `io::copy` does not use `sendfile` for a file-to-socket copy, so the body of a plain TCP response goes through here; this crate stays free of `unsafe`.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
+
+use socketserver::Stream;
 
 use crate::range::{copy_range, ByteRange};
 
@@ -41,53 +43,37 @@ where
     Ok(())
 }
 
-/// Sends `range` of `file` to `socket`, with `sendfile(2)` on Linux (the kernel copies the pages straight to the socket).
+/// Sends `range` of `file` on a connection with `sendfile(2)`: the kernel copies the pages straight to the socket ([`Stream::send_file`]).
 ///
-/// Anything buffered in `socket` is flushed first.
-/// Where `sendfile` is missing or refuses these descriptors before sending anything, the range is copied with ordinary reads and writes, so any `Write + AsFd` works.
+/// Write any buffered headers to the connection first.
+/// Where the kernel refuses `sendfile` for these descriptors before anything was sent, the range is copied with ordinary reads and writes.
 /// The file's own offset is not used or moved on the `sendfile` path.
 ///
 /// # Errors
 ///
 /// An error from the socket (a write timeout shows as [`io::ErrorKind::WouldBlock`] or [`io::ErrorKind::TimedOut`]), or [`io::ErrorKind::UnexpectedEof`] when the file is shorter than the range.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn send_file_range<S>(file: &File, range: &ByteRange, socket: &mut S) -> io::Result<()>
-where
-    S: Write + std::os::fd::AsFd,
-{
-    socket.flush()?;
+pub fn send_file_range(file: &File, range: &ByteRange, stream: &Stream) -> io::Result<()> {
     let mut fall_back = false;
     let result = send_range_with(range, |offset, count| {
         let start = *offset;
-        match rustix::fs::sendfile(&*socket, file, Some(offset), count) {
-            Ok(sent) => Ok(sent),
-            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if start == range.start => {
-                fall_back = true;
-                Err(io::Error::from(io::ErrorKind::Unsupported))
-            }
-            Err(errno) => Err(errno.into()),
-        }
+        stream.send_file(file, offset, count).inspect_err(|error| {
+            fall_back = start == range.start
+                && matches!(
+                    error.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                );
+        })
     });
     if fall_back {
-        return copy_range(&mut &*file, socket, range);
+        return copy_range(&mut &*file, &mut &*stream, range);
     }
     result
-}
-
-/// Sends `range` of `file` to `socket` with ordinary reads and writes (this platform has no `sendfile` path here).
-///
-/// # Errors
-///
-/// An error from either side, or [`io::ErrorKind::UnexpectedEof`] when the file is shorter than the range.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn send_file_range<S: Write>(file: &File, range: &ByteRange, socket: &mut S) -> io::Result<()> {
-    copy_range(&mut &*file, socket, range)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::thread;
 
@@ -102,9 +88,10 @@ mod tests {
             stream.read_to_end(&mut received).unwrap();
             received
         });
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.write_all(prefix).unwrap();
-        let result = send_file_range(&file, &range, &mut stream);
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.write_all(prefix).unwrap();
+        let stream = Stream::from(tcp);
+        let result = send_file_range(&file, &range, &stream);
         drop(stream);
         (result, reader.join().unwrap())
     }

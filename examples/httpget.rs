@@ -1,0 +1,179 @@
+//! `httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N]`: a tiny curl on `httpclient::HttpConnection`.
+//!
+//! Sends the request N times on one connection (which reconnects by itself when the server closed it) and prints,
+//! for each response, `STATUS REASON`, the headers as `Name: value` lines, a blank line, then the body bytes.
+//! Exits 0 on any HTTP response, 1 with the error on stderr otherwise, 2 on a usage error.
+//! `-d` without `-X` sends a POST, as curl does.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use httpclient::{Config, Error, HttpConnection, Url};
+
+const USAGE: &str = "usage: httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N]";
+
+/// The parsed command line.
+struct Arguments {
+    url: String,
+    method: Option<String>,
+    data: Option<String>,
+    headers: Vec<(String, String)>,
+    repeat: usize,
+}
+
+fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, String> {
+    let mut url = None;
+    let mut parsed = Arguments {
+        url: String::new(),
+        method: None,
+        data: None,
+        headers: Vec::new(),
+        repeat: 1,
+    };
+    while let Some(argument) = arguments.next() {
+        let mut value = |flag: &str| {
+            arguments
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match argument.as_str() {
+            "-X" | "--request" => parsed.method = Some(value("-X")?),
+            "-d" | "--data" => parsed.data = Some(value("-d")?),
+            "-H" | "--header" => {
+                let header = value("-H")?;
+                let (name, value) = header
+                    .split_once(':')
+                    .ok_or_else(|| format!("header without a colon: {header:?}"))?;
+                parsed
+                    .headers
+                    .push((name.to_string(), value.trim_start().to_string()));
+            }
+            "--repeat" => {
+                let count = value("--repeat")?;
+                parsed.repeat = count
+                    .parse()
+                    .ok()
+                    .filter(|&count| count > 0)
+                    .ok_or_else(|| format!("--repeat needs a positive number, not {count:?}"))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(format!("unknown option {flag}"))
+            }
+            _ if url.is_none() => url = Some(argument),
+            _ => return Err(format!("unexpected argument {argument:?}")),
+        }
+    }
+    parsed.url = url.ok_or("no URL given")?;
+    Ok(parsed)
+}
+
+/// Header values arrive decoded as ISO-8859-1; this gives back their bytes.
+fn latin1_bytes(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|character| u32::from(character) as u8)
+        .collect()
+}
+
+/// Sends the request and reads the response head.
+fn exchange<'c>(
+    conn: &'c mut HttpConnection,
+    method: &str,
+    target: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Result<httpclient::HttpResponse<'c>, Error> {
+    conn.request(method, target, body, headers)?;
+    conn.getresponse()
+}
+
+/// Whether the error says the server went away (rather than answering badly).
+fn is_disconnect(error: &Error) -> bool {
+    match error {
+        Error::RemoteDisconnected => true,
+        Error::Io(error) => matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
+/// Prints the status line, the headers, a blank line and the body.
+fn print_response(
+    out: &mut impl Write,
+    mut response: httpclient::HttpResponse<'_>,
+) -> Result<(), Error> {
+    writeln!(out, "{} {}", response.status, response.reason)?;
+    for (name, value) in response.getheaders() {
+        out.write_all(&latin1_bytes(name))?;
+        out.write_all(b": ")?;
+        out.write_all(&latin1_bytes(value))?;
+        out.write_all(b"\n")?;
+    }
+    out.write_all(b"\n")?;
+    let copied = io::copy(&mut response, out);
+    out.flush()?;
+    copied.map_err(Error::from)?;
+    Ok(())
+}
+
+fn run(arguments: &Arguments) -> Result<(), Error> {
+    let url = Url::parse(&arguments.url)?;
+    let mut conn: HttpConnection = url.connection(Config::default())?;
+    let method = match (&arguments.method, &arguments.data) {
+        (Some(method), _) => method.as_str(),
+        (None, Some(_)) => "POST",
+        (None, None) => "GET",
+    };
+    let body = arguments.data.as_deref().map(str::as_bytes);
+    let headers: Vec<(&str, &str)> = arguments
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for _ in 0..arguments.repeat {
+        let reused = conn.sock().is_some();
+        let retry = match exchange(&mut conn, method, &url.target, body, &headers) {
+            Ok(response) => {
+                print_response(&mut out, response)?;
+                false
+            }
+            // A kept-alive connection the server dropped just as we used it: once more on a fresh one.
+            Err(error) if reused && is_disconnect(&error) => true,
+            Err(error) => return Err(error),
+        };
+        if retry {
+            conn.close();
+            print_response(
+                &mut out,
+                exchange(&mut conn, method, &url.target, body, &headers)?,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let arguments = match parse_arguments(std::env::args().skip(1)) {
+        Ok(arguments) => arguments,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("httpget: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&arguments) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("httpget: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Socket addresses of every family the servers speak: Internet (IPv4, IPv6) and Unix domain.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A server or client address (Python's `server_address` and `client_address`).
+///
+/// Python uses a `(host, port)` tuple for Internet sockets and a path string for Unix-domain sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// An IPv4 or IPv6 address with its port.
+    Inet(SocketAddr),
+    /// A Unix-domain socket path; empty for an unnamed peer (a client that never bound its socket).
+    Unix(PathBuf),
+}
+
+impl Address {
+    /// The Internet address, when this is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            Address::Inet(address) => Some(*address),
+            Address::Unix(_) => None,
+        }
+    }
+
+    /// The Unix-domain path, when this is one.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match self {
+            Address::Unix(path) => Some(path),
+            Address::Inet(_) => None,
+        }
+    }
+
+    /// The address as Python's `repr` shows it: `('127.0.0.1', 8000)`, `('::1', 8000, 0, 0)` or `'/tmp/socket'`.
+    ///
+    /// `handle_error` uses this form, so messages read as they do in Python.
+    pub fn python_repr(&self) -> String {
+        match self {
+            Address::Inet(SocketAddr::V4(address)) => {
+                format!("('{}', {})", address.ip(), address.port())
+            }
+            Address::Inet(SocketAddr::V6(address)) => format!(
+                "('{}', {}, {}, {})",
+                address.ip(),
+                address.port(),
+                address.flowinfo(),
+                address.scope_id()
+            ),
+            Address::Unix(path) => format!("'{}'", path.display()),
+        }
+    }
+
+    pub(crate) fn from_unix(address: &std::os::unix::net::SocketAddr) -> Address {
+        Address::Unix(
+            address
+                .as_pathname()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl fmt::Display for Address {
+    /// `127.0.0.1:8000`, `[::1]:8000`, or the socket path.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Inet(address) => address.fmt(formatter),
+            Address::Unix(path) => path.display().fmt(formatter),
+        }
+    }
+}
+
+impl From<SocketAddr> for Address {
+    fn from(address: SocketAddr) -> Self {
+        Address::Inet(address)
+    }
+}
+
+impl From<PathBuf> for Address {
+    fn from(path: PathBuf) -> Self {
+        Address::Unix(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_repr_matches_python() {
+        let v4: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        assert_eq!(Address::from(v4).python_repr(), "('127.0.0.1', 8000)");
+        let v6: SocketAddr = "[::1]:8000".parse().unwrap();
+        assert_eq!(Address::from(v6).python_repr(), "('::1', 8000, 0, 0)");
+        assert_eq!(Address::Unix("/tmp/s".into()).python_repr(), "'/tmp/s'");
+        assert_eq!(Address::from(v6).to_string(), "[::1]:8000");
+    }
+}

@@ -1,0 +1,84 @@
+//! Server settings with Python's defaults, and the processing mode (Python's mixins).
+
+use std::time::Duration;
+
+/// How a server processes each request: Python's mixins, plus a bounded pool Python lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// One request at a time on the serving thread (Python's plain `TCPServer`).
+    #[default]
+    Sync,
+    /// A new thread per request (Python's `ThreadingMixIn`); see `daemon_threads` and `block_on_close`.
+    #[doc(alias = "ThreadingMixIn")]
+    Threading,
+    /// A new process per request (Python's `ForkingMixIn`); see `max_children` and `block_on_close`.
+    ///
+    /// fork(2) copies only the calling thread, so this mode is sound only while the serving loop is the process's only busy thread:
+    /// do not fork from a process whose other threads may hold locks (the allocator's, stdout's) at the moment of the fork.
+    /// Every child is reaped: as new ones start, each turn of `serve_forever`, after `handle_request`'s timeout, and in `server_close`.
+    #[doc(alias = "ForkingMixIn")]
+    Forking,
+    /// A fixed number of worker threads fed by a bounded queue (not in Python).
+    ///
+    /// When every worker is busy and the queue is full, the serving loop waits for room, so pending clients stay in the kernel's listen backlog
+    /// instead of becoming threads: a flood of clients costs at most `workers` threads and `queue` waiting requests.
+    Pool {
+        /// Number of worker threads (at least one is started).
+        workers: usize,
+        /// Requests that may wait for a worker (zero hands each request straight to an idle worker).
+        queue: usize,
+    },
+}
+
+/// Settings of a server, with Python's `TCPServer` defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// How requests are processed (Python: the mixin).
+    pub mode: Mode,
+    /// SO_REUSEADDR before bind (Python's `allow_reuse_address = False`).
+    pub allow_reuse_address: bool,
+    /// SO_REUSEPORT before bind, Internet sockets only (Python's `allow_reuse_port = False`).
+    pub allow_reuse_port: bool,
+    /// The listen(2) backlog (Python's `request_queue_size = 5`).
+    pub request_queue_size: i32,
+    /// How long `handle_request` waits before calling `handle_timeout` (Python's `timeout = None`: forever).
+    pub timeout: Option<Duration>,
+    /// Threading mode: do not wait for request threads in `server_close` (Python's `daemon_threads = False`).
+    pub daemon_threads: bool,
+    /// Threading, forking and pool modes: `server_close` waits for requests in flight (Python's `block_on_close = True`).
+    pub block_on_close: bool,
+    /// Forking mode: at most this many children at once; the serving loop waits for one to end (Python's `max_children = 40`).
+    pub max_children: usize,
+    /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
+    pub max_packet_size: usize,
+    /// IPv6 sockets: `Some(false)` accepts IPv4 too (dual stack, IPV6_V6ONLY off), `Some(true)` refuses it, `None` keeps the system default.
+    pub ipv6_only: Option<bool>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            mode: Mode::Sync,
+            allow_reuse_address: false,
+            allow_reuse_port: false,
+            request_queue_size: 5,
+            timeout: None,
+            daemon_threads: false,
+            block_on_close: true,
+            max_children: 40,
+            max_packet_size: 8192,
+            ipv6_only: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults with another processing mode.
+    pub fn with_mode(mode: Mode) -> Self {
+        ServerConfig {
+            mode,
+            ..ServerConfig::default()
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The only module of this crate with `unsafe`: the system calls std does not wrap.
+//!
+//! Each function is a thin, checked wrapper; each `unsafe` block says why it is sound.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// What `fork` returned, seen from one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// We are the parent; the child's process id.
+    Parent(libc::pid_t),
+    /// We are the child.
+    Child,
+}
+
+/// Forks the process (fork(2)).
+///
+/// Sound only while the calling thread is the process's only thread that holds locks the child needs:
+/// the child starts with this one thread, so a lock held by another thread at the moment of the fork stays locked forever in the child.
+/// The forking mode documents that its serving loop must be the process's only busy thread.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the hazards (locks held by other threads) are documented above
+    // and on `Mode::Forking`, and the child only runs the request handler and then `exit_immediately`.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        child => Ok(Forked::Parent(child)),
+    }
+}
+
+/// Ends the process at once with `status`, running no destructors or `atexit` handlers (_exit(2)).
+///
+/// A forked child must leave this way: unwinding or running the parent's exit handlers in the child would flush or close state the parent still owns.
+pub fn exit_immediately(status: i32) -> ! {
+    // SAFETY: _exit takes any status and never returns; nothing is borrowed across it.
+    unsafe { libc::_exit(status) }
+}
+
+/// Waits for the child `pid` (waitpid(2)); `Ok(true)` when it was reaped, `Ok(false)` when it still runs (only without `block`).
+///
+/// A child that is not ours any more (ECHILD) counts as reaped, so the caller forgets it.
+pub fn wait_child(pid: libc::pid_t, block: bool) -> io::Result<bool> {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid, writable c_int for the duration of the call.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match reaped {
+            0 => return Ok(false),
+            -1 => {
+                let error = io::Error::last_os_error();
+                match error.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return Ok(true),
+                    _ => return Err(error),
+                }
+            }
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (poll(2)); returns which are readable.
+///
+/// `None` waits without limit. An interrupted wait (EINTR) is resumed with the time that is left.
+/// A descriptor in error or hung up counts as readable, so the caller's read reports it.
+pub fn poll_readable<const N: usize>(
+    fds: [RawFd; N],
+    timeout: Option<Duration>,
+) -> io::Result<[bool; N]> {
+    let deadline = timeout.map(|timeout| std::time::Instant::now() + timeout);
+    let mut entries = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        let millis: libc::c_int = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                // Round up so a sub-millisecond remainder still waits instead of spinning.
+                let millis = left.as_micros().div_ceil(1000);
+                millis.min(libc::c_int::MAX as u128) as libc::c_int
+            }
+        };
+        // SAFETY: `entries` is a valid, writable array of N pollfd structures for the duration of the call, and N fits in nfds_t.
+        let ready = unsafe { libc::poll(entries.as_mut_ptr(), N as libc::nfds_t, millis) };
+        if ready >= 0 {
+            return Ok(entries.map(|entry| entry.revents != 0));
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
+}
+
+/// Copies up to `count` bytes of the file `in_fd` from `offset` to the socket `out_fd` inside the kernel (sendfile(2)).
+///
+/// Returns how many bytes were sent; `offset` advances by that much. Zero means the file ended.
+pub fn send_file(out_fd: RawFd, in_fd: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+    let mut position: libc::off_t =
+        libc::off_t::try_from(*offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    loop {
+        // SAFETY: both descriptors are borrowed from open objects owned by the caller for the duration of the call,
+        // and `position` is a valid, writable off_t.
+        let sent = unsafe { libc::sendfile(out_fd, in_fd, &mut position, count) };
+        if sent >= 0 {
+            *offset = position as u64;
+            return Ok(sent as usize);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
+}
+
+/// Sends `signal` to the process `pid` (kill(2)); a process that is already gone is not an error.
+pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes plain integers; a positive pid names exactly one process, which the caller forked and has not yet reaped,
+    // so the id cannot have been reused by an unrelated process.
+    let result = unsafe { libc::kill(pid, signal) };
+    if result == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
