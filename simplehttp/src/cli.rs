@@ -178,9 +178,6 @@ pub fn banner(address: SocketAddr, tls: bool) -> String {
     format!("Serving {protocol} on {host} port {port} ({scheme}://{url_host}:{port}/) ...")
 }
 
-/// What Python prints when Ctrl-C stops the server, before exiting with status 0.
-pub const KEYBOARD_INTERRUPT_MESSAGE: &str = "\nKeyboard interrupt received, exiting.";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,10 +302,6 @@ mod tests {
         assert_eq!(
             banner("[::]:8443".parse().unwrap(), true),
             "Serving HTTPS on :: port 8443 (https://[::]:8443/) ..."
-        );
-        assert_eq!(
-            KEYBOARD_INTERRUPT_MESSAGE,
-            "\nKeyboard interrupt received, exiting."
         );
     }
 }

@@ -34,6 +34,7 @@
 
 mod cli;
 mod conditional;
+mod handler;
 mod head;
 mod listing;
 mod mime;
@@ -41,11 +42,12 @@ mod range;
 mod sendfile;
 mod url_path;
 
-pub use cli::{banner, CommandLine, UsageError, DEFAULT_PORT, KEYBOARD_INTERRUPT_MESSAGE};
+pub use cli::{banner, CommandLine, UsageError, DEFAULT_PORT};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
 };
+pub use handler::{serve_files, write_reply, SimpleHttpRequestHandler, SERVER_VERSION};
 pub use head::{
     send_head, FileBody, FileReply, FileRequest, HeadReply, ServeDirectory, SimpleHooks,
     INDEX_PAGES,

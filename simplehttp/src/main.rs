@@ -1,0 +1,61 @@
+//! The `simplehttp` command: `python -m http.server` in Rust.
+//!
+//! `simplehttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--timeout SECONDS]` serves a directory with a thread per connection,
+//! prints Python's banner, and on Ctrl-C prints `Keyboard interrupt received, exiting.` and exits with status 0.
+
+use std::env;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use basehttp::{serve_until_interrupted, HttpServer, ThreadingHttpServer};
+use clap::{CommandFactory, Parser};
+use simplehttp::{banner, CommandLine, SimpleHttpRequestHandler};
+use socketserver::Address;
+
+/// How often the serving loop checks for a shutdown request (Python's `poll_interval`).
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+fn main() -> ExitCode {
+    let command = CommandLine::parse();
+    if let Err(error) = command.validate() {
+        CommandLine::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, error)
+            .exit();
+    }
+    match run(&command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("simplehttp: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: &CommandLine) -> Result<(), Box<dyn std::error::Error>> {
+    if command.uses_tls() {
+        return Err("TLS (--tls-cert) is not supported by this build yet".into());
+    }
+    let directory = match &command.directory {
+        Some(directory) => directory.clone(),
+        None => env::current_dir()?,
+    };
+    let mut handler = SimpleHttpRequestHandler::new(directory);
+    handler.protocol_version.clone_from(&command.protocol);
+    if command.timeout.is_some() {
+        handler.limits.idle_timeout = command.timeout;
+    }
+    let address = command.bind_address()?;
+    let mut config = ThreadingHttpServer::default_config();
+    if address.is_ipv6() {
+        // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
+        config.ipv6_only = Some(false);
+    }
+    let server = HttpServer::with_config(address, handler, config)?;
+    let bound = match server.server_address() {
+        Address::Inet(bound) => *bound,
+        Address::Unix(_) => address,
+    };
+    println!("{}", banner(bound, false));
+    serve_until_interrupted(&server, POLL_INTERVAL)?;
+    Ok(())
+}
