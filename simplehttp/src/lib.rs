@@ -1,34 +1,74 @@
 //! Python's `SimpleHTTPServer` (`http.server.SimpleHTTPRequestHandler`): static files from a directory, and the `simplehttp` command.
 //!
-//! This layer starts with the I/O-free core of the handler: each piece is a pure function of bytes and values, so it can be tested and fuzzed alone.
+//! [`SimpleHttpRequestHandler`] implements basehttp's [`BaseHttpRequestHandler`](basehttp::BaseHttpRequestHandler) with `do_get` and `do_head`.
+//! It is made of plain functions that other handlers reuse by composition (cgihttp does): [`serve_files`] answers a GET or HEAD through a [`SimpleHooks`] value,
+//! [`send_head`] decides without writing, and below it every piece is a pure function of bytes and values, so it can be tested and fuzzed alone.
+//!
+//! # Example
+//!
+//! Serve a directory on a free port and fetch a file from it:
+//!
+//! ```
+//! use std::io::{self, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//!
+//! use basehttp::{HttpServer, ThreadingHttpServer};
+//! use simplehttp::SimpleHttpRequestHandler;
+//!
+//! fn main() -> io::Result<()> {
+//!     let directory = tempfile::tempdir()?;
+//!     std::fs::write(directory.path().join("hello.txt"), "Hello Python World")?;
+//!     let handler = SimpleHttpRequestHandler::new(directory.path());
+//!     let httpd = HttpServer::with_config(("127.0.0.1", 0), handler, ThreadingHttpServer::default_config())?;
+//!     let port = httpd.server_port();
+//!     let shutdown = httpd.shutdown_handle();
+//!     let client = std::thread::spawn(move || -> io::Result<String> {
+//!         let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+//!         stream.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n")?;
+//!         let mut response = String::new();
+//!         stream.read_to_string(&mut response)?;
+//!         shutdown.shutdown();
+//!         Ok(response)
+//!     });
+//!     httpd.serve_forever(Duration::from_millis(50))?;
+//!     let response = client.join().expect("client thread")?;
+//!     assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+//!     assert!(response.contains("\r\nContent-type: text/plain\r\n"));
+//!     assert!(response.ends_with("\r\n\r\nHello Python World"));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Python name → Rust item
 //!
 //! | Python | Rust |
 //! | --- | --- |
+//! | `SimpleHTTPRequestHandler` | [`SimpleHttpRequestHandler`] (settings as fields) |
+//! | `do_GET`, `do_HEAD` | [`serve_files`] (what `do_get` and `do_head` call), [`write_reply`] |
 //! | `SimpleHTTPRequestHandler.send_head` | [`send_head`] over [`SimpleHooks`], answering a [`HeadReply`] |
-//! | `SimpleHTTPRequestHandler.translate_path` | [`translate_path`] (and [`safe_segments`]) |
+//! | `server_version = "SimpleHTTP/0.6"` | [`SERVER_VERSION`] |
+//! | `translate_path` | [`translate_path`], [`translate_path_bytes`], [`SimpleHooks::translate_path`] |
 //! | `send_head`'s trailing-slash test (`/`, `%2f`, `%2F`) | [`has_trailing_slash`] |
 //! | `send_head`'s 301 `Location` | [`directory_redirect_location`] |
-//! | `list_directory` | [`list_directory_page`], [`read_listing_entries`], [`ListingEntry`] |
+//! | `list_directory` | [`list_directory_page`], [`read_listing_entries`], [`ListingEntry`], [`SimpleHooks::list_directory`] |
 //! | `html.escape(s, quote=False)` | [`html_escape`] |
 //! | `index_pages` | [`INDEX_PAGES`], [`SimpleHooks::index_pages`] |
-//! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`] |
+//! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`], [`SimpleHooks::guess_type`] |
+//! | `copyfile` | [`FileReply::write_body`], [`send_file_range`] (`sendfile(2)` on plain TCP) |
 //! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
 //! | `date_time_string` for `Last-Modified` | [`http_date`] |
-//! | `python -m http.server` arguments, banner | [`CommandLine`], [`banner`] |
+//! | `python -m http.server` (`SimpleHTTPServer` in Python 2) | the `simplehttp` command; [`CommandLine`], [`banner`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
 //!
-//! Where Python is weak this crate does better, and says so on the item: names that are not UTF-8 are served and listed, `Range` and `ETag` are supported, and the directory redirect can never point to another host.
+//! # Where this does better than Python
 //!
-//! ```
-//! use std::path::Path;
-//! use simplehttp::{guess_type, has_trailing_slash, translate_path};
-//!
-//! let file = translate_path("/docs/../index.html?v=2", Path::new("/srv/www"));
-//! assert_eq!(file, Path::new("/srv/www/index.html"));
-//! assert_eq!(guess_type(&file), "text/html");
-//! assert!(!has_trailing_slash("/docs"));
-//! ```
+//! - `Range` requests (206, multipart, 416), `ETag`, and every conditional request of RFC 9110, not only `If-Modified-Since`.
+//! - Names that are not UTF-8 are listed with links that lead back to them, and raw UTF-8 in a request line finds its file ([`translate_path_bytes`]).
+//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters.
+//! - File bodies go out with `sendfile(2)` on plain TCP; only regular files are opened (a FIFO cannot block a thread).
+//! - Times before 1970 or after 9999 are formatted instead of panicking; connections have timeouts by default (basehttp's [`Limits`](basehttp::Limits)).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -3,6 +3,8 @@
 //! `simplehttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--timeout SECONDS]` serves a directory with a thread per connection,
 //! prints Python's banner, and on Ctrl-C prints `Keyboard interrupt received, exiting.` and exits with status 0.
 
+#![forbid(unsafe_code)]
+
 use std::env;
 use std::process::ExitCode;
 use std::time::Duration;
