@@ -59,6 +59,7 @@
 //! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
 //! | `date_time_string` for `Last-Modified` | [`http_date`] |
 //! | `python -m http.server` (`SimpleHTTPServer` in Python 2) | the `simplehttp` command; [`CommandLine`], [`banner`] |
+//! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | [`HttpsHandler`], [`tls_server_config`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
 //!
@@ -80,6 +81,7 @@ mod listing;
 mod mime;
 mod range;
 mod sendfile;
+mod tls;
 mod url_path;
 
 pub use cli::{banner, CommandLine, UsageError, DEFAULT_PORT};
@@ -104,6 +106,7 @@ pub use range::{
     MultipartByteranges, RangeRequest, MAX_RANGES,
 };
 pub use sendfile::{send_file_range, send_range_with};
+pub use tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
 pub use url_path::{
     directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
     safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,

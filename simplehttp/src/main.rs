@@ -1,6 +1,7 @@
 //! The `simplehttp` command: `python -m http.server` in Rust.
 //!
-//! `simplehttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--timeout SECONDS]` serves a directory with a thread per connection,
+//! `simplehttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS]`
+//! serves a directory with a thread per connection, over TLS when given a certificate,
 //! prints Python's banner, and on Ctrl-C prints `Keyboard interrupt received, exiting.` and exits with status 0.
 
 #![forbid(unsafe_code)]
@@ -11,8 +12,11 @@ use std::time::Duration;
 
 use basehttp::{serve_until_interrupted, HttpServer, ThreadingHttpServer};
 use clap::{CommandFactory, Parser};
-use simplehttp::{banner, CommandLine, SimpleHttpRequestHandler};
-use socketserver::Address;
+use simplehttp::{
+    banner, serve_tcp_until_interrupted, tls_server_config, CommandLine, HttpsHandler,
+    SimpleHttpRequestHandler,
+};
+use socketserver::{Address, TcpServer};
 
 /// How often the serving loop checks for a shutdown request (Python's `poll_interval`).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -34,9 +38,6 @@ fn main() -> ExitCode {
 }
 
 fn run(command: &CommandLine) -> Result<(), Box<dyn std::error::Error>> {
-    if command.uses_tls() {
-        return Err("TLS (--tls-cert) is not supported by this build yet".into());
-    }
     let directory = match &command.directory {
         Some(directory) => directory.clone(),
         None => env::current_dir()?,
@@ -52,12 +53,20 @@ fn run(command: &CommandLine) -> Result<(), Box<dyn std::error::Error>> {
         // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
         config.ipv6_only = Some(false);
     }
-    let server = HttpServer::with_config(address, handler, config)?;
-    let bound = match server.server_address() {
+    let bound_address = |bound: &Address| match bound {
         Address::Inet(bound) => *bound,
         Address::Unix(_) => address,
     };
-    println!("{}", banner(bound, false));
-    serve_until_interrupted(&server, POLL_INTERVAL)?;
+    if let Some(certificate) = &command.tls_cert {
+        let password = command.tls_password()?;
+        let tls = tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
+        let server = TcpServer::with_config(address, HttpsHandler::new(handler, tls), config)?;
+        println!("{}", banner(bound_address(server.server_address()), true));
+        serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
+    } else {
+        let server = HttpServer::with_config(address, handler, config)?;
+        println!("{}", banner(bound_address(server.server_address()), false));
+        serve_until_interrupted(&server, POLL_INTERVAL)?;
+    }
     Ok(())
 }

@@ -50,15 +50,7 @@ fn serves_until_ctrl_c() {
     let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
     let mut banner = String::new();
     stdout.read_line(&mut banner).unwrap();
-    let port: u16 = banner
-        .strip_prefix("Serving HTTP on 127.0.0.1 port ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
-    assert_eq!(
-        banner,
-        format!("Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ...\n")
-    );
+    let port = banner_port(&banner, "HTTP");
 
     let response = get(port, "/a.txt");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -115,4 +107,84 @@ fn refuses_impossible_arguments() {
     ] {
         assert!(help.contains(option), "{option} missing from {help}");
     }
+}
+
+/// Reads the banner's port after checking the rest of the line.
+fn banner_port(banner: &str, protocol: &str) -> u16 {
+    let scheme = protocol.to_lowercase();
+    let port: u16 = banner
+        .strip_prefix(&format!("Serving {protocol} on 127.0.0.1 port "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
+    assert_eq!(
+        banner,
+        format!("Serving {protocol} on 127.0.0.1 port {port} ({scheme}://127.0.0.1:{port}/) ...\n")
+    );
+    port
+}
+
+// Mirrors test_httpservers: CommandLineRunTimeTestCase.test_https_client (Python 3.14's --tls-cert and --tls-key).
+#[test]
+fn serves_https_with_tls_flags() {
+    use std::sync::Arc;
+
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.txt"), "secret hello").unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = directory.path().join("cert.pem");
+    let key = directory.path().join("key.pem");
+    std::fs::write(&certificate, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let child = command()
+        .args(["0", "-b", "127.0.0.1", "--tls-cert"])
+        .arg(&certificate)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("-d")
+        .arg(directory.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let port = banner_port(&banner, "HTTPS");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(generated.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nsecret hello"), "{response}");
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(guard.0.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "\nKeyboard interrupt received, exiting.\n");
 }
