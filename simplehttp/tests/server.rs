@@ -247,3 +247,104 @@ fn large_file_goes_out_whole() {
     assert_eq!(body.len(), content.len());
     assert!(body == content);
 }
+
+// Mirrors test_httpservers: SimpleHTTPServerTestCase.test_undecodable_filename (the link leads back to the file).
+#[test]
+fn test_undecodable_filename() {
+    use std::os::unix::ffi::OsStrExt;
+    let running = start("HTTP/1.0");
+    let name = std::ffi::OsStr::from_bytes(b"\xff.txt");
+    fs::write(running.root.path().join(name), b"undecodable").unwrap();
+    let (_, page) = split(&exchange(&running, "GET / HTTP/1.0"));
+    let page = String::from_utf8(page).expect("the page is UTF-8");
+    assert!(
+        page.contains("<li><a href=\"%FF.txt\">\u{FFFD}.txt</a></li>"),
+        "{page}"
+    );
+    check(
+        &running,
+        "GET /%FF.txt HTTP/1.0",
+        "HTTP/1.0 200",
+        Some(b"undecodable"),
+    );
+}
+
+// Mirrors test_httpservers: SimpleHTTPServerTestCase.test_html_escape_filename.
+#[test]
+fn test_html_escape_filename() {
+    let running = start("HTTP/1.0");
+    for name in ["&amp;", "<i>", "q?", "f#", "\"dq\"", "'sq'", "%A4"] {
+        fs::write(running.root.path().join(name), name.as_bytes()).unwrap();
+    }
+    let (_, page) = split(&exchange(&running, "GET / HTTP/1.0"));
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains("<a href=\"%26amp%3B\">&amp;amp;</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<a href=\"%3Ci%3E\">&lt;i&gt;</a>"), "{page}");
+    for (link, name) in [
+        ("/%26amp%3B", "&amp;"),
+        ("/%3Ci%3E", "<i>"),
+        ("/q%3F", "q?"),
+        ("/f%23", "f#"),
+        ("/%22dq%22", "\"dq\""),
+        ("/%27sq%27", "'sq'"),
+        ("/%25A4", "%A4"),
+    ] {
+        assert!(
+            page.contains(&format!("href=\"{}\"", &link[1..])),
+            "{link} in {page}"
+        );
+        check(
+            &running,
+            &format!("GET {link} HTTP/1.0"),
+            "HTTP/1.0 200",
+            Some(name.as_bytes()),
+        );
+    }
+}
+
+// Mirrors test_httpservers: SimpleHTTPServerTestCase.test_get_dir_redirect_location_domain_injection_bug.
+#[test]
+fn test_get_dir_redirect_location_domain_injection_bug() {
+    let running = start("HTTP/1.0");
+    fs::create_dir_all(running.root.path().join("existing_directory")).unwrap();
+    let url = "/python.org/..%2f..%2f..%2f..%2f..%2f../%0a%0d/../existing_directory";
+    for attack in [url.to_owned(), format!("/{url}"), format!("//{url}")] {
+        let head = check(
+            &running,
+            &format!("GET {attack} HTTP/1.0"),
+            "HTTP/1.0 301",
+            None,
+        );
+        assert!(
+            has_line(&head, &format!("Location: {url}/")),
+            "{attack}: {head}"
+        );
+    }
+}
+
+// Mirrors test_httpservers: SimpleHTTPServerTestCase.test_browser_cache.
+#[test]
+fn test_browser_cache() {
+    let running = start("HTTP/1.0");
+    let head = check(&running, "GET /test HTTP/1.0", "HTTP/1.0 200", None);
+    let last_modified = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Last-Modified: "))
+        .unwrap()
+        .to_owned();
+    check(
+        &running,
+        &format!("GET /test HTTP/1.0\nIf-Modified-Since: {last_modified}"),
+        "HTTP/1.0 304",
+        Some(b""),
+    );
+    check(
+        &running,
+        "GET /test HTTP/1.0\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
+        "HTTP/1.0 200",
+        Some(b"We are the knights who say Ni!"),
+    );
+}
