@@ -20,7 +20,9 @@ pub const SERVER_VERSION: &str = "SimpleHTTP/0.6";
 
 /// Python's `SimpleHTTPRequestHandler`: serves GET and HEAD from a directory; other methods get 501.
 ///
-/// Beyond Python: `ETag`, conditional requests, `Range`, `sendfile(2)` for plain TCP, names that are not UTF-8, and connection timeouts ([`Limits`]).
+/// The settings are Python's class attributes as fields; `do_get` and `do_head` call [`serve_files`].
+/// Beyond Python: `ETag`, conditional requests, `Range`, `sendfile(2)` for plain TCP, names that are not UTF-8,
+/// and basehttp's default connection timeouts ([`Limits`]; set `limits` to [`Limits::python`] for Python's none).
 #[doc(alias = "SimpleHTTPRequestHandler")]
 #[derive(Debug, Clone)]
 pub struct SimpleHttpRequestHandler {
@@ -32,7 +34,7 @@ pub struct SimpleHttpRequestHandler {
     pub index_pages: Vec<&'static str>,
     /// Content types by extension, looked up before `mimetypes` (Python's `extensions_map`).
     pub extensions_map: Vec<(String, String)>,
-    /// Timeouts and the drain limit of each connection.
+    /// Timeouts and the drain limit of each connection (basehttp's defaults).
     pub limits: Limits,
 }
 
@@ -51,6 +53,15 @@ impl SimpleHttpRequestHandler {
                 .collect(),
             limits: Limits::default(),
         }
+    }
+
+    /// A handler serving the current directory, Python's default (`os.getcwd()`).
+    ///
+    /// # Errors
+    ///
+    /// The error from reading the current directory.
+    pub fn in_current_directory() -> io::Result<Self> {
+        Ok(Self::new(std::env::current_dir()?))
     }
 }
 
@@ -187,4 +198,43 @@ fn write_file_body(req: &mut HttpRequest<'_>, file: &mut FileReply) -> io::Resul
         }
     }
     file.write_body(&mut req.wfile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase (class attributes: server_version, protocol_version, extensions_map).
+    #[test]
+    fn python_settings() {
+        let mut handler = SimpleHttpRequestHandler::new("/srv");
+        assert_eq!(
+            BaseHttpRequestHandler::server_version(&handler),
+            "SimpleHTTP/0.6"
+        );
+        assert_eq!(
+            BaseHttpRequestHandler::protocol_version(&handler),
+            "HTTP/1.0"
+        );
+        assert_eq!(
+            SimpleHooks::index_pages(&handler),
+            ["index.html", "index.htm"]
+        );
+        assert_eq!(
+            SimpleHooks::guess_type(&handler, Path::new("a.gz")),
+            "application/gzip"
+        );
+        handler
+            .extensions_map
+            .push((".md".to_owned(), "text/markdown; charset=utf-8".to_owned()));
+        assert_eq!(
+            SimpleHooks::guess_type(&handler, Path::new("README.md")),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(
+            SimpleHooks::translate_path(&handler, "/a/../b"),
+            Path::new("/srv/b")
+        );
+        assert!(SimpleHttpRequestHandler::in_current_directory().is_ok());
+    }
 }
