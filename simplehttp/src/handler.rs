@@ -108,6 +108,46 @@ fn joined(req: &HttpRequest<'_>, name: &str) -> Option<String> {
 }
 
 /// Answers a GET or HEAD from files (Python's `do_GET` and `do_HEAD` around `send_head`), through `hooks`.
+///
+/// This is how another handler reuses `SimpleHTTPRequestHandler` without inheritance: implement [`SimpleHooks`] (overriding what Python's subclass would),
+/// and call this from `do_get` and `do_head`.
+///
+/// ```
+/// use std::io;
+/// use std::path::{Path, PathBuf};
+///
+/// use basehttp::{BaseHttpRequestHandler, HttpRequest};
+/// use simplehttp::{serve_files, SimpleHooks};
+///
+/// /// Serves a directory with `default.html` as its only index page.
+/// struct Site {
+///     root: PathBuf,
+/// }
+///
+/// impl SimpleHooks for Site {
+///     fn directory(&self) -> &Path {
+///         &self.root
+///     }
+///
+///     fn index_pages(&self) -> &[&str] {
+///         &["default.html"]
+///     }
+/// }
+///
+/// impl BaseHttpRequestHandler for Site {
+///     fn server_version(&self) -> &str {
+///         "Site/1.0"
+///     }
+///
+///     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+///         serve_files(self, req)
+///     }
+///
+///     fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+///         serve_files(self, req)
+///     }
+/// }
+/// ```
 pub fn serve_files<H: SimpleHooks + ?Sized>(
     hooks: &H,
     req: &mut HttpRequest<'_>,

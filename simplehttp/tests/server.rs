@@ -348,3 +348,17 @@ fn test_browser_cache() {
         Some(b"We are the knights who say Ni!"),
     );
 }
+
+// Mirrors test_httpservers: BaseHTTPServerTestCase.test_version_none_get (an HTTP/0.9 request gets the body alone).
+#[test]
+fn http_0_9_gets_the_body_alone() {
+    let running = start("HTTP/1.0");
+    let mut stream = TcpStream::connect(("127.0.0.1", running.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(b"GET /test\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    assert_eq!(response, b"We are the knights who say Ni!");
+}
