@@ -130,8 +130,21 @@ pub fn format_error_message(template: &str, code: u16, message: &str, explain: &
 }
 
 /// Python's `date_time_string(timestamp)`: an HTTP date such as `Sun, 06 Nov 1994 08:49:37 GMT`.
+///
+/// Any time is accepted, also one before 1970 or after 9999 (where `httpdate` panics):
+/// a file's modification time is not under the server's control.
 pub fn date_time_string(time: SystemTime) -> String {
-    httpdate::fmt_http_date(time)
+    let (days, second_of_day) = days_and_seconds(time);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(month - 1) as usize],
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
 }
 
 /// Python's `log_date_time_string()` for `time`: `22/Nov/2026 10:00:00`.
@@ -140,28 +153,37 @@ pub fn date_time_string(time: SystemTime) -> String {
 /// local-time source in std's reach, so the time is given in UTC.
 /// Override [`crate::BaseHttpRequestHandler::log_message`] to log with another clock.
 pub fn log_date_time_string(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map(|duration| duration.as_secs())
-        .unwrap_or(0);
-    let days = seconds / 86_400;
-    let in_day = seconds % 86_400;
+    let (days, second_of_day) = days_and_seconds(time);
     let (year, month, day) = civil_from_days(days);
     format!(
         "{day:02}/{}/{year:04} {:02}:{:02}:{:02}",
         MONTHS[(month - 1) as usize],
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
     )
 }
 
-/// Converts days since 1970-01-01 to (year, month 1–12, day 1–31) in the proleptic Gregorian calendar.
-/// Howard Hinnant's `civil_from_days`, restricted to dates after the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
+/// Whole days since 1970-01-01 and the second within that day, flooring as Python's `gmtime` does
+/// (half a second before the epoch is 23:59:59 of the day before).
+fn days_and_seconds(time: SystemTime) -> (i64, i64) {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = before.as_secs() + u64::from(before.subsec_nanos() > 0);
+            i64::try_from(whole).map_or(i64::MIN, |whole| -whole)
+        }
+    };
+    (seconds.div_euclid(86_400), seconds.rem_euclid(86_400))
+}
+
+/// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01 in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`), in 128-bit arithmetic so no input overflows.
+fn civil_from_days(days: i64) -> (i128, i128, i128) {
+    let z = i128::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
     let year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
@@ -172,7 +194,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     } else {
         month_index - 9
     };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let year = year_of_era + era * 400 + i128::from(month <= 2);
     (year, month, day)
 }
 
@@ -180,6 +202,20 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn date_time_string_takes_any_time() {
+        // Mirrors Python's email.utils.formatdate(usegmt=True); httpdate would panic on the first and last.
+        let before = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(date_time_string(before), "Wed, 31 Dec 1969 23:59:59 GMT");
+        assert_eq!(
+            date_time_string(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(date_time_string(far), "Sat, 01 Jan 10000 00:00:00 GMT");
+        assert_eq!(log_date_time_string(before), "31/Dec/1969 23:59:59");
+    }
 
     fn check(function: fn(&str) -> String, input: &str, expected: &str) {
         assert_eq!(function(input), expected, "input {input:?}");

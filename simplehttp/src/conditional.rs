@@ -144,56 +144,9 @@ pub fn truncate_to_seconds(time: SystemTime) -> SystemTime {
 
 /// The `Last-Modified` (or `Date`) value for a time: `Sun, 06 Nov 1994 08:49:37 GMT`, as Python's `email.utils.formatdate(usegmt=True)`.
 ///
-/// Any time is accepted, also one before 1970 or after 9999 (where `httpdate` would panic): a file's modification time is not under the server's control.
+/// Any time is accepted, also one before 1970 or after 9999: basehttp's formatter never panics.
 pub fn http_date(time: SystemTime) -> String {
-    let seconds = match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        // Python's gmtime floors, so 0.5 s before the epoch is 23:59:59.
-        Err(before) => {
-            let before = before.duration();
-            let whole = before.as_secs() + u64::from(before.subsec_nanos() > 0);
-            i64::try_from(whole).map_or(i64::MIN, |whole| -whole)
-        }
-    };
-    format_imf_fixdate(seconds)
-}
-
-/// Formats seconds since the epoch as an IMF-fixdate, with the proleptic Gregorian calendar.
-fn format_imf_fixdate(seconds: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-    format!(
-        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
-}
-
-/// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`), in 128-bit arithmetic so no input overflows.
-fn civil_from_days(days: i64) -> (i128, i128, i128) {
-    let z = i128::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i128::from(month <= 2);
-    (year, month, day)
+    basehttp::date_time_string(time)
 }
 
 /// Parses an HTTP-date in any of the three forms RFC 9110 requires (IMF-fixdate, RFC 850, asctime).
@@ -291,6 +244,16 @@ pub fn evaluate_preconditions(
 
 #[cfg(test)]
 mod tests {
+    /// The HTTP date of `seconds` since the epoch, when the platform's `SystemTime` can hold that time.
+    fn format_imf_fixdate(seconds: i64) -> String {
+        let time = if seconds >= 0 {
+            UNIX_EPOCH.checked_add(Duration::from_secs(seconds.unsigned_abs()))
+        } else {
+            UNIX_EPOCH.checked_sub(Duration::from_secs(seconds.unsigned_abs()))
+        };
+        time.map(http_date).unwrap_or_default()
+    }
+
     use super::*;
 
     /// Sun, 06 Nov 1994 08:49:37 GMT, plus half a second.
