@@ -50,10 +50,20 @@ pub struct CommandLine {
     #[arg(long = "tls-password-file", value_name = "PATH")]
     pub tls_password_file: Option<PathBuf>,
 
-    /// close a connection idle for this many seconds (default: never, as Python)
+    /// close a connection idle for this many seconds, or slower than this to send a request head (default: 60 idle, 30 for a head)
     #[arg(long = "timeout", value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+
+    /// serve at most this many connections at once; more wait in the listen backlog
+    #[arg(long = "max-connections", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
+
+/// Connections served at once unless `--max-connections` says otherwise: one thread each.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+
+/// The listen backlog of the command (Python's `request_queue_size` is 5, which refuses bursts of clients).
+pub const LISTEN_BACKLOG: i32 = 1024;
 
 /// Accepts `HTTP/1.0` and `HTTP/1.1`, the versions the server can speak.
 fn parse_protocol(text: &str) -> Result<String, String> {

@@ -188,3 +188,75 @@ fn serves_https_with_tls_flags() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "\nKeyboard interrupt received, exiting.\n");
 }
+
+/// The command's one-line error for a run that cannot start, and its exit status.
+fn failure(arguments: &[&str]) -> (Option<i32>, String) {
+    let output = command().args(arguments).output().unwrap();
+    let message = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), message)
+}
+
+// Not in Python, which starts anyway and answers 404 for everything, or prints a traceback for a busy port.
+#[test]
+fn says_in_one_line_why_it_cannot_start() {
+    let (status, message) = failure(&["0", "-b", "127.0.0.1", "-d", "/nonexistent/directory"]);
+    assert_eq!(status, Some(1));
+    assert_eq!(
+        message,
+        "simplehttp: /nonexistent/directory: not a directory\n"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let (status, message) = failure(&[&port, "-b", "127.0.0.1"]);
+    assert_eq!(status, Some(1));
+    assert_eq!(
+        message,
+        format!("simplehttp: cannot bind 127.0.0.1:{port}: address in use\n")
+    );
+
+    let (status, message) = failure(&["0", "--max-connections", "0"]);
+    assert_eq!(status, Some(2));
+    assert!(message.contains("--max-connections"), "{message}");
+}
+
+// Not in Python: its backlog of 5 refuses some of 300 clients arriving at once; the command's backlog takes them all.
+#[test]
+fn takes_a_burst_of_300_clients() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
+    let child = command()
+        .args(["0", "-b", "127.0.0.1", "-d"])
+        .arg(directory.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let port = banner_port(&banner, "HTTP");
+
+    // All connect at once; a dropped SYN is retried only after a second, so a short backlog shows as a missed deadline.
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let start = std::sync::Barrier::new(300);
+    std::thread::scope(|scope| {
+        for _ in 0..300 {
+            scope.spawn(|| {
+                start.wait();
+                let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(900))
+                    .expect("a connection of the burst was not accepted in time");
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                stream
+                    .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).unwrap();
+                assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+            });
+        }
+    });
+}

@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub block_on_close: bool,
     /// Forking mode: at most this many children at once; the serving loop waits for one to end or for `shutdown` (Python's `max_children = 40`).
     pub max_children: usize,
+    /// Threading mode: at most this many request threads at once, daemon or not; the serving loop waits for one to end
+    /// or for `shutdown`, and clients wait in the listen backlog meanwhile (not in Python; `None`, Python's behaviour, sets no limit).
+    pub max_threads: Option<usize>,
     /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
     pub max_packet_size: usize,
     /// IPv6 sockets: `Some(false)` accepts IPv4 too (dual stack, IPV6_V6ONLY off), `Some(true)` refuses it, `None` keeps the system default.
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             daemon_threads: false,
             block_on_close: true,
             max_children: 40,
+            max_threads: None,
             max_packet_size: 8192,
             ipv6_only: None,
         }

@@ -104,6 +104,47 @@ impl Control {
     }
 }
 
+/// Counts request threads in flight, daemon or not, so threading mode can bound them (`ServerConfig::max_threads`).
+#[derive(Debug, Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+/// One request thread's place in `InFlight`; given back when the thread ends, even by a panic.
+struct Slot(Arc<InFlight>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.count.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> Slot {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        Slot(self.clone())
+    }
+
+    /// Waits until fewer than `limit` threads run; false when shutdown was asked for first.
+    fn wait_below(self: &Arc<Self>, limit: usize, shutdown: &AtomicBool) -> bool {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count >= limit {
+            if shutdown.load(Ordering::SeqCst) {
+                return false;
+            }
+            // A shutdown does not signal this condition variable, so look again every few milliseconds.
+            count = self
+                .changed
+                .wait_timeout(count, Duration::from_millis(5))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
 /// A cloneable, thread-safe handle that stops `serve_forever` (Python's `shutdown()`).
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
@@ -146,6 +187,7 @@ pub struct BaseServer<K: ServerKind> {
     config: ServerConfig,
     control: Arc<Control>,
     workers: Mutex<Workers<K>>,
+    threads_in_flight: Arc<InFlight>,
 }
 
 impl<K: ServerKind> std::fmt::Debug for BaseServer<K> {
@@ -322,6 +364,7 @@ impl<K: ServerKind> BaseServer<K> {
                 pool: None,
                 children: Vec::new(),
             }),
+            threads_in_flight: Arc::default(),
         })
     }
 
@@ -535,11 +578,23 @@ impl<K: ServerKind> BaseServer<K> {
     }
 
     fn process_in_thread(&self, request: K::Request, client_address: Address) {
+        if let Some(limit) = self.config.max_threads {
+            if !self
+                .threads_in_flight
+                .wait_below(limit.max(1), &self.control.requested)
+            {
+                // Shutdown was asked for while every thread slot was taken: close this request instead of waiting on.
+                shutdown_request::<K>(&self.shared, request, &client_address);
+                return;
+            }
+        }
         let shared = self.shared.clone();
         let address = client_address.clone();
+        let slot = self.threads_in_flight.enter();
         let spawned = thread::Builder::new()
             .name("socketserver-request".into())
             .spawn(move || {
+                let _slot = slot;
                 run_request(&shared, request, &address);
             });
         match spawned {
@@ -723,11 +778,16 @@ impl<K: ServerKind> BaseServer<K> {
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_timeout()));
     }
 
-    /// How many requests are in flight in their own thread or child process (threading and forking modes).
+    /// How many requests are in flight in their own thread or child process (threading and forking modes), daemon threads included.
     pub fn active_requests(&self) -> usize {
+        let threads = *self
+            .threads_in_flight
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut workers = self.workers();
         reap_finished_threads(&mut workers.threads);
-        workers.threads.len() + workers.children.len()
+        threads + workers.children.len()
     }
 
     /// Closes the server socket and, with `block_on_close`, waits for requests in flight (Python's `server_close()`).

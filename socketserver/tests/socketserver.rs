@@ -216,6 +216,39 @@ fn test_PoolTCPServer_bounds_threads() {
     );
 }
 
+// Mirrors test_socketserver: SocketServerTest.test_ThreadingTCPServer, under load, with `max_threads` (not in Python):
+// ten slow clients at once through at most two daemon threads are all served, never more than two at a time.
+#[test]
+fn test_ThreadingTCPServer_max_threads() {
+    let counting = Arc::new(Concurrency::default());
+    let config = ServerConfig {
+        request_queue_size: 32,
+        daemon_threads: true,
+        max_threads: Some(2),
+        ..ServerConfig::with_mode(Mode::Threading)
+    };
+    let mut server =
+        TcpServer::with_config("127.0.0.1:0", SlowCounting(counting.clone()), config).unwrap();
+    let address = server.server_address().clone();
+    serve_while(&server, POLL_INTERVAL, || {
+        thread::scope(|scope| {
+            let clients: Vec<_> = (0..10)
+                .map(|_| scope.spawn(|| stream_examine(&address, TEST_STR)))
+                .collect();
+            for client in clients {
+                assert_eq!(client.join().unwrap(), TEST_STR);
+            }
+        });
+    });
+    server.server_close();
+    assert_eq!(counting.served.load(Ordering::SeqCst), 10);
+    let highest = counting.highest.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&highest),
+        "{highest} handlers ran at once with max_threads 2"
+    );
+}
+
 fn check_handled(mode: Mode, trigger: &[u8], expected: &str) {
     let hooks = RecordingHooks::default();
     let record = hooks.record.clone();
