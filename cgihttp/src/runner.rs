@@ -3,14 +3,15 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::output::HeaderParser;
 use crate::{sys, CgiError, ScriptHeaders};
@@ -23,6 +24,16 @@ pub const NOBODY_FALLBACK: (u32, u32) = (65534, 65534);
 
 /// The longest stderr line handed to the logging callback; longer lines arrive in pieces.
 const MAX_STDERR_LINE: usize = 4096;
+
+/// How often a stream wait looks whether the script was killed.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long the script's pipes may stay open after its process group was killed.
+/// A process that left the group (`setsid`) may hold them open forever; after this the server stops waiting for it.
+const GRACE_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// The most bytes written to the script's stdin after one readiness check; a pipe with room takes this much without blocking.
+const STDIN_PIECE: usize = 4096;
 
 /// Which user a script runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -228,10 +239,10 @@ impl ScriptCommand {
         let (finished, finished_signal) = mpsc::channel::<()>();
 
         thread::scope(|scope| {
-            let feeder = scope.spawn(move || feed(request_body, stdin));
-            let logger = scope.spawn(move || log_lines(stderr, on_stderr));
+            let guard = &guard;
+            let feeder = scope.spawn(move || feed(request_body, stdin, guard));
+            let logger = scope.spawn(move || log_lines(stderr, on_stderr, guard));
             if let Some(timeout) = self.timeout {
-                let guard = &guard;
                 scope.spawn(move || {
                     if let Err(RecvTimeoutError::Timeout) = finished_signal.recv_timeout(timeout) {
                         guard.time_out();
@@ -239,7 +250,7 @@ impl ScriptCommand {
                 });
             }
 
-            let pumped = pump(stdout, output, self.nph, on_headers);
+            let pumped = pump(stdout, output, self.nph, on_headers, guard);
             if pumped.result.is_err() {
                 guard.kill();
             }
@@ -298,7 +309,13 @@ struct Pumped {
 }
 
 /// Reads the script's stdout: the header block through the parser, then the body to `output`.
-fn pump<W, H>(mut stdout: ChildStdout, output: &mut W, nph: bool, on_headers: H) -> Pumped
+fn pump<W, H>(
+    mut stdout: ChildStdout,
+    output: &mut W,
+    nph: bool,
+    on_headers: H,
+    guard: &Guard,
+) -> Pumped
 where
     W: Write + ?Sized,
     H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
@@ -313,6 +330,9 @@ where
     let mut body = Body::Forward;
     let mut buffer = vec![0u8; 16 * 1024];
     pumped.result = loop {
+        if !guard.wait_ready(stdout.as_fd(), sys::READABLE) {
+            break Ok(());
+        }
         let read = match stdout.read(&mut buffer) {
             Ok(0) => break Ok(()),
             Ok(read) => read,
@@ -356,20 +376,23 @@ where
 /// Copies the request body into the script's stdin until either side ends, then closes stdin; the bytes copied.
 ///
 /// A script that stops reading (exits, or closes stdin) ends the copy with a broken pipe, which is not an error here.
-fn feed<R: Read>(mut request_body: R, mut stdin: impl Write) -> u64 {
+/// Writes wait until the pipe has room, so a killed script's stdin held open by an escaped child cannot block the server for ever.
+fn feed<R: Read>(mut request_body: R, mut stdin: ChildStdin, guard: &Guard) -> u64 {
     let mut buffer = vec![0u8; 16 * 1024];
     let mut copied = 0;
-    loop {
+    'reading: loop {
         let read = match request_body.read(&mut buffer) {
             Ok(0) => break,
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if stdin.write_all(&buffer[..read]).is_err() {
-            break;
+        for piece in buffer[..read].chunks(STDIN_PIECE) {
+            if !guard.wait_ready(stdin.as_fd(), sys::WRITABLE) || stdin.write_all(piece).is_err() {
+                break 'reading;
+            }
+            copied += piece.len() as u64;
         }
-        copied += read as u64;
     }
     copied
 }
@@ -377,7 +400,7 @@ fn feed<R: Read>(mut request_body: R, mut stdin: impl Write) -> u64 {
 /// Hands each line of the script's stderr (without its line end, invalid UTF-8 replaced) to `on_line`.
 ///
 /// Lines longer than [`MAX_STDERR_LINE`] are passed on in pieces, so a script cannot make the server buffer without end.
-fn log_lines(mut stderr: ChildStderr, mut on_line: impl FnMut(&str)) {
+fn log_lines(mut stderr: ChildStderr, mut on_line: impl FnMut(&str), guard: &Guard) {
     let mut line = Vec::new();
     let mut buffer = [0u8; 4096];
     let mut emit = |line: &mut Vec<u8>| {
@@ -386,6 +409,9 @@ fn log_lines(mut stderr: ChildStderr, mut on_line: impl FnMut(&str)) {
         line.clear();
     };
     loop {
+        if !guard.wait_ready(stderr.as_fd(), sys::READABLE) {
+            break;
+        }
         let read = match stderr.read(&mut buffer) {
             Ok(0) => break,
             Ok(read) => read,
@@ -419,6 +445,7 @@ struct Guard {
 struct GuardState {
     reaped: bool,
     timed_out: bool,
+    killed_at: Option<Instant>,
 }
 
 impl Guard {
@@ -435,10 +462,11 @@ impl Guard {
 
     /// Kills the process group unless the script was already reaped.
     fn kill(&self) {
-        let state = self.lock();
+        let mut state = self.lock();
         if !state.reaped {
             // The group may already be gone (ESRCH); there is nothing else to do then.
             let _ = sys::kill_process_group(self.pid);
+            state.killed_at.get_or_insert_with(Instant::now);
         }
     }
 
@@ -448,6 +476,24 @@ impl Guard {
         if !state.reaped {
             state.timed_out = true;
             let _ = sys::kill_process_group(self.pid);
+            state.killed_at.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Waits until `fd` is ready for `events`; `false` when the script was killed long enough ago that waiting is pointless.
+    fn wait_ready(&self, fd: BorrowedFd<'_>, events: libc::c_short) -> bool {
+        loop {
+            match sys::poll_one(fd, events, POLL_INTERVAL) {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // Let the read or write itself report the problem.
+                Err(_) => return true,
+            }
+            let killed_at = self.lock().killed_at;
+            if killed_at.is_some_and(|killed_at| killed_at.elapsed() >= GRACE_AFTER_KILL) {
+                return false;
+            }
         }
     }
 

@@ -687,3 +687,32 @@ fn passwd_lookup() {
     let (uid, _) = nobody_ids();
     assert_ne!(uid, 0);
 }
+
+#[test]
+fn escaped_child_holding_the_pipes_does_not_hang_the_server() {
+    let scripts = Scripts::new();
+    // `setsid` leaves the script's process group, so the kill cannot reach it, and it keeps stdout and stderr open.
+    let mut command = scripts.sh(
+        "escape.sh",
+        "setsid sleep 30 &\necho $! >&2\nprintf 'Content-Type: text/plain\\n\\ndone'",
+    );
+    command.timeout = Some(Duration::from_millis(300));
+    let run = execute(&command);
+    let escaped = run.stderr.first().cloned().unwrap_or_default();
+    // Clean up whatever the outcome.
+    let _ = std::process::Command::new("/bin/kill")
+        .args(["-9", escaped.trim()])
+        .status();
+    let outcome = run.outcome();
+    assert_eq!(run.body_text(), "done");
+    assert!(
+        outcome.timed_out,
+        "the pipes never closed, so the timeout ended the wait"
+    );
+    assert!(outcome.exit_status.is_some_and(|status| status.success()));
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
