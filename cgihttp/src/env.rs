@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::translate_decoded_path;
 
 /// The `PATH` a script gets: the system's binaries, never the server's own `PATH`.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -118,7 +120,7 @@ pub fn build_environment_with(
     set("REQUEST_METHOD", &request.method);
     set("REQUEST_URI", &request.request_uri);
     set("PATH_INFO", &request.path_info);
-    let translated = translate_path(&request.document_root, &request.path_info);
+    let translated = translate_decoded_path(&request.document_root, &request.path_info);
     set("PATH_TRANSLATED", &translated.to_string_lossy());
     set("SCRIPT_NAME", &request.script_name);
     set(
@@ -259,25 +261,10 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
     (bits < 6).then_some(output)
 }
 
-/// Maps a decoded URL path under `root` as a file server would: empty, `.` and `..` segments dropped, a trailing `/` kept.
-fn translate_path(root: &Path, path: &str) -> PathBuf {
-    let mut translated = root.to_path_buf();
-    for segment in path.split('/') {
-        if !segment.is_empty() && segment != "." && segment != ".." {
-            translated.push(segment);
-        }
-    }
-    if path.ends_with('/') && path.len() > 1 {
-        let mut with_slash = translated.into_os_string();
-        with_slash.push("/");
-        translated = PathBuf::from(with_slash);
-    }
-    translated
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn request(headers: &[(&str, &str)]) -> CgiRequest {
         CgiRequest {
@@ -540,7 +527,7 @@ mod tests {
         ];
         for (path, expected) in cases {
             assert_eq!(
-                translate_path(root, path),
+                translate_decoded_path(root, path),
                 PathBuf::from(expected),
                 "{path:?}"
             );

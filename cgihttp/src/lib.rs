@@ -14,6 +14,7 @@
 //! | `run_cgi`: script, `PATH_INFO`, query | [`split_script`], [`ScriptPath`] |
 //! | `run_cgi`: the environment | [`build_environment`], [`CgiRequest`], [`EnvironmentPolicy`] |
 //! | `run_cgi`: the query as `argv` | [`query_arguments`] |
+//! | `run_cgi`: finding the script on disk | [`find_script`], [`ScriptTarget`], [`translate_decoded_path`] |
 //! | `run_cgi`: the checks on the script file | [`check_script_file`], [`ScriptFileError`] |
 //! | `run_cgi`: fork, `setuid(nobody)`, exec | [`ScriptCommand::run`], [`RunAs`] |
 //! | `nobody_uid` | [`nobody_ids`] |
@@ -67,11 +68,12 @@ pub use env::{
 pub use error::CgiError;
 pub use output::{HeaderParser, Location, ScriptHeaders, MAX_HEADER_BYTES, MAX_HEADER_LINES};
 pub use path::{
-    is_cgi, is_nph, is_python, query_arguments, split_script, url_collapse_path, ScriptPath,
+    is_cgi, is_nph, is_python, query_arguments, split_script, translate_decoded_path,
+    url_collapse_path, ScriptPath,
 };
 pub use runner::{
-    check_script_file, nobody_ids, passwd_user, Body, RunAs, ScriptCommand, ScriptFileError,
-    ScriptOutcome, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
+    check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
+    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
 };
 
 /// Python's default `cgi_directories`: the URL paths whose files are scripts.

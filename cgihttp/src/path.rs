@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
 
@@ -194,6 +195,33 @@ pub fn query_arguments(query: &str) -> Vec<OsString> {
         return Vec::new();
     }
     words.into_iter().map(OsString::from_vec).collect()
+}
+
+/// Maps an already-decoded URL path under `root` as a file server's `translate_path` does:
+/// empty, `.` and `..` segments dropped, a trailing `/` kept, so the result never leaves `root`.
+///
+/// The pieces [`split_script`] returns are decoded already (by [`url_collapse_path`]); Python's `translate_path` decodes them
+/// a second time, so `%2541` in a request reaches the disk as `A`. Here it is decoded once and reaches the disk as `%41`.
+///
+/// ```
+/// use std::path::Path;
+/// use cgihttp::translate_decoded_path;
+///
+/// assert_eq!(translate_decoded_path(Path::new("/srv"), "/cgi-bin/../x.py"), Path::new("/srv/cgi-bin/x.py"));
+/// ```
+pub fn translate_decoded_path(root: &Path, path: &str) -> PathBuf {
+    let mut translated = root.to_path_buf();
+    for segment in path.split('/') {
+        if !segment.is_empty() && segment != "." && segment != ".." {
+            translated.push(segment);
+        }
+    }
+    if path.ends_with('/') && path.len() > 1 {
+        let mut with_slash = translated.into_os_string();
+        with_slash.push("/");
+        translated = PathBuf::from(with_slash);
+    }
+    translated
 }
 
 #[cfg(test)]

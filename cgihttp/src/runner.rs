@@ -14,7 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::output::HeaderParser;
-use crate::{sys, CgiError, ScriptHeaders};
+use crate::{
+    is_cgi, split_script, sys, translate_decoded_path, CgiError, ScriptHeaders, ScriptPath,
+};
 
 /// How long a script may run when nothing else is configured (`--cgi-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -89,6 +91,32 @@ pub fn passwd_user(passwd: &str, user: &str) -> Option<(u32, u32)> {
     })
 }
 
+/// A request path that names a script: where it is, in the URL and on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptTarget {
+    /// The path split into script name, `PATH_INFO` and query.
+    pub path: ScriptPath,
+    /// The script file under the document root (not yet checked, see [`check_script_file`]).
+    pub file: PathBuf,
+}
+
+/// Finds the script a request path names under `document_root`, as Python's `is_cgi` and the first half of `run_cgi`:
+/// `None` when the path is not under one of `cgi_directories` (or climbs above the root, see [`is_cgi`]).
+///
+/// Nested script directories are found by looking at the disk ([`split_script`] with a real directory test).
+pub fn find_script<S: AsRef<str>>(
+    request_path: &str,
+    cgi_directories: &[S],
+    document_root: &Path,
+) -> Option<ScriptTarget> {
+    let (directory, rest) = is_cgi(request_path, cgi_directories)?;
+    let path = split_script(&directory, &rest, |url_path| {
+        translate_decoded_path(document_root, url_path).is_dir()
+    });
+    let file = translate_decoded_path(document_root, &path.script_name);
+    Some(ScriptTarget { path, file })
+}
+
 /// Why a script file cannot be run: Python's checks in `run_cgi`, before anything is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptFileError {
@@ -112,12 +140,12 @@ impl ScriptFileError {
     /// Python's error message for the script at URL path `script_name`.
     pub fn message(self, script_name: &str) -> String {
         match self {
-            ScriptFileError::Missing => format!("No such CGI script ({script_name:?})"),
+            ScriptFileError::Missing => format!("No such CGI script ('{script_name}')"),
             ScriptFileError::NotAFile => {
-                format!("CGI script is not a plain file ({script_name:?})")
+                format!("CGI script is not a plain file ('{script_name}')")
             }
             ScriptFileError::NotExecutable => {
-                format!("CGI script is not executable ({script_name:?})")
+                format!("CGI script is not executable ('{script_name}')")
             }
         }
     }

@@ -346,6 +346,23 @@ fn hanging_script_is_killed_with_its_children() {
         .and_then(|line| line.trim().parse().ok())
         .unwrap_or_else(|| panic!("no background pid in {:?}", run.stderr));
     assert_dead(background);
+    // The script itself was reaped: no process by its name is left, not even a zombie.
+    assert_eq!(processes_named("hang.sh"), Vec::<u32>::new());
+}
+
+/// The ids of all processes whose command name (as /proc shows it) is `name`.
+fn processes_named(name: &str) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .collect()
 }
 
 #[test]
@@ -663,12 +680,12 @@ fn checks_on_the_script_file() {
     assert_eq!(ScriptFileError::Missing.status(), 404);
     assert_eq!(
         ScriptFileError::Missing.message("/cgi-bin/nothere.sh"),
-        "No such CGI script (\"/cgi-bin/nothere.sh\")"
+        "No such CGI script ('/cgi-bin/nothere.sh')"
     );
     assert_eq!(ScriptFileError::NotExecutable.status(), 403);
     assert_eq!(
         ScriptFileError::NotExecutable.message("/cgi-bin/x"),
-        "CGI script is not executable (\"/cgi-bin/x\")"
+        "CGI script is not executable ('/cgi-bin/x')"
     );
 }
 
