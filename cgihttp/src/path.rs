@@ -436,6 +436,45 @@ mod tests {
     }
 
     #[test]
+    fn no_panic_on_arbitrary_paths() {
+        // A deterministic sweep over short paths made of the characters that matter here.
+        let alphabet = [
+            '/', '.', '?', '%', '2', 'f', 'F', 'c', '=', '+', '\u{e9}', '\0',
+        ];
+        let directories = ["/c", "/c/c", "/."];
+        let mut state: u32 = 0x9e37_79b9;
+        for _ in 0..20_000 {
+            let mut path = String::new();
+            for _ in 0..(state % 16) {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                path.push(alphabet[(state >> 24) as usize % alphabet.len()]);
+            }
+            if let Some(collapsed) = url_collapse_path(&path) {
+                assert!(collapsed.starts_with('/'), "{path:?} gave {collapsed:?}");
+                let query_start = collapsed.find('?').unwrap_or(collapsed.len());
+                let segments = &collapsed[..query_start];
+                assert!(
+                    segments
+                        .split('/')
+                        .all(|segment| segment != ".." && segment != "."),
+                    "{path:?} gave {collapsed:?}"
+                );
+            }
+            if let Some((directory, rest)) = is_cgi(&path, &directories) {
+                assert!(directories.contains(&directory.as_str()));
+                let split = split_script(&directory, &rest, |candidate| candidate.len() % 2 == 0);
+                assert_eq!(
+                    split.script_name,
+                    format!("{}/{}", split.directory, split.script)
+                );
+                assert!(split.path_info.is_empty() || split.path_info.starts_with('/'));
+            }
+            let _ = query_arguments(&path);
+            let _ = translate_decoded_path(Path::new("/root"), &path);
+        }
+    }
+
+    #[test]
     fn nph_and_python_scripts() {
         assert!(is_nph("nph-test.sh"));
         assert!(is_nph("/cgi-bin/nph-x"));

@@ -183,7 +183,9 @@ pub struct ScriptOutcome {
     pub timed_out: bool,
     /// Bytes of body written to the output (for an NPH script, all of its output).
     pub body_bytes: u64,
-    /// Bytes of the request body the script read from its stdin.
+    /// Bytes of the request body passed to the script's stdin.
+    /// Fewer than the request's Content-Length means the script stopped reading and the rest is still unread:
+    /// the server must then close the connection rather than read the rest as the next request.
     pub request_bytes: u64,
 }
 

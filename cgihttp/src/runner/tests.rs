@@ -733,3 +733,20 @@ fn escaped_child_holding_the_pipes_does_not_hang_the_server() {
         run.elapsed
     );
 }
+
+#[test]
+fn discarded_body_still_lets_the_script_finish() {
+    let scripts = Scripts::new();
+    let mut command = scripts.sh(
+        "big.sh",
+        "printf 'Content-Type: application/octet-stream\\n\\n'\nhead -c 10000000 /dev/zero\necho done >&2",
+    );
+    command.timeout = None;
+    let run = run_with(&command, io::empty(), Body::Discard);
+    let outcome = run.outcome();
+    assert!(run.body.is_empty());
+    assert_eq!(outcome.body_bytes, 0);
+    assert!(outcome.exit_status.is_some_and(|status| status.success()));
+    assert_eq!(run.stderr, ["done"]);
+    assert_reaped(outcome.pid);
+}
