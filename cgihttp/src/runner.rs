@@ -27,6 +27,9 @@ pub const NOBODY_FALLBACK: (u32, u32) = (65534, 65534);
 /// The longest stderr line handed to the logging callback; longer lines arrive in pieces.
 const MAX_STDERR_LINE: usize = 4096;
 
+/// How many times a script file that is busy (still open for writing somewhere) is tried before giving up.
+const SPAWN_ATTEMPTS: u32 = 6;
+
 /// How often a stream wait looks whether the script was killed.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -325,6 +328,16 @@ impl ScriptCommand {
         if let Some((uid, gid)) = self.run_as.resolve() {
             // std drops the supplementary groups when root changes uid.
             command.gid(gid).uid(uid);
+        }
+        // A script being written is "busy" (ETXTBSY) while any process holds it open for writing, and a file just written
+        // can stay open a moment longer in a process that another thread is forking; both pass quickly, so try again.
+        let mut pause = Duration::from_millis(10);
+        for _ in 0..SPAWN_ATTEMPTS - 1 {
+            match command.spawn() {
+                Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) => thread::sleep(pause),
+                other => return other,
+            }
+            pause *= 2;
         }
         command.spawn()
     }
