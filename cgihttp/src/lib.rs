@@ -51,7 +51,21 @@
 //! - A timeout kills the script's whole process group.
 //! - The query becomes arguments as RFC 3875 §4.4 says (split on `+`, each word decoded), and `PATH_INFO` is decoded once, not twice.
 //!
-//! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group and geteuid(2).
+//! - The query is split off before the walk down nested script directories, so a `/` in the query never names a directory.
+//! - A script file briefly busy (ETXTBSY, still open for writing) is retried instead of failing the request.
+//!
+//! How a request handler puts the pieces together, in Python's order:
+//! 1. A path that [`url_collapse_path`] refuses (it climbs above the root) is answered with 400, never served as a file.
+//! 2. [`find_script`] says whether the path names a script; if not, the file server answers (and POST gets 501 `Can only POST to CGI scripts`).
+//! 3. [`check_script_file`] gives 404 or 403 with Python's message.
+//! 4. [`build_environment`] and [`query_arguments`] fill a [`ScriptCommand`]; [`is_nph`] sets [`ScriptCommand::nph`].
+//! 5. [`ScriptCommand::run`] streams the request body in; in `on_headers`, a [`ScriptHeaders::local_redirect`] is answered
+//!    as a fresh GET of that path (with [`Body::Discard`]), anything else with [`ScriptHeaders::status`], its reason and headers
+//!    ([`Body::Discard`] for HEAD).
+//! 6. An error before `on_headers` is answered with [`CgiError::status`] and logged; after it, or when
+//!    [`ScriptOutcome::timed_out`], or when [`ScriptOutcome::request_bytes`] falls short of the Content-Length, the connection is closed.
+//!
+//! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2) and geteuid(2).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
