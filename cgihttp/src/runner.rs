@@ -33,8 +33,9 @@ const SPAWN_ATTEMPTS: u32 = 6;
 /// How often a stream wait looks whether the script was killed.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long the script's pipes may stay open after its process group was killed.
-/// A process that left the group (`setsid`) may hold them open forever; after this the server stops waiting for it.
+/// How long the script's pipes may stay open after the script was killed or has exited.
+/// A process it started (and, past a kill, one that left its group with `setsid`) may hold them open for ever;
+/// after this the server stops waiting for it.
 const GRACE_AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// The most bytes written to the script's stdin after one readiness check; a pipe with room takes this much without blocking.
@@ -488,7 +489,8 @@ struct Guard {
 struct GuardState {
     reaped: bool,
     timed_out: bool,
-    killed_at: Option<Instant>,
+    /// When the script was killed or reaped: from then on its pipes get [`GRACE_AFTER_KILL`] more.
+    ended_at: Option<Instant>,
 }
 
 impl Guard {
@@ -509,7 +511,7 @@ impl Guard {
         if !state.reaped {
             // The group may already be gone (ESRCH); there is nothing else to do then.
             let _ = sys::kill_process_group(self.pid);
-            state.killed_at.get_or_insert_with(Instant::now);
+            state.ended_at.get_or_insert_with(Instant::now);
         }
     }
 
@@ -519,11 +521,11 @@ impl Guard {
         if !state.reaped {
             state.timed_out = true;
             let _ = sys::kill_process_group(self.pid);
-            state.killed_at.get_or_insert_with(Instant::now);
+            state.ended_at.get_or_insert_with(Instant::now);
         }
     }
 
-    /// Waits until `fd` is ready for `events`; `false` when the script was killed long enough ago that waiting is pointless.
+    /// Waits until `fd` is ready for `events`; `false` when the script ended (killed or exited) long enough ago that waiting is pointless.
     fn wait_ready(&self, fd: BorrowedFd<'_>, events: libc::c_short) -> bool {
         loop {
             match sys::poll_one(fd, events, POLL_INTERVAL) {
@@ -533,8 +535,8 @@ impl Guard {
                 // Let the read or write itself report the problem.
                 Err(_) => return true,
             }
-            let killed_at = self.lock().killed_at;
-            if killed_at.is_some_and(|killed_at| killed_at.elapsed() >= GRACE_AFTER_KILL) {
+            let ended_at = self.lock().ended_at;
+            if ended_at.is_some_and(|ended_at| ended_at.elapsed() >= GRACE_AFTER_KILL) {
                 return false;
             }
         }
@@ -553,12 +555,14 @@ impl Guard {
                 match child.try_wait() {
                     Ok(Some(status)) => {
                         state.reaped = true;
+                        state.ended_at.get_or_insert_with(Instant::now);
                         return Some(status);
                     }
                     Ok(None) => {}
                     Err(_) => {
                         // Not our child any more (ECHILD): there is nothing to wait for, and nothing to kill.
                         state.reaped = true;
+                        state.ended_at.get_or_insert_with(Instant::now);
                         return None;
                     }
                 }

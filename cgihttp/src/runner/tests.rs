@@ -774,3 +774,28 @@ fn busy_script_file_is_retried() {
     });
     assert_eq!(run.body_text(), "ran");
 }
+
+#[test]
+fn leftover_child_holding_stderr_does_not_hold_the_request() {
+    let scripts = Scripts::new();
+    // The script exits at once, but the `sleep` it leaves behind keeps stderr open.
+    let mut command = scripts.sh(
+        "leftover.sh",
+        "sleep 30 >/dev/null &\necho $! >&2\nprintf 'Content-Type: text/plain\\n\\nbye'",
+    );
+    command.timeout = None;
+    let run = execute(&command);
+    let leftover = run.stderr.first().cloned().unwrap_or_default();
+    let _ = std::process::Command::new("/bin/kill")
+        .args(["-9", leftover.trim()])
+        .status();
+    let outcome = run.outcome();
+    assert_eq!(run.body_text(), "bye");
+    assert!(!outcome.timed_out);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    assert_reaped(outcome.pid);
+}
