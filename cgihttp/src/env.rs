@@ -535,6 +535,35 @@ mod tests {
     }
 
     #[test]
+    fn no_panic_on_arbitrary_headers() {
+        // A deterministic sweep over header names and values made of the characters that matter here.
+        let alphabet = ['-', '_', 'a', 'Z', ':', ' ', '\0', '\u{e9}', '=', '/', 'B'];
+        let mut state: u32 = 0x0bad_cafe;
+        let mut next = |limit: u32| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 16) % limit
+        };
+        for _ in 0..5_000 {
+            let mut headers = Vec::new();
+            for _ in 0..next(4) {
+                let name: String = (0..next(8)).map(|_| alphabet[next(11) as usize]).collect();
+                let value: String = (0..next(12)).map(|_| alphabet[next(11) as usize]).collect();
+                headers.push((name, value));
+            }
+            headers.push(("Authorization".into(), format!("Basic {}", headers.len())));
+            let mut input = request(&[]);
+            input.headers = headers;
+            for (name, value) in
+                build_environment_with(&input, &EnvironmentPolicy::default(), |_| None)
+            {
+                let name = name.to_string_lossy();
+                assert!(!name.is_empty() && !name.contains(['=', '\0']), "{name:?}");
+                assert!(!value.to_string_lossy().contains('\0'));
+            }
+        }
+    }
+
+    #[test]
     fn base64_decodes_or_refuses() {
         let cases: [(&str, Option<&[u8]>); 7] = [
             ("", Some(b"")),
