@@ -1,5 +1,140 @@
-//! Python's `http.server` base layer (`BaseHTTPServer` in Python 2): `HttpServer`, `ThreadingHttpServer` and the request-handler base.
+//! Python's `http.server` base layer (`BaseHTTPServer` in Python 2): [`HttpServer`], [`ThreadingHttpServer`]
+//! and the request-handler base [`BaseHttpRequestHandler`], built on [`socketserver`].
 //!
-//! Issue 3 fills this crate; it builds on [`socketserver`].
+//! Python's "subclass `BaseHTTPRequestHandler` and define `do_GET`" becomes "implement [`BaseHttpRequestHandler`]
+//! and override [`do_get`](BaseHttpRequestHandler::do_get)"; the per-request state Python keeps on the handler
+//! (`self.path`, `self.headers`, `self.wfile`, ...) lives in the [`HttpRequest`] handed to each hook.
+//!
+//! # Example
+//!
+//! Python's canonical `run()`:
+//!
+//! ```python
+//! def run(server_class=HTTPServer, handler_class=BaseHTTPRequestHandler):
+//!     server_address = ('', 8000)
+//!     httpd = server_class(server_address, handler_class)
+//!     httpd.serve_forever()
+//! ```
+//!
+//! The same in Rust, with a handler that greets, on a free port, answered once from a client thread:
+//!
+//! ```
+//! use std::io::{self, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//!
+//! use basehttp::{BaseHttpRequestHandler, HttpRequest, HttpServer};
+//!
+//! struct Hello;
+//!
+//! impl BaseHttpRequestHandler for Hello {
+//!     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+//!         let body = b"Hello Python World";
+//!         req.send_response(200, None)?;
+//!         req.send_header("Content-Type", "text/plain")?;
+//!         req.send_header("Content-Length", &body.len().to_string())?;
+//!         req.end_headers()?;
+//!         req.wfile.write_all(body)
+//!     }
+//!
+//!     fn log_message(&self, _req: &HttpRequest<'_>, _message: std::fmt::Arguments<'_>) {}
+//! }
+//!
+//! fn main() -> io::Result<()> {
+//!     let httpd = HttpServer::new(("127.0.0.1", 0), Hello)?;
+//!     let port = httpd.server_port();
+//!     let shutdown = httpd.shutdown_handle();
+//!     let client = std::thread::spawn(move || -> io::Result<String> {
+//!         let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+//!         stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+//!         let mut response = String::new();
+//!         stream.read_to_string(&mut response)?;
+//!         shutdown.shutdown();
+//!         Ok(response)
+//!     });
+//!     httpd.serve_forever(Duration::from_millis(50))?;
+//!     let response = client.join().expect("client thread")?;
+//!     assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+//!     assert!(response.ends_with("\r\n\r\nHello Python World"));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Python name → Rust item
+//!
+//! | Python (`http.server`)                          | Rust                                                        |
+//! |-------------------------------------------------|-------------------------------------------------------------|
+//! | `HTTPServer`                                    | [`HttpServer`]                                              |
+//! | `ThreadingHTTPServer`                           | [`ThreadingHttpServer`]                                     |
+//! | `BaseHTTPRequestHandler`                        | [`BaseHttpRequestHandler`] (trait) + [`HttpRequest`] (state) |
+//! | `do_GET`, `do_HEAD`, `do_POST`, ...             | [`BaseHttpRequestHandler::do_get`], `do_head`, `do_post`, ... |
+//! | `do_<ANY>` found by `getattr`                   | [`BaseHttpRequestHandler::do_method`]                       |
+//! | `server_version`, `sys_version`                 | [`BaseHttpRequestHandler::server_version`], [`SYS_VERSION`] |
+//! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
+//! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
+//! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
+//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]       |
+//! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
+//! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
+//! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, flushed after each hook    |
+//! | `send_response`, `send_response_only`           | [`HttpRequest::send_response`], [`HttpRequest::send_response_only`] |
+//! | `send_header`, `end_headers`, `flush_headers`   | [`HttpRequest::send_header`], [`HttpRequest::end_headers`], [`HttpRequest::flush_headers`] |
+//! | `send_error(code, message, explain)`            | [`HttpRequest::send_error`], [`HttpRequest::send_error_explain`] |
+//! | `log_request`, `log_error`                      | [`HttpRequest::log_request`], [`HttpRequest::log_error`]    |
+//! | `address_string`, `version_string`              | [`HttpRequest::address_string`], [`HttpRequest::version_string`] |
+//! | `date_time_string`, `log_date_time_string`      | [`date_time_string`], [`log_date_time_string`] (UTC)        |
+//! | `responses`, `http.HTTPStatus`                  | [`BaseHttpRequestHandler::responses`], [`responses`], [`RESPONSES`] |
+//! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
+//! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
+//! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`]                |
+//! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
+//!
+//! # Better than Python
+//!
+//! - `rfile` ends where the request body ends (`Content-Length` or chunked); an unread body is drained before the next request,
+//!   up to [`Limits::drain_limit`], or the connection is closed. Python parses a leftover body as the next request.
+//! - Request smuggling shapes are refused with 400 (`Content-Length` with `Transfer-Encoding`, several or malformed
+//!   `Content-Length`s, whitespace before a colon, CR or NUL in a value, obsolete line folding); a `Transfer-Encoding`
+//!   other than `chunked` gets 501.
+//! - [`HttpRequest::send_header`] refuses CR and LF instead of sending them.
+//! - Idle connections and slow heads are timed out ([`Limits`]); Python waits forever by default.
+//! - A panicking hook answers 500 (when nothing was sent yet) and the server goes on serving.
+//! - TCP_NODELAY is on, and headers and a small body leave in one write.
+//! - After a refusal, a panic or an unread body, the connection closes lingering (it reads away what the client
+//!   still sends for a moment), so the kernel does not reset the connection under the response.
+//! - A malformed chunked body read through `rfile` answers 400 when the hook has not answered yet.
+//!
+//! Python's `log_date_time_string` uses local time; this crate forbids `unsafe` and std has no local-time API, so logs are in UTC.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod body;
+mod connection;
+mod handler;
+mod headers;
+mod parse;
+mod server;
+mod status;
+mod text;
+
+pub use body::{
+    parse_chunk_size, Body, ChunkSizeError, ChunkedReader, LengthReader, MAX_CHUNK_LINE,
+};
+pub use connection::{serve_connection, ConnectionInfo};
+pub use handler::{
+    log_line, unsupported_method, BaseHttpRequestHandler, HttpRequest, Limits, RequestBody,
+    ResponseWriter, SERVER_VERSION, SYS_VERSION,
+};
+pub use headers::Headers;
+pub use parse::{
+    decode_request_line, framing, parse_content_length, parse_head, parse_request_line,
+    BodyFraming, HeadParser, ParseError, RequestHead, RequestLine, Status, MAX_HEADERS, MAX_LINE,
+};
+pub use server::{
+    serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
+};
+pub use status::{responses, RESPONSES};
+pub use text::{
+    date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
+    python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
+};

@@ -1,5 +1,114 @@
-//! Python's `SimpleHTTPServer`: static files from a directory, and the `simplehttp` command.
+//! Python's `SimpleHTTPServer` (`http.server.SimpleHTTPRequestHandler`): static files from a directory, and the `simplehttp` command.
 //!
-//! Issue 4 fills this crate; it builds on [`basehttp`].
+//! [`SimpleHttpRequestHandler`] implements basehttp's [`BaseHttpRequestHandler`](basehttp::BaseHttpRequestHandler) with `do_get` and `do_head`.
+//! It is made of plain functions that other handlers reuse by composition (cgihttp does): [`serve_files`] answers a GET or HEAD through a [`SimpleHooks`] value,
+//! [`send_head`] decides without writing, and below it every piece is a pure function of bytes and values, so it can be tested and fuzzed alone.
+//!
+//! # Example
+//!
+//! Serve a directory on a free port and fetch a file from it:
+//!
+//! ```
+//! use std::io::{self, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//!
+//! use basehttp::{HttpServer, ThreadingHttpServer};
+//! use simplehttp::SimpleHttpRequestHandler;
+//!
+//! fn main() -> io::Result<()> {
+//!     let directory = tempfile::tempdir()?;
+//!     std::fs::write(directory.path().join("hello.txt"), "Hello Python World")?;
+//!     let handler = SimpleHttpRequestHandler::new(directory.path());
+//!     let httpd = HttpServer::with_config(("127.0.0.1", 0), handler, ThreadingHttpServer::default_config())?;
+//!     let port = httpd.server_port();
+//!     let shutdown = httpd.shutdown_handle();
+//!     let client = std::thread::spawn(move || -> io::Result<String> {
+//!         let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+//!         stream.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n")?;
+//!         let mut response = String::new();
+//!         stream.read_to_string(&mut response)?;
+//!         shutdown.shutdown();
+//!         Ok(response)
+//!     });
+//!     httpd.serve_forever(Duration::from_millis(50))?;
+//!     let response = client.join().expect("client thread")?;
+//!     assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+//!     assert!(response.contains("\r\nContent-type: text/plain\r\n"));
+//!     assert!(response.ends_with("\r\n\r\nHello Python World"));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Python name → Rust item
+//!
+//! | Python | Rust |
+//! | --- | --- |
+//! | `SimpleHTTPRequestHandler` | [`SimpleHttpRequestHandler`] (settings as fields) |
+//! | `do_GET`, `do_HEAD` | [`serve_files`] (what `do_get` and `do_head` call), [`write_reply`] |
+//! | `SimpleHTTPRequestHandler.send_head` | [`send_head`] over [`SimpleHooks`], answering a [`HeadReply`] |
+//! | `server_version = "SimpleHTTP/0.6"` | [`SERVER_VERSION`] |
+//! | `translate_path` | [`translate_path`], [`translate_path_bytes`], [`SimpleHooks::translate_path`] |
+//! | `send_head`'s trailing-slash test (`/`, `%2f`, `%2F`) | [`has_trailing_slash`] |
+//! | `send_head`'s 301 `Location` | [`directory_redirect_location`] |
+//! | `list_directory` | [`list_directory_page`], [`read_listing_entries`], [`ListingEntry`], [`SimpleHooks::list_directory`] |
+//! | `html.escape(s, quote=False)` | [`html_escape`] |
+//! | `index_pages` | [`INDEX_PAGES`], [`SimpleHooks::index_pages`] |
+//! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`], [`SimpleHooks::guess_type`] |
+//! | `copyfile` | [`FileReply::write_body`], [`send_file_range`] (`sendfile(2)` on plain TCP) |
+//! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
+//! | `date_time_string` for `Last-Modified` | [`http_date`] |
+//! | `python -m http.server` (`SimpleHTTPServer` in Python 2) | the `simplehttp` command; [`CommandLine`], [`banner`] |
+//! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | [`HttpsHandler`], [`tls_server_config`] |
+//! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
+//! | (none: Python sends no ETag) | [`etag_for`] |
+//!
+//! # Where this does better than Python
+//!
+//! - `Range` requests (206, multipart, 416), `ETag`, and every conditional request of RFC 9110, not only `If-Modified-Since`.
+//! - Names that are not UTF-8 are listed with links that lead back to them, and raw UTF-8 in a request line finds its file ([`translate_path_bytes`]).
+//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters.
+//! - File bodies go out with `sendfile(2)` on plain TCP; only regular files are opened (a FIFO cannot block a thread).
+//! - Times before 1970 or after 9999 are formatted instead of panicking; connections have timeouts by default (basehttp's [`Limits`](basehttp::Limits)).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod cli;
+mod conditional;
+mod handler;
+mod head;
+mod listing;
+mod mime;
+mod range;
+mod sendfile;
+mod tls;
+mod url_path;
+
+pub use cli::{banner, CommandLine, UsageError, DEFAULT_PORT};
+pub use conditional::{
+    etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
+    parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
+};
+pub use handler::{serve_files, write_reply, SimpleHttpRequestHandler, SERVER_VERSION};
+pub use head::{
+    send_head, FileBody, FileReply, FileRequest, HeadReply, ServeDirectory, SimpleHooks,
+    INDEX_PAGES,
+};
+pub use listing::{
+    html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
+    LISTING_CONTENT_TYPE,
+};
+pub use mime::{
+    guess_type, guess_type_with, mimetypes_guess, splitext, DEFAULT_TYPE, EXTENSIONS_MAP,
+};
+pub use range::{
+    copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
+    MultipartByteranges, RangeRequest, MAX_RANGES,
+};
+pub use sendfile::{send_file_range, send_range_with};
+pub use tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
+pub use url_path::{
+    directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
+    safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,
+    unquote_to_bytes,
+};

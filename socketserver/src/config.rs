@@ -48,7 +48,7 @@ pub struct ServerConfig {
     pub daemon_threads: bool,
     /// Threading, forking and pool modes: `server_close` waits for requests in flight (Python's `block_on_close = True`).
     pub block_on_close: bool,
-    /// Forking mode: at most this many children at once; the serving loop waits for one to end (Python's `max_children = 40`).
+    /// Forking mode: at most this many children at once; the serving loop waits for one to end or for `shutdown` (Python's `max_children = 40`).
     pub max_children: usize,
     /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
     pub max_packet_size: usize,

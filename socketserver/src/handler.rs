@@ -84,6 +84,7 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
 /// A handler for packets on `UdpServer` and `UnixDatagramServer` (Python's `DatagramRequestHandler`).
 ///
 /// For each packet the server calls `setup`, `handle` and `finish`, then sends `wfile` back to the client.
+/// As in Python, where `finish` sends the reply from a `finally`, the reply goes out even when `handle` fails or panics (not when `finish` does).
 pub trait DatagramRequestHandler: Send + Sync + 'static {
     /// Prepares the request before `handle` (Python's `setup()`).
     fn setup(&self, request: &mut DatagramRequest) -> io::Result<()> {
@@ -94,7 +95,7 @@ pub trait DatagramRequestHandler: Send + Sync + 'static {
     /// Serves the packet (Python's `handle()`): read `rfile`, write the reply into `wfile`.
     fn handle(&self, request: &mut DatagramRequest) -> io::Result<()>;
 
-    /// Runs after `handle` (Python's `finish()`), before the reply is sent.
+    /// Runs after `handle` (Python's `finish()`), even when `handle` failed, before the reply is sent.
     fn finish(&self, request: &mut DatagramRequest) -> io::Result<()> {
         let _ = request;
         Ok(())
@@ -199,7 +200,12 @@ pub(crate) fn run_datagram_handler(
     guarded(|| handler.setup(&mut request))?;
     let handled = guarded(|| handler.handle(&mut request));
     let finished = guarded(|| handler.finish(&mut request));
-    handled.and(finished)?;
-    socket.send_to(&request.wfile, client_address)?;
-    Ok(())
+    // Python sends the reply in DatagramRequestHandler.finish, which runs in a `finally`: what was written goes out even when handle failed.
+    let sent = finished.and_then(|()| {
+        socket
+            .send_to(&request.wfile, client_address)
+            .map(drop)
+            .map_err(HandlerError::Io)
+    });
+    handled.and(sent)
 }

@@ -69,6 +69,7 @@
 //!   From the serving thread it asks and returns instead of deadlocking.
 //! - A handler's error or panic is reported through `handle_error` and costs only its request.
 //! - `Mode::Pool` bounds threads and queued requests; Python can only start a thread per request.
+//! - A forking server waiting for a free child slot (`max_children`) still gives way to `shutdown()`; Python blocks in waitpid until a child ends.
 //! - Forked children are reaped by process id, never with `waitpid(-1)`, so other code's children are left alone.
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll and sendfile.

@@ -72,6 +72,8 @@ struct Pool<K: ServerKind> {
 struct Control {
     requested: AtomicBool,
     serving: Mutex<Option<ThreadId>>,
+    /// The running `serve_forever`'s poll interval.
+    poll_interval: Mutex<Duration>,
     stopped: Condvar,
     wake_reader: WakePipe,
     wake_writer: WakePipe,
@@ -85,6 +87,7 @@ impl Control {
         Ok(Control {
             requested: AtomicBool::new(false),
             serving: Mutex::new(None),
+            poll_interval: Mutex::new(Duration::ZERO),
             stopped: Condvar::new(),
             wake_reader,
             wake_writer,
@@ -430,6 +433,11 @@ impl<K: ServerKind> BaseServer<K> {
                 ));
             }
             *serving = Some(thread::current().id());
+            *self
+                .control
+                .poll_interval
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = poll_interval;
         }
         let result = self.serve_loop(socket, poll_interval);
         self.control.requested.store(false, Ordering::SeqCst);
@@ -586,7 +594,11 @@ impl<K: ServerKind> BaseServer<K> {
     }
 
     fn process_in_child(&self, request: K::Request, client_address: Address) {
-        self.collect_children(false);
+        if !self.wait_for_room(true) {
+            // Shutdown was asked for while every child slot was taken: close this request instead of waiting on.
+            shutdown_request::<K>(&self.shared, request, &client_address);
+            return;
+        }
         match sys::fork() {
             Ok(sys::Forked::Child) => {
                 let status = if run_request(&self.shared, request, &client_address) {
@@ -612,19 +624,53 @@ impl<K: ServerKind> BaseServer<K> {
 
     /// Reaps ended children (Python's `ForkingMixIn.collect_children`).
     ///
-    /// While `max_children` are running it waits for the oldest to end; with `block` it waits for all.
+    /// While `max_children` are running it waits for one to end, unless `shutdown` is asked for meanwhile; with `block` it then waits for all.
     /// Only our own children are waited for, so children other code started (and waits for) are left alone.
     pub fn collect_children(&self, block: bool) {
-        let mut workers = self.workers();
-        while workers.children.len() >= self.config.max_children.max(1) {
-            let oldest = workers.children[0];
-            if sys::wait_child(oldest, true).unwrap_or(true) {
-                workers.children.remove(0);
-            }
-        }
-        workers
+        self.wait_for_room(false);
+        self.reap_children(block);
+    }
+
+    /// Reaps the children that have ended (all of them, waiting, with `block`).
+    fn reap_children(&self, block: bool) {
+        self.workers()
             .children
             .retain(|&pid| !sys::wait_child(pid, block).unwrap_or(true));
+    }
+
+    /// Waits until fewer than `max_children` children run; false when `shutdown` was asked for first.
+    ///
+    /// Python blocks in waitpid here, so a shutdown waits for a child to end, which a client can put off forever.
+    /// Polling instead keeps `shutdown` prompt (as the pool mode does while its queue is full) and leaves the lock free for `active_requests`.
+    /// With `keep_turning`, on the serving thread, the `service_actions` hook still runs every poll interval,
+    /// so a hook that asks for shutdown (on a signal, say) is heard while the loop waits here.
+    fn wait_for_room(&self, keep_turning: bool) -> bool {
+        let limit = self.config.max_children.max(1);
+        let interval = (keep_turning && *self.control.serving() == Some(thread::current().id()))
+            .then(|| {
+                *self
+                    .control
+                    .poll_interval
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            });
+        let mut last_turn = std::time::Instant::now();
+        let mut pause = Duration::from_micros(100);
+        loop {
+            self.reap_children(false);
+            if self.workers().children.len() < limit {
+                return true;
+            }
+            if self.control.requested.load(Ordering::SeqCst) {
+                return false;
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+            if interval.is_some_and(|interval| last_turn.elapsed() >= interval) {
+                self.service_actions_hook();
+                last_turn = std::time::Instant::now();
+            }
+        }
     }
 
     /// Stops every child still serving a request (forking mode; not in Python): SIGTERM, then SIGKILL for any still running after `grace`.
@@ -640,30 +686,38 @@ impl<K: ServerKind> BaseServer<K> {
         signal_all(libc::SIGTERM);
         let deadline = std::time::Instant::now() + grace;
         loop {
-            self.collect_children(false);
+            // Reap without waiting at max_children: a child that ignores SIGTERM must not hold up the SIGKILL.
+            self.reap_children(false);
             if self.workers().children.is_empty() || std::time::Instant::now() >= deadline {
                 break;
             }
             thread::sleep(Duration::from_millis(5));
         }
         signal_all(libc::SIGKILL);
-        self.collect_children(true);
+        self.reap_children(true);
     }
 
     /// The housekeeping run once per turn of `serve_forever` (Python's `service_actions`), then the hook's.
+    ///
+    /// Forking mode reaps ended children here without waiting for a free slot (Python's `collect_children` would):
+    /// only a request that needs a child waits for one, so an idle loop at `max_children` keeps turning.
     fn service_actions(&self) {
         match self.config.mode {
-            Mode::Forking => self.collect_children(false),
+            Mode::Forking => self.reap_children(false),
             Mode::Threading => reap_finished_threads(&mut self.workers().threads),
             Mode::Sync | Mode::Pool { .. } => {}
         }
+        self.service_actions_hook();
+    }
+
+    fn service_actions_hook(&self) {
         let hooks = &self.shared.hooks;
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.service_actions()));
     }
 
     fn handle_timeout(&self) {
         if self.config.mode == Mode::Forking {
-            self.collect_children(false);
+            self.reap_children(false);
         }
         let hooks = &self.shared.hooks;
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_timeout()));
@@ -700,7 +754,7 @@ impl<K: ServerKind> BaseServer<K> {
                 }
             }
         }
-        self.collect_children(block);
+        self.reap_children(block);
     }
 }
 

@@ -1,9 +1,501 @@
-//! `cargo xtask bench`: the load harness and the criterion benches.
+//! `cargo xtask bench`: the load harness (wrk against ours, Python and nginx in the same run) and the criterion benches.
 //!
-//! The load harness arrives with the HTTP crates (issue 3); until then this runs the criterion benches.
+//! For each scenario and connection count the servers are started afresh, pinned to core 0,
+//! and wrk (pinned to core 1) runs against ours, Python's and nginx back to back, `--rounds` times;
+//! the median round is kept, with each server's peak RSS.
+//! The table is printed and written to `bench-results/latest.md`.
 
-use crate::shell::{cargo, exec};
+mod install;
+mod report;
+mod scenarios;
+mod servers;
+mod wrk;
 
-pub fn run(extra: &[String]) -> Result<(), String> {
-    exec(cargo().args(["bench", "--workspace"]).args(extra))
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::shell::{cargo, exec, have};
+use report::{Outcome, Row};
+use scenarios::{Scenario, Server, SCENARIOS};
+use servers::{Binaries, Workdir};
+use wrk::Measurement;
+
+const USAGE: &str = "\
+usage: cargo xtask bench [--quick] [--duration SECS] [--rounds N] [--scenario NAME]... [--criterion]
+
+  --quick           1 s per run (the default is 5 s)
+  --duration SECS   seconds per wrk run
+  --rounds N        run every server N times, interleaved, and keep the median (default 1)
+  --scenario NAME   run only this scenario; repeat for several
+  --criterion       also run `cargo bench --workspace`
+
+scenarios:
+";
+
+/// Where the table is written, relative to the project root.
+const RESULTS: &str = "bench-results/latest.md";
+
+/// The usage text, ending with the scenario table's names and summaries.
+fn usage() -> String {
+    let mut text = USAGE.to_owned();
+    for scenario in SCENARIOS {
+        text.push_str(&format!("  {:<17} {}\n", scenario.name, scenario.summary));
+    }
+    text
+}
+
+#[derive(Debug)]
+struct Options {
+    seconds: u32,
+    rounds: u32,
+    scenarios: Vec<&'static Scenario>,
+    criterion: bool,
+}
+
+fn parse_options(arguments: &[String]) -> Result<Options, String> {
+    let mut seconds = None;
+    let mut quick = false;
+    let mut rounds = 1;
+    let mut names: Vec<String> = Vec::new();
+    let mut criterion = false;
+    let mut words = arguments.iter();
+    while let Some(word) = words.next() {
+        let mut value = |what: &str| {
+            words
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("{word} needs {what}"))
+        };
+        match word.as_str() {
+            "--quick" => quick = true,
+            "--criterion" => criterion = true,
+            "--duration" => {
+                seconds = Some(
+                    value("a number of seconds")?
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|seconds| *seconds > 0)
+                        .ok_or("--duration needs a positive whole number of seconds")?,
+                )
+            }
+            "--rounds" => {
+                rounds = value("a count")?
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|rounds| *rounds > 0)
+                    .ok_or("--rounds needs a positive whole number")?
+            }
+            "--scenario" => names.push(value("a scenario name")?),
+            other => return Err(format!("unknown option `{other}`\n{}", usage())),
+        }
+    }
+    let scenarios = if names.is_empty() {
+        SCENARIOS.iter().collect()
+    } else {
+        let known: Vec<_> = SCENARIOS.iter().map(|scenario| scenario.name).collect();
+        if let Some(name) = names.iter().find(|name| !known.contains(&name.as_str())) {
+            return Err(format!(
+                "unknown scenario `{name}`; known: {}",
+                known.join(", ")
+            ));
+        }
+        // The table's order, whatever the order on the command line.
+        SCENARIOS
+            .iter()
+            .filter(|scenario| names.iter().any(|name| name == scenario.name))
+            .collect()
+    };
+    Ok(Options {
+        seconds: seconds.unwrap_or(if quick { 1 } else { 5 }),
+        rounds,
+        scenarios,
+        criterion,
+    })
+}
+
+pub fn run(arguments: &[String]) -> Result<(), String> {
+    if arguments
+        .iter()
+        .any(|word| word == "-h" || word == "--help")
+    {
+        print!("{}", usage());
+        return Ok(());
+    }
+    let options = parse_options(arguments)?;
+    install::ensure_tools()?;
+    let binaries = build(&options.scenarios)?;
+    let load_before = load_average();
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let pinned = cores >= 2 && have("taskset");
+    if !pinned {
+        eprintln!("xtask bench: fewer than 2 cores or no taskset; servers and wrk are not pinned");
+    }
+    let workdir = Workdir::create()?;
+    let mut rows = Vec::new();
+    for scenario in &options.scenarios {
+        for &connections in scenario.connections {
+            rows.extend(measure(
+                scenario,
+                connections,
+                &options,
+                &workdir,
+                &binaries,
+                pinned,
+            ));
+        }
+    }
+    drop(workdir);
+    let table = report::table(&rows);
+    println!("\n{table}");
+    let load = [load_before, load_average()];
+    let document = document(arguments, &options, cores, pinned, &load, &table);
+    fs::create_dir_all("bench-results")
+        .and_then(|()| fs::write(RESULTS, document))
+        .map_err(|error| format!("cannot write {RESULTS}: {error}"))?;
+    eprintln!("xtask bench: wrote {RESULTS}");
+    if options.criterion {
+        exec(cargo().args(["bench", "--workspace"]))?;
+    }
+    Ok(())
+}
+
+/// Builds, in release, those of our servers that the chosen scenarios use and that the workspace has.
+fn build(scenarios: &[&Scenario]) -> Result<Binaries, String> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .map_err(|error| format!("cannot run cargo metadata: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let metadata = String::from_utf8_lossy(&output.stdout);
+    let target_directory = json_string_field(&metadata, "target_directory")
+        .ok_or("cargo metadata has no target_directory")?;
+    let wanted: BTreeSet<Server> = scenarios
+        .iter()
+        .flat_map(|scenario| scenario.targets.iter().map(|target| target.server))
+        .collect();
+    let release = PathBuf::from(target_directory).join("release");
+    let mut binaries = Binaries::default();
+    let mut command = cargo();
+    command.args(["build", "--release"]);
+    for server in wanted {
+        let Some(name) = server.program() else {
+            continue;
+        };
+        if target_names(&metadata, "bin")
+            .iter()
+            .any(|found| found == name)
+        {
+            command.args(["--bin", name]);
+            binaries.programs.insert(server, release.join(name));
+        } else if target_names(&metadata, "example")
+            .iter()
+            .any(|found| found == name)
+        {
+            command.args(["--example", name]);
+            binaries
+                .programs
+                .insert(server, release.join("examples").join(name));
+        } else {
+            eprintln!("xtask bench: the workspace has no `{name}` binary or example yet; its rows are skipped");
+        }
+    }
+    if !binaries.programs.is_empty() {
+        exec(&mut command)?;
+    }
+    Ok(binaries)
+}
+
+/// The value of the first `"field":"..."` in a JSON text (enough for cargo metadata's paths).
+fn json_string_field(json: &str, field: &str) -> Option<String> {
+    let start = json.find(&format!("\"{field}\":\""))? + field.len() + 4;
+    let mut value = String::new();
+    let mut characters = json[start..].chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '"' => return Some(value),
+            '\\' => value.push(characters.next()?),
+            other => value.push(other),
+        }
+    }
+    None
+}
+
+/// Names of the targets of `kind` in cargo metadata.
+///
+/// A target is a flat JSON object (no nested objects), so the object around each `"kind":["bin"]` is found by the nearest braces.
+fn target_names(metadata: &str, kind: &str) -> Vec<String> {
+    let marker = format!("\"kind\":[\"{kind}\"]");
+    let mut names = Vec::new();
+    for (position, _) in metadata.match_indices(&marker) {
+        let start = metadata[..position].rfind('{').unwrap_or(0);
+        let end = metadata[position..]
+            .find('}')
+            .map_or(metadata.len(), |offset| position + offset);
+        if let Some(name) = json_string_field(&metadata[start..end], "name") {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// One scenario at one connection count: start every server, run wrk interleaved, read peak RSS, stop.
+fn measure(
+    scenario: &Scenario,
+    connections: u32,
+    options: &Options,
+    workdir: &Workdir,
+    binaries: &Binaries,
+    pinned: bool,
+) -> Vec<Row> {
+    let (server_core, wrk_core) = if pinned {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
+    let mut running = Vec::new();
+    let mut failures: Vec<Option<String>> = Vec::new();
+    for target in scenario.targets {
+        let started = match target.server {
+            ours if ours.program().is_some() && binaries.ours(ours).is_none() => {
+                Err("not built yet".to_owned())
+            }
+            server => servers::start(server, workdir, binaries, server_core).and_then(|running| {
+                match servers::probe(running.port, target.path) {
+                    Ok(()) => Ok(running),
+                    Err(reason) => {
+                        running.stop();
+                        Err(reason)
+                    }
+                }
+            }),
+        };
+        match started {
+            Ok(server) => {
+                running.push(Some(server));
+                failures.push(None);
+            }
+            Err(reason) => {
+                eprintln!("xtask bench: {}: {reason}", scenario.name);
+                running.push(None);
+                failures.push(Some(reason));
+            }
+        }
+    }
+    let mut rounds: Vec<Vec<Measurement>> = vec![Vec::new(); scenario.targets.len()];
+    for round in 1..=options.rounds {
+        for (index, target) in scenario.targets.iter().enumerate() {
+            let Some(server) = &running[index] else {
+                continue;
+            };
+            if failures[index].is_some() {
+                continue;
+            }
+            let url = format!("http://127.0.0.1:{}{}", server.port, target.path);
+            match wrk::run(wrk_core, connections, options.seconds, &url) {
+                Ok(measurement) => {
+                    eprintln!(
+                        "xtask bench: {} c={connections} round {round}/{} {}: {:.0} req/s, {} errors",
+                        scenario.name,
+                        options.rounds,
+                        target.role.label(),
+                        measurement.requests_per_second,
+                        measurement.errors.total()
+                    );
+                    rounds[index].push(measurement);
+                }
+                Err(reason) => {
+                    eprintln!("xtask bench: {reason}");
+                    failures[index] = Some("wrk failed".into());
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (index, target) in scenario.targets.iter().enumerate() {
+        let peak_rss_kib = running[index]
+            .as_ref()
+            .and_then(|server| server.peak_rss_kib());
+        if let Some(server) = running[index].take() {
+            server.stop();
+        }
+        let outcome = match (&failures[index], median(&rounds[index])) {
+            (None, Some(measurement)) => Outcome::Measured {
+                measurement,
+                peak_rss_kib,
+            },
+            (Some(reason), _) => Outcome::Skipped(reason.clone()),
+            (None, None) => Outcome::Skipped("no measurement".into()),
+        };
+        rows.push(Row {
+            scenario: scenario.name,
+            connections,
+            role: target.role,
+            server: target.server.describe(),
+            outcome,
+        });
+    }
+    rows
+}
+
+/// The round with the median requests/s (the lower middle one for an even count).
+fn median(rounds: &[Measurement]) -> Option<Measurement> {
+    let mut sorted = rounds.to_vec();
+    sorted.sort_by(|left, right| {
+        left.requests_per_second
+            .total_cmp(&right.requests_per_second)
+    });
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// `/proc/loadavg`'s three averages, as `0.64 1.57 1.39`.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The whole `bench-results/latest.md`: how, where and with what it was measured, then the table and notes.
+fn document(
+    arguments: &[String],
+    options: &Options,
+    cores: usize,
+    pinned: bool,
+    [load_before, load_after]: &[String; 2],
+    table: &str,
+) -> String {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default();
+    let [wrk, nginx, python] = install::versions();
+    let command = if arguments.is_empty() {
+        "cargo xtask bench".to_owned()
+    } else {
+        format!("cargo xtask bench {}", arguments.join(" "))
+    };
+    let pinning = if pinned {
+        "each server pinned to core 0 (`taskset -c 0`), wrk to core 1 (`taskset -c 1`)"
+    } else {
+        "not pinned (fewer than 2 cores or no taskset)"
+    };
+    let mut scenario_lines = String::new();
+    for scenario in &options.scenarios {
+        scenario_lines.push_str(&format!("- `{}`: {}\n", scenario.name, scenario.summary));
+    }
+    format!(
+        "# Load harness results
+
+Written by `{command}` on {date}.
+
+- Machine: `nproc` = {cores}, {cpu}, Linux {kernel}.
+- Tools: {wrk}; {nginx}; {python}.
+- Each run: `wrk -t1 -cN -d{seconds}s --latency`, {rounds} round(s), median kept; {pinning}.
+- Load average (1, 5, 15 min) before the first run: {load_before}; after the last: {load_after}. Other work on the machine shows here and makes the numbers noisy.
+
+Scenarios:
+
+{scenario_lines}
+{table}
+Notes:
+
+- \"ours ÷ this\" is ours' requests/s divided by that row's, measured in the same run: at each connection count the servers run back to back, interleaved round by round.
+- MB/s is wrk's Transfer/sec in MiB/s; p99 is the 99% line of `--latency`; errors are wrk's socket errors (connect, read, write, timeout) plus non-2xx/3xx responses (status).
+- wrk counts a response whose body ends with the connection (CGI output without Content-Length) as a read error, so the cgi rows show about one read error per request even when every response arrived whole.
+- Peak RSS is `VmHWM` from `/proc/<pid>/status`, read just before the server is stopped; every server is started afresh for each connection count.
+- `python3 -m http.server` speaks HTTP/1.0 and closes the connection after each response, so wrk reconnects for every request; ours, the Python hello script (HTTP/1.1) and nginx keep connections alive.
+- The Python hello script sets `disable_nagle_algorithm = True`: `BaseHTTPRequestHandler` writes headers and body separately, and with Nagle on every keep-alive response waits about 40 ms for a delayed ACK (some 25 requests/s).
+- Ours and Python's servers listen with a backlog of 5 (Python's `request_queue_size`, which socketserver keeps), nginx with 511: at 100 connections some connects probably overflow it and wait for a SYN retransmit (1 s or more), the likely cause of timeouts and a p99 near 1 s in those rows.
+- The hello page is the 81 bytes `echo_http` answers on `GET /`; nginx serves the same bytes from a file.
+",
+        seconds = options.seconds,
+        rounds = options.rounds,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn options() {
+        let defaults = parse_options(&[]).unwrap();
+        assert_eq!(defaults.seconds, 5);
+        assert_eq!(defaults.rounds, 1);
+        assert_eq!(defaults.scenarios.len(), SCENARIOS.len());
+        assert!(!defaults.criterion);
+
+        let chosen = parse_options(&words(
+            "--quick --rounds 3 --scenario hello --scenario cgi --criterion",
+        ))
+        .unwrap();
+        assert_eq!(chosen.seconds, 1);
+        assert_eq!(chosen.rounds, 3);
+        let names: Vec<_> = chosen
+            .scenarios
+            .iter()
+            .map(|scenario| scenario.name)
+            .collect();
+        assert_eq!(names, ["hello", "cgi"]);
+        assert!(chosen.criterion);
+
+        assert_eq!(parse_options(&words("--duration 2")).unwrap().seconds, 2);
+        assert!(parse_options(&words("--duration 0")).is_err());
+        assert!(parse_options(&words("--rounds")).is_err());
+        assert!(parse_options(&words("--scenario nope")).is_err());
+        assert!(parse_options(&words("--fast")).is_err());
+    }
+
+    #[test]
+    fn reads_cargo_metadata_targets() {
+        let metadata = r#"{"packages":[{"name":"examples","targets":[{"kind":["example"],"crate_types":["bin"],"name":"echo_http","src_path":"/w/examples/echo_http.rs","edition":"2021","doc":false},{"kind":["example"],"crate_types":["bin"],"name":"httpget","src_path":"/w/examples/httpget.rs"}]},{"name":"simplehttp","targets":[{"kind":["lib"],"name":"simplehttp"},{"name":"simplehttp","kind":["bin"],"src_path":"/w/simplehttp/src/main.rs"}]}],"target_directory":"/w/target","workspace_root":"/w"}"#;
+        assert_eq!(target_names(metadata, "example"), ["echo_http", "httpget"]);
+        assert_eq!(target_names(metadata, "bin"), ["simplehttp"]);
+        assert_eq!(
+            json_string_field(metadata, "target_directory").as_deref(),
+            Some("/w/target")
+        );
+    }
+
+    #[test]
+    fn median_takes_the_middle_round() {
+        let round = |requests_per_second| Measurement {
+            requests_per_second,
+            ..Measurement::default()
+        };
+        assert_eq!(median(&[]), None);
+        assert_eq!(
+            median(&[round(3.0), round(1.0), round(2.0)]),
+            Some(round(2.0))
+        );
+        assert_eq!(median(&[round(4.0), round(1.0)]), Some(round(1.0)));
+    }
 }

@@ -1,0 +1,489 @@
+//! Request-body readers: bounded by `Content-Length`, or decoding `Transfer-Encoding: chunked`.
+//!
+//! Python's base handler hands the raw socket file to the hooks and never frames the body;
+//! here `rfile` stops at the end of the body, so an unread rest can be drained before the next request.
+
+use std::io::{self, BufRead, Read};
+
+use crate::headers::Headers;
+use crate::parse::{BodyFraming, MAX_HEADERS, MAX_LINE};
+
+/// The longest chunk-size line, extensions included.
+pub const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why a chunk-size line was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChunkSizeError {
+    /// The line does not start with a hexadecimal digit, or holds something else than `;extensions` after the size.
+    Invalid,
+    /// The size does not fit in 64 bits.
+    Overflow,
+}
+
+/// Parses a chunk-size line (line ending removed): hexadecimal digits, optional blanks, then optional `;extensions`,
+/// which are ignored. Signs, `0x`, underscores and leading blanks are refused, unlike Python's lenient `int(x, 16)`.
+pub fn parse_chunk_size(line: &[u8]) -> Result<u64, ChunkSizeError> {
+    let digits = line
+        .iter()
+        .take_while(|byte| byte.is_ascii_hexdigit())
+        .count();
+    if digits == 0 {
+        return Err(ChunkSizeError::Invalid);
+    }
+    let rest = &line[digits..];
+    let blanks = rest
+        .iter()
+        .take_while(|byte| matches!(byte, b' ' | b'\t'))
+        .count();
+    match rest.get(blanks) {
+        None | Some(b';') => {}
+        Some(_) => return Err(ChunkSizeError::Invalid),
+    }
+    let mut size: u64 = 0;
+    for &byte in &line[..digits] {
+        let digit = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            _ => byte - b'A' + 10,
+        };
+        size = size
+            .checked_mul(16)
+            .and_then(|size| size.checked_add(u64::from(digit)))
+            .ok_or(ChunkSizeError::Overflow)?;
+    }
+    Ok(size)
+}
+
+fn invalid(message: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+fn truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "connection closed inside the request body",
+    )
+}
+
+/// Reads one line of at most `limit` bytes into `line` (cleared first), without its LF and one CR before it.
+fn read_line_bounded<R: BufRead>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<()> {
+    line.clear();
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Err(truncated());
+        }
+        let (taken, done) = match memchr::memchr(b'\n', available) {
+            Some(index) => (index + 1, true),
+            None => (available.len(), false),
+        };
+        if line.len() + taken > limit {
+            return Err(invalid("line too long in chunked body"));
+        }
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if done {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// A reader that yields exactly `length` bytes of the inner reader, then end of file.
+///
+/// The connection closing early is an `UnexpectedEof` error rather than a silent short body.
+#[derive(Debug)]
+pub struct LengthReader<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: BufRead> LengthReader<R> {
+    /// Reads `length` bytes from `inner`.
+    pub fn new(inner: R, length: u64) -> Self {
+        LengthReader {
+            inner,
+            remaining: length,
+        }
+    }
+
+    /// How many body bytes are still unread.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+}
+
+impl<R: BufRead> Read for LengthReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for LengthReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.remaining == 0 {
+            return Ok(&[]);
+        }
+        let remaining = self.remaining;
+        let available = self.inner.fill_buf()?;
+        if available.is_empty() {
+            return Err(truncated());
+        }
+        let count = usize::try_from(remaining)
+            .map_or(available.len(), |remaining| remaining.min(available.len()));
+        Ok(&available[..count])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let amount = u64::try_from(amount)
+            .unwrap_or(u64::MAX)
+            .min(self.remaining);
+        self.remaining -= amount;
+        self.inner.consume(amount as usize);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size,
+    Data,
+    DataEnd,
+    Trailers,
+    Done,
+}
+
+/// A reader decoding `Transfer-Encoding: chunked` from the inner reader.
+///
+/// Chunk extensions are ignored; trailer fields are kept (at most [`MAX_HEADERS`] lines of [`MAX_LINE`] bytes)
+/// and available from [`ChunkedReader::trailers`] once the body is read.
+#[derive(Debug)]
+pub struct ChunkedReader<R> {
+    inner: R,
+    state: ChunkState,
+    remaining: u64,
+    line: Vec<u8>,
+    trailers: Headers,
+}
+
+impl<R: BufRead> ChunkedReader<R> {
+    /// Decodes a chunked body from `inner`.
+    pub fn new(inner: R) -> Self {
+        ChunkedReader {
+            inner,
+            state: ChunkState::Size,
+            remaining: 0,
+            line: Vec::new(),
+            trailers: Headers::new(),
+        }
+    }
+
+    /// The trailer fields received after the last chunk.
+    pub fn trailers(&self) -> &Headers {
+        &self.trailers
+    }
+
+    /// Whether the whole body, trailers included, has been read.
+    pub fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Moves through sizes, chunk ends and trailers until data is ready or the body is done.
+    fn advance(&mut self) -> io::Result<()> {
+        loop {
+            match self.state {
+                ChunkState::Data if self.remaining > 0 => return Ok(()),
+                ChunkState::Done => return Ok(()),
+                ChunkState::Data => self.state = ChunkState::DataEnd,
+                ChunkState::Size => {
+                    read_line_bounded(&mut self.inner, &mut self.line, MAX_CHUNK_LINE)?;
+                    let size = parse_chunk_size(&self.line).map_err(|error| match error {
+                        ChunkSizeError::Overflow => invalid("chunk size too large"),
+                        _ => invalid("invalid chunk size"),
+                    })?;
+                    if size == 0 {
+                        self.state = ChunkState::Trailers;
+                    } else {
+                        self.remaining = size;
+                        self.state = ChunkState::Data;
+                    }
+                }
+                ChunkState::DataEnd => {
+                    read_line_bounded(&mut self.inner, &mut self.line, 2)?;
+                    if !self.line.is_empty() {
+                        return Err(invalid("missing CRLF after chunk data"));
+                    }
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers => {
+                    read_line_bounded(&mut self.inner, &mut self.line, MAX_LINE)?;
+                    if self.line.is_empty() {
+                        self.state = ChunkState::Done;
+                        continue;
+                    }
+                    if self.trailers.len() >= MAX_HEADERS {
+                        return Err(invalid("too many trailer fields"));
+                    }
+                    let line = &self.line;
+                    let colon = memchr::memchr(b':', line)
+                        .filter(|&colon| colon > 0)
+                        .ok_or_else(|| invalid("invalid trailer field"))?;
+                    let name = &line[..colon];
+                    if name.iter().any(|byte| !byte.is_ascii_graphic())
+                        || line.contains(&b'\r')
+                        || line.contains(&0)
+                    {
+                        return Err(invalid("invalid trailer field"));
+                    }
+                    let value = line[colon + 1..].trim_ascii();
+                    self.trailers.push_raw(name, value, false);
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for ChunkedReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for ChunkedReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.advance()?;
+        if self.state == ChunkState::Done {
+            return Ok(&[]);
+        }
+        let remaining = self.remaining;
+        let available = self.inner.fill_buf()?;
+        if available.is_empty() {
+            return Err(truncated());
+        }
+        let count = usize::try_from(remaining)
+            .map_or(available.len(), |remaining| remaining.min(available.len()));
+        Ok(&available[..count])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let amount = u64::try_from(amount)
+            .unwrap_or(u64::MAX)
+            .min(self.remaining);
+        self.remaining -= amount;
+        self.inner.consume(amount as usize);
+    }
+}
+
+/// A request body as its framing says: empty, `Content-Length` bytes, or chunked (Python's `rfile`, bounded).
+#[derive(Debug)]
+pub enum Body<R> {
+    /// No body.
+    Empty,
+    /// A `Content-Length` body.
+    Length(LengthReader<R>),
+    /// A chunked body.
+    Chunked(ChunkedReader<R>),
+}
+
+impl<R: BufRead> Body<R> {
+    /// The body reader for `framing` over `inner`.
+    pub fn new(inner: R, framing: BodyFraming) -> Self {
+        match framing {
+            BodyFraming::None => Body::Empty,
+            BodyFraming::Length(0) => Body::Empty,
+            BodyFraming::Length(length) => Body::Length(LengthReader::new(inner, length)),
+            BodyFraming::Chunked => Body::Chunked(ChunkedReader::new(inner)),
+        }
+    }
+
+    /// Whether every byte of the body has been read.
+    pub fn is_done(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Length(reader) => reader.remaining() == 0,
+            Body::Chunked(reader) => reader.is_done(),
+        }
+    }
+
+    /// The trailer fields of a chunked body (empty otherwise, or before the body is read).
+    pub fn trailers(&self) -> Option<&Headers> {
+        match self {
+            Body::Chunked(reader) => Some(reader.trailers()),
+            _ => None,
+        }
+    }
+
+    /// Reads and discards the rest of the body, at most `limit` bytes; returns whether the body is now done.
+    pub fn drain(&mut self, limit: u64) -> io::Result<bool> {
+        let mut drained: u64 = 0;
+        while !self.is_done() {
+            let available = self.fill_buf()?.len();
+            if available == 0 {
+                break;
+            }
+            if drained + available as u64 > limit {
+                return Ok(false);
+            }
+            drained += available as u64;
+            self.consume(available);
+        }
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Read for Body<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Body::Empty => Ok(0),
+            Body::Length(reader) => reader.read(buffer),
+            Body::Chunked(reader) => reader.read(buffer),
+        }
+    }
+}
+
+impl<R: BufRead> BufRead for Body<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Body::Empty => Ok(&[]),
+            Body::Length(reader) => reader.fill_buf(),
+            Body::Chunked(reader) => reader.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, amount: usize) {
+        match self {
+            Body::Empty => {}
+            Body::Length(reader) => reader.consume(amount),
+            Body::Chunked(reader) => reader.consume(amount),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `input` (LF written as CRLF) as a chunked body; returns the body or the error text.
+    fn check(input: &str, expected: Result<&str, &str>) {
+        let wire = input.replace('\n', "\r\n");
+        let mut reader = ChunkedReader::new(wire.as_bytes());
+        let mut body = Vec::new();
+        let result = reader
+            .read_to_end(&mut body)
+            .map(|_| String::from_utf8_lossy(&body).into_owned());
+        match (result, expected) {
+            (Ok(body), Ok(expected)) => assert_eq!(body, expected, "input {input:?}"),
+            (Err(error), Err(expected)) => {
+                assert_eq!(error.to_string(), expected, "input {input:?}")
+            }
+            (result, expected) => panic!("input {input:?}: got {result:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_decode() {
+        check("5\nhello\n0\n\n", Ok("hello"));
+        check("5\nhello\n6\n world\n0\n\n", Ok("hello world"));
+        check("5;name=value\nhello\n0;last\n\n", Ok("hello"));
+        check("A\n0123456789\n0\n\n", Ok("0123456789"));
+        check("a \nabcdefghij\n0\n\n", Ok("abcdefghij"));
+        check("0\n\n", Ok(""));
+        check("0000000000000000000003\nabc\n0\n\n", Ok("abc"));
+    }
+
+    #[test]
+    fn chunked_bodies_refuse_lenient_sizes() {
+        check("0x5\nhello\n0\n\n", Err("invalid chunk size"));
+        check("+5\nhello\n0\n\n", Err("invalid chunk size"));
+        check(" 5\nhello\n0\n\n", Err("invalid chunk size"));
+        check("5_0\nhello\n0\n\n", Err("invalid chunk size"));
+        check("\nhello\n0\n\n", Err("invalid chunk size"));
+        check("g\nhello\n0\n\n", Err("invalid chunk size"));
+        check("10000000000000000\nx\n0\n\n", Err("chunk size too large"));
+        check("5\nhelloX\n0\n\n", Err("line too long in chunked body"));
+        check("5\nhel", Err("connection closed inside the request body"));
+        check(
+            "5\nhello\n0\n",
+            Err("connection closed inside the request body"),
+        );
+    }
+
+    #[test]
+    fn chunked_trailers_are_kept_and_bounded() {
+        let wire = "3\r\nabc\r\n0\r\nChecksum: 42\r\nX-Other:  y \r\n\r\n";
+        let mut reader = ChunkedReader::new(wire.as_bytes());
+        let mut body = String::new();
+        reader.read_to_string(&mut body).unwrap();
+        assert_eq!(body, "abc");
+        assert_eq!(reader.trailers().get("checksum"), Some("42"));
+        assert_eq!(reader.trailers().get("x-other"), Some("y"));
+        check("0\nbad trailer\n\n", Err("invalid trailer field"));
+        let many = format!("0\n{}\n", "T: v\n".repeat(MAX_HEADERS + 1));
+        check(&many, Err("too many trailer fields"));
+    }
+
+    #[test]
+    fn chunked_reader_stops_at_the_end_of_the_body() {
+        let wire = b"2\r\nab\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+        let mut inner: &[u8] = wire;
+        let mut reader = ChunkedReader::new(&mut inner);
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).unwrap();
+        assert_eq!(body, b"ab");
+        assert_eq!(inner, b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn chunk_sizes_parse_strictly() {
+        assert_eq!(parse_chunk_size(b"ff"), Ok(255));
+        assert_eq!(parse_chunk_size(b"FF ; ext"), Ok(255));
+        assert_eq!(parse_chunk_size(b"ffffffffffffffff"), Ok(u64::MAX));
+        assert_eq!(
+            parse_chunk_size(b"1ffffffffffffffff"),
+            Err(ChunkSizeError::Overflow)
+        );
+        assert_eq!(parse_chunk_size(b"-1"), Err(ChunkSizeError::Invalid));
+        assert_eq!(parse_chunk_size(b"1 2"), Err(ChunkSizeError::Invalid));
+    }
+
+    #[test]
+    fn length_reader_stops_at_the_length_and_reports_truncation() {
+        let mut inner: &[u8] = b"hello world";
+        let mut reader = LengthReader::new(&mut inner, 5);
+        let mut body = String::new();
+        reader.read_to_string(&mut body).unwrap();
+        assert_eq!(body, "hello");
+        assert_eq!(inner, b" world");
+
+        let mut reader = LengthReader::new(&b"abc"[..], 10);
+        let error = reader.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn drain_respects_its_limit() {
+        let mut body = Body::new(&b"0123456789"[..], BodyFraming::Length(10));
+        assert!(!body.drain(4).unwrap());
+        let mut body = Body::new(&b"0123456789"[..], BodyFraming::Length(10));
+        assert!(body.drain(10).unwrap());
+        assert!(body.is_done());
+        let mut body = Body::new(&b"3\r\nabc\r\n0\r\n\r\n"[..], BodyFraming::Chunked);
+        assert!(body.drain(100).unwrap());
+        assert!(body.is_done());
+    }
+}

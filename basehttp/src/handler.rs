@@ -1,0 +1,562 @@
+//! [`BaseHttpRequestHandler`], the trait of overridable hooks, and [`HttpRequest`], the per-request state handed to them.
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::time::{Duration, SystemTime};
+
+use socketserver::{Address, Stream};
+
+use crate::body::Body;
+use crate::headers::Headers;
+use crate::status::responses;
+use crate::text::{
+    date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
+    python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
+};
+
+/// The Rust version this crate was built with, as Python's `sys_version` names the interpreter: `Rust/1.95.0`.
+pub const SYS_VERSION: &str = concat!("Rust/", env!("BASEHTTP_RUSTC_VERSION"));
+
+/// Python's `BaseHTTPRequestHandler.server_version`.
+pub const SERVER_VERSION: &str = "BaseHTTP/0.6";
+
+/// Limits of one connection, beyond Python's line and header limits (which are fixed: [`crate::MAX_LINE`], [`crate::MAX_HEADERS`]).
+///
+/// Python has no read timeout by default, so one idle client holds a thread forever, and it never drains an unread body.
+/// `None` timeouts restore Python's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a connection may stay silent: between requests, and on each read or write inside one.
+    pub idle_timeout: Option<Duration>,
+    /// How long a client may take to send a whole request head once its first byte has arrived (slowloris defence).
+    pub head_timeout: Option<Duration>,
+    /// How many unread body bytes are read and thrown away so the connection can carry the next request;
+    /// a longer rest closes the connection instead.
+    pub drain_limit: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            idle_timeout: Some(Duration::from_secs(60)),
+            head_timeout: Some(Duration::from_secs(30)),
+            drain_limit: 64 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Python's behaviour: no timeouts (the drain limit stays, as Python has no equivalent to keep).
+    pub fn python() -> Self {
+        Limits {
+            idle_timeout: None,
+            head_timeout: None,
+            ..Limits::default()
+        }
+    }
+}
+
+/// The request handler: Python's `BaseHTTPRequestHandler`, subclassing becomes implementing this trait.
+///
+/// Every method has a default that reproduces Python; override the `do_*` hooks to serve methods,
+/// and the settings (`server_version`, `protocol_version`, `error_message_format`, ...) as Python's class attributes.
+/// One handler value serves every connection from every thread; per-request state lives in the [`HttpRequest`].
+///
+/// The default `do_*` hooks answer 501 `Unsupported method ('X')`, as Python does for a missing `do_X`.
+#[doc(alias = "BaseHTTPRequestHandler")]
+pub trait BaseHttpRequestHandler: Send + Sync + 'static {
+    /// Python's `server_version`, the first word of the `Server` header.
+    fn server_version(&self) -> &str {
+        SERVER_VERSION
+    }
+
+    /// Python's `sys_version`, the second word of the `Server` header ([`SYS_VERSION`]).
+    fn sys_version(&self) -> &str {
+        SYS_VERSION
+    }
+
+    /// Python's `protocol_version`: `HTTP/1.0` closes after each response; `HTTP/1.1` keeps connections open,
+    /// so every response must then carry an exact `Content-Length`.
+    fn protocol_version(&self) -> &str {
+        "HTTP/1.0"
+    }
+
+    /// Python's `error_message_format`: the page `send_error` fills with `%(code)d`, `%(message)s` and `%(explain)s`.
+    fn error_message_format(&self) -> &str {
+        DEFAULT_ERROR_MESSAGE
+    }
+
+    /// Python's `error_content_type`.
+    fn error_content_type(&self) -> &str {
+        DEFAULT_ERROR_CONTENT_TYPE
+    }
+
+    /// Python's `responses[code]`: the phrase of the status line and the explanation of error pages.
+    /// Defaults to Python's `http.HTTPStatus` table ([`crate::responses`]).
+    fn responses(&self, code: u16) -> Option<(&str, &str)> {
+        responses(code)
+    }
+
+    /// Timeouts and the drain limit of each connection.
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
+
+    /// Serves `GET` (Python's `do_GET`).
+    #[doc(alias = "do_GET")]
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `HEAD` (Python's `do_HEAD`).
+    #[doc(alias = "do_HEAD")]
+    fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `POST` (Python's `do_POST`).
+    #[doc(alias = "do_POST")]
+    fn do_post(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `PUT` (Python's `do_PUT`).
+    #[doc(alias = "do_PUT")]
+    fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `DELETE` (Python's `do_DELETE`).
+    #[doc(alias = "do_DELETE")]
+    fn do_delete(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `OPTIONS` (Python's `do_OPTIONS`).
+    #[doc(alias = "do_OPTIONS")]
+    fn do_options(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves `PATCH` (Python's `do_PATCH`).
+    #[doc(alias = "do_PATCH")]
+    fn do_patch(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Serves any other method, named by `req.command` (Python's `getattr(self, 'do_' + command)`).
+    ///
+    /// Methods are matched case-sensitively, as in Python: `get` lands here, not in `do_get`.
+    fn do_method(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        unsupported_method(req)
+    }
+
+    /// Answers `Expect: 100-continue` (Python's `handle_expect_100`): writes `HTTP/1.1 100 Continue` and returns true.
+    ///
+    /// Override it to refuse: send an error (Python's tests send 417) and return false; the request is then not dispatched.
+    fn handle_expect_100(&self, req: &mut HttpRequest<'_>) -> io::Result<bool> {
+        req.send_response_only(100, None);
+        req.end_headers()?;
+        Ok(true)
+    }
+
+    /// Logs one message (Python's `log_message`): `<client ip> - - [<date>] <message>` on stderr, control characters escaped.
+    ///
+    /// Every log line (requests, errors) goes through here. To route them to the `log` facade, override it:
+    /// `log::info!("{}", basehttp::log_line(req, message))`, or build your own line from `req.address_string()`.
+    fn log_message(&self, req: &HttpRequest<'_>, message: fmt::Arguments<'_>) {
+        let line = format!("{}\n", log_line(req, message));
+        write_stderr_line(line.as_bytes());
+    }
+}
+
+/// Writes one log line to stderr in a single write(2), without std's stderr lock.
+///
+/// `io::stderr()` holds a process-wide lock across the write system call, so busy request threads queue on it
+/// (futex waits on every request under load). A duplicate of descriptor 2, made once, shares the same open file
+/// and takes no lock; one write per line keeps lines whole. A closed stderr must not panic the way `eprintln!` would.
+pub fn write_stderr_line(line: &[u8]) {
+    static STDERR: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    let duplicate = STDERR.get_or_init(|| {
+        use std::os::fd::AsFd;
+        io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+    });
+    let _ = match duplicate {
+        Some(file) => (&*file).write_all(line),
+        None => io::stderr().write_all(line),
+    };
+}
+
+/// The default answer of every `do_*` hook: 501 `Unsupported method ('X')`.
+pub fn unsupported_method(req: &mut HttpRequest<'_>) -> io::Result<()> {
+    let message = format!("Unsupported method ({})", python_repr(&req.command));
+    req.send_error(501, Some(&message))
+}
+
+/// The line Python's `log_message` writes, without its newline: `127.0.0.1 - - [22/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 -`.
+pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
+    format!(
+        "{} - - [{}] {}",
+        req.address_string(),
+        log_date_time_string(SystemTime::now()),
+        escape_log(&message.to_string())
+    )
+}
+
+/// The response side of a request: a writer that counts what the hooks wrote (Python's `wfile`).
+///
+/// It writes into the connection's buffer, which is flushed after each hook returns,
+/// so the headers and a small body leave in one write.
+pub struct ResponseWriter<'a> {
+    inner: &'a mut dyn Write,
+    written: u64,
+}
+
+impl<'a> ResponseWriter<'a> {
+    pub(crate) fn new(inner: &'a mut dyn Write) -> Self {
+        ResponseWriter { inner, written: 0 }
+    }
+
+    /// How many bytes were written to the connection for this request, headers included.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl Write for ResponseWriter<'_> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        let count = self.inner.write(buffer)?;
+        self.written += count as u64;
+        Ok(count)
+    }
+
+    fn write_all(&mut self, buffer: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buffer)?;
+        self.written += buffer.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl fmt::Debug for ResponseWriter<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ResponseWriter")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request body reader handed to the hooks (Python's `rfile`, bounded by the body's framing).
+pub type RequestBody<'a> = Body<&'a mut dyn BufRead>;
+
+/// One request and its response, as the hooks see them: Python's per-request handler state under Python's names.
+///
+/// The send methods call back into the handler (`log_message`, `error_message_format`, versions),
+/// so an override is seen everywhere, as with Python's subclassing.
+pub struct HttpRequest<'a> {
+    /// The client's address (Python's `client_address`).
+    pub client_address: Address,
+    /// The server's bound address (Python's `server.server_address`).
+    pub server_address: Address,
+    /// The method, case kept (Python's `command`); empty when the request line could not be parsed.
+    pub command: String,
+    /// The request target, a leading `//` reduced to `/` (Python's `path`).
+    pub path: String,
+    /// The version word of the request (Python's `request_version`), `HTTP/0.9` for a two-word request.
+    pub request_version: String,
+    /// The header fields (Python's `headers`).
+    pub headers: Headers,
+    /// The request line without its line ending (Python's `requestline`).
+    pub requestline: String,
+    /// Whether the connection closes after this response (Python's `close_connection`).
+    pub close_connection: bool,
+    /// The request body (Python's `rfile`), ending where the body ends.
+    pub rfile: RequestBody<'a>,
+    /// The response (Python's `wfile`).
+    pub wfile: ResponseWriter<'a>,
+    handler: &'a dyn BaseHttpRequestHandler,
+    headers_buffer: Vec<u8>,
+    http_0_9: bool,
+    raw_stream: Option<&'a Stream>,
+    raw_used: bool,
+}
+
+impl fmt::Debug for HttpRequest<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("HttpRequest")
+            .field("client_address", &self.client_address)
+            .field("requestline", &self.requestline)
+            .field("command", &self.command)
+            .field("path", &self.path)
+            .field("request_version", &self.request_version)
+            .field("headers", &self.headers)
+            .field("close_connection", &self.close_connection)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a request is built from, besides the handler and the streams.
+pub(crate) struct RequestParts {
+    pub client_address: Address,
+    pub server_address: Address,
+    pub command: String,
+    pub path: String,
+    pub request_version: String,
+    pub headers: Headers,
+    pub requestline: String,
+    pub http_0_9: bool,
+}
+
+impl<'a> HttpRequest<'a> {
+    pub(crate) fn new(
+        handler: &'a dyn BaseHttpRequestHandler,
+        parts: RequestParts,
+        rfile: RequestBody<'a>,
+        wfile: &'a mut dyn Write,
+        raw_stream: Option<&'a Stream>,
+    ) -> Self {
+        HttpRequest {
+            client_address: parts.client_address,
+            server_address: parts.server_address,
+            command: parts.command,
+            path: parts.path,
+            request_version: parts.request_version,
+            headers: parts.headers,
+            requestline: parts.requestline,
+            close_connection: true,
+            rfile,
+            wfile: ResponseWriter::new(wfile),
+            handler,
+            headers_buffer: Vec::new(),
+            http_0_9: parts.http_0_9,
+            raw_stream,
+            raw_used: false,
+        }
+    }
+
+    /// The handler serving this request.
+    pub fn handler(&self) -> &'a dyn BaseHttpRequestHandler {
+        self.handler
+    }
+
+    /// Whether anything was written for this request yet (headers still buffered count too).
+    pub fn response_started(&self) -> bool {
+        self.wfile.written > 0 || !self.headers_buffer.is_empty() || self.raw_used
+    }
+
+    /// Whether this is an HTTP/0.9 request, answered with the body alone.
+    pub fn is_http_0_9(&self) -> bool {
+        self.http_0_9
+    }
+
+    /// Logs the request, then buffers the status line, `Server` and `Date` (Python's `send_response`).
+    ///
+    /// `message` defaults to the status's phrase from [`crate::responses`].
+    pub fn send_response(&mut self, code: u16, message: Option<&str>) -> io::Result<()> {
+        self.log_request(Some(code), None);
+        self.send_response_only(code, message);
+        let version = self.version_string();
+        self.send_header("Server", &version)?;
+        let date = self.date_time_string();
+        self.send_header("Date", &date)
+    }
+
+    /// Buffers the status line alone (Python's `send_response_only`); nothing for HTTP/0.9.
+    ///
+    /// CR and LF in `message` become spaces, and characters outside ISO-8859-1 become `?`,
+    /// where Python would send them as they are or raise.
+    pub fn send_response_only(&mut self, code: u16, message: Option<&str>) {
+        if self.http_0_9 {
+            return;
+        }
+        let message = match message {
+            Some(message) => message,
+            None => self
+                .handler
+                .responses(code)
+                .map_or("", |(phrase, _)| phrase),
+        };
+        let protocol = self.handler.protocol_version();
+        self.headers_buffer.extend_from_slice(protocol.as_bytes());
+        self.headers_buffer
+            .extend_from_slice(format!(" {code} ").as_bytes());
+        for character in message.chars() {
+            let byte = match character {
+                '\r' | '\n' => b' ',
+                _ => u8::try_from(u32::from(character)).unwrap_or(b'?'),
+            };
+            self.headers_buffer.push(byte);
+        }
+        self.headers_buffer.extend_from_slice(b"\r\n");
+    }
+
+    /// Buffers one header line (Python's `send_header`); a `Connection` header sets `close_connection`.
+    ///
+    /// Unlike Python, a name or value holding CR, LF or NUL (header injection), or a character outside ISO-8859-1,
+    /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
+    pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
+        let bad = |text: &str| {
+            text.chars().any(|character| {
+                matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
+            })
+        };
+        if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid header {}: {}",
+                    python_repr(name),
+                    python_repr(value)
+                ),
+            ));
+        }
+        if !self.http_0_9 {
+            let start = self.headers_buffer.len();
+            self.headers_buffer
+                .extend(name.chars().map(|character| u32::from(character) as u8));
+            self.headers_buffer.extend_from_slice(b": ");
+            self.headers_buffer
+                .extend(value.chars().map(|character| u32::from(character) as u8));
+            self.headers_buffer.extend_from_slice(b"\r\n");
+            debug_assert!(self.headers_buffer.len() > start);
+        }
+        if name.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                self.close_connection = true;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                self.close_connection = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the headers with a blank line and writes them to `wfile` in one write (Python's `end_headers`).
+    pub fn end_headers(&mut self) -> io::Result<()> {
+        if !self.http_0_9 {
+            self.headers_buffer.extend_from_slice(b"\r\n");
+            self.flush_headers()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered headers to `wfile` (Python's `flush_headers`).
+    pub fn flush_headers(&mut self) -> io::Result<()> {
+        if !self.headers_buffer.is_empty() {
+            let result = self.wfile.write_all(&self.headers_buffer);
+            self.headers_buffer.clear();
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Sends an error response with Python's default page (Python's `send_error(code, message)`).
+    pub fn send_error(&mut self, code: u16, message: Option<&str>) -> io::Result<()> {
+        self.send_error_explain(code, message, None)
+    }
+
+    /// Sends an error response (Python's `send_error(code, message, explain)`): logs `code N, message M`,
+    /// sends the status and `Connection: close`, and for codes of 200 and above other than 204, 205 and 304
+    /// the handler's error page (message and explanation HTML-escaped) with its type and exact length;
+    /// for `HEAD` the page is left out but its headers are kept. Unknown codes read `???`.
+    pub fn send_error_explain(
+        &mut self,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> io::Result<()> {
+        let (short, long) = self.handler.responses(code).unwrap_or(("???", "???"));
+        let message = message.unwrap_or(short);
+        let explain = explain.unwrap_or(long);
+        self.log_error(format_args!("code {code}, message {message}"));
+        self.send_response(code, Some(message))?;
+        self.send_header("Connection", "close")?;
+        let mut body = None;
+        if code >= 200 && !matches!(code, 204 | 205 | 304) {
+            let page = format_error_message(
+                self.handler.error_message_format(),
+                code,
+                &html_escape(message, false),
+                &html_escape(explain, false),
+            );
+            let content_type = self.handler.error_content_type().to_owned();
+            self.send_header("Content-Type", &content_type)?;
+            self.send_header("Content-Length", &page.len().to_string())?;
+            body = Some(page);
+        }
+        self.end_headers()?;
+        if let Some(page) = body {
+            if self.command != "HEAD" && !page.is_empty() {
+                self.wfile.write_all(page.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs an accepted request (Python's `log_request(code='-', size='-')`): `"<requestline>" code size`.
+    pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
+        let code = code.map_or_else(|| "-".to_owned(), |code| code.to_string());
+        let size = size.map_or_else(|| "-".to_owned(), |size| size.to_string());
+        self.log_message(format_args!("\"{}\" {code} {size}", self.requestline));
+    }
+
+    /// Logs an error (Python's `log_error`), through `log_message`.
+    pub fn log_error(&self, message: fmt::Arguments<'_>) {
+        self.log_message(message);
+    }
+
+    /// Logs through the handler's `log_message`.
+    pub fn log_message(&self, message: fmt::Arguments<'_>) {
+        self.handler.log_message(self, message);
+    }
+
+    /// The client's IP address, no DNS lookup (Python's `address_string()`); a Unix client's path.
+    pub fn address_string(&self) -> String {
+        match &self.client_address {
+            Address::Inet(address) => address.ip().to_string(),
+            Address::Unix(path) => path.display().to_string(),
+        }
+    }
+
+    /// `server_version sys_version` (Python's `version_string()`), the `Server` header.
+    pub fn version_string(&self) -> String {
+        format!(
+            "{} {}",
+            self.handler.server_version(),
+            self.handler.sys_version()
+        )
+        .trim()
+        .to_owned()
+    }
+
+    /// The current time as an HTTP date (Python's `date_time_string()`); see [`crate::date_time_string`] for another time.
+    pub fn date_time_string(&self) -> String {
+        date_time_string(SystemTime::now())
+    }
+
+    /// The current time as Python's `log_date_time_string()` writes it (in UTC; see [`crate::log_date_time_string`]).
+    pub fn log_date_time_string(&self) -> String {
+        log_date_time_string(SystemTime::now())
+    }
+
+    /// The connection's socket, for `sendfile(2)` through [`Stream::send_file`], once buffered headers and output are flushed.
+    ///
+    /// `None` when the connection is not plain TCP or Unix (a TLS layer, a test double): write to `wfile` then.
+    pub fn raw_stream(&mut self) -> io::Result<Option<&'a Stream>> {
+        let Some(stream) = self.raw_stream else {
+            return Ok(None);
+        };
+        self.flush_headers()?;
+        self.wfile.flush()?;
+        self.raw_used = true;
+        Ok(Some(stream))
+    }
+}

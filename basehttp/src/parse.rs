@@ -1,0 +1,787 @@
+//! The request head parser: Python's `parse_request` and `http.client.parse_headers`, from bytes, without I/O.
+//!
+//! [`HeadParser`] is resumable: feed it the growing read buffer and it only looks at lines it has not seen yet,
+//! so a head that trickles in byte by byte costs linear time.
+//! Every line is bounded by [`MAX_LINE`] and the header count by [`MAX_HEADERS`], as in Python.
+
+use std::fmt;
+
+use crate::headers::Headers;
+use crate::text::python_repr;
+
+/// The longest request or header line, terminator included (Python's `_MAXLINE`).
+pub const MAX_LINE: usize = 65536;
+
+/// The most header lines in one request (Python's `_MAXHEADERS`).
+pub const MAX_HEADERS: usize = 100;
+
+/// Why a request head was refused; each variant maps to the status and message Python sends.
+///
+/// The messages that quote the request line (Python's `%r`) are rebuilt from it by [`ParseError::message`],
+/// so the error stays a small `Copy` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The request line holds no word at all; Python closes the connection without answering.
+    EmptyRequestLine,
+    /// The request line is longer than [`MAX_LINE`]: 414.
+    UriTooLong,
+    /// The version word is not `HTTP/<digits>.<digits>`: 400 `Bad request version ('...')`.
+    BadRequestVersion,
+    /// The version is 2.0 or newer: 505 `Invalid HTTP version (2.0)`.
+    VersionNotSupported,
+    /// The request line has not 2 or 3 words: 400 `Bad request syntax ('...')`.
+    BadRequestSyntax,
+    /// A two-word (HTTP/0.9) request whose method is not `GET`: 400 `Bad HTTP/0.9 request type ('...')`.
+    BadHttp09RequestType,
+    /// A header line is longer than [`MAX_LINE`]: 431 `Line too long`.
+    LineTooLong,
+    /// More than [`MAX_HEADERS`] header lines: 431 `Too many headers`.
+    TooManyHeaders,
+    /// A header line starting with whitespace (obsolete line folding): 400.
+    ObsoleteLineFolding,
+    /// Whitespace between a header name and its colon: 400.
+    WhitespaceBeforeColon,
+    /// A header line without a colon, or a name that is empty or not a token: 400.
+    InvalidHeaderName,
+    /// A CR or NUL byte inside a header value: 400.
+    InvalidHeaderValue,
+    /// Both `Content-Length` and `Transfer-Encoding`: 400.
+    ContentLengthWithTransferEncoding,
+    /// More than one `Content-Length` field: 400.
+    MultipleContentLength,
+    /// A `Content-Length` that is not a plain decimal number: 400.
+    InvalidContentLength,
+    /// A `Transfer-Encoding` other than exactly `chunked`: 501.
+    UnsupportedTransferEncoding,
+}
+
+impl ParseError {
+    /// The status code Python answers with (a silent close for [`ParseError::EmptyRequestLine`] is reported as 400).
+    pub fn status(self) -> u16 {
+        match self {
+            ParseError::UriTooLong => 414,
+            ParseError::VersionNotSupported => 505,
+            ParseError::LineTooLong | ParseError::TooManyHeaders => 431,
+            ParseError::UnsupportedTransferEncoding => 501,
+            _ => 400,
+        }
+    }
+
+    /// The message of the error response, given the request line as Python's `requestline` holds it.
+    ///
+    /// `None` means the status's own phrase, as Python's `send_error(code)` without a message.
+    pub fn message(self, requestline: &str) -> Option<String> {
+        let words = || requestline.split(' ').filter(|word| !word.is_empty());
+        Some(match self {
+            ParseError::EmptyRequestLine | ParseError::UriTooLong => return None,
+            ParseError::BadRequestVersion => format!(
+                "Bad request version ({})",
+                python_repr(words().next_back().unwrap_or(""))
+            ),
+            ParseError::VersionNotSupported => {
+                let version = words().next_back().unwrap_or("");
+                let number = version.strip_prefix("HTTP/").unwrap_or(version);
+                format!("Invalid HTTP version ({number})")
+            }
+            ParseError::BadRequestSyntax => {
+                format!("Bad request syntax ({})", python_repr(requestline))
+            }
+            ParseError::BadHttp09RequestType => format!(
+                "Bad HTTP/0.9 request type ({})",
+                python_repr(words().next().unwrap_or(""))
+            ),
+            ParseError::LineTooLong => "Line too long".to_owned(),
+            ParseError::TooManyHeaders => "Too many headers".to_owned(),
+            ParseError::ObsoleteLineFolding => "Obsolete line folding in headers".to_owned(),
+            ParseError::WhitespaceBeforeColon => {
+                "Whitespace between header name and colon".to_owned()
+            }
+            ParseError::InvalidHeaderName => "Invalid header line".to_owned(),
+            ParseError::InvalidHeaderValue => "Invalid character in header value".to_owned(),
+            ParseError::ContentLengthWithTransferEncoding => {
+                "Content-Length with Transfer-Encoding".to_owned()
+            }
+            ParseError::MultipleContentLength => "Several Content-Length headers".to_owned(),
+            ParseError::InvalidContentLength => "Invalid Content-Length".to_owned(),
+            ParseError::UnsupportedTransferEncoding => "Unsupported Transfer-Encoding".to_owned(),
+        })
+    }
+
+    /// The longer explanation Python passes to `send_error`, when it passes one.
+    pub fn explain(self) -> Option<&'static str> {
+        match self {
+            ParseError::LineTooLong => Some("got more than 65536 bytes when reading header line"),
+            ParseError::TooManyHeaders => Some("got more than 100 headers"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ParseError::EmptyRequestLine => "empty request line",
+            ParseError::UriTooLong => "request line too long",
+            ParseError::BadRequestVersion => "bad request version",
+            ParseError::VersionNotSupported => "http version not supported",
+            ParseError::BadRequestSyntax => "bad request syntax",
+            ParseError::BadHttp09RequestType => "bad http/0.9 request type",
+            ParseError::LineTooLong => "header line too long",
+            ParseError::TooManyHeaders => "too many headers",
+            ParseError::ObsoleteLineFolding => "obsolete line folding in headers",
+            ParseError::WhitespaceBeforeColon => "whitespace between header name and colon",
+            ParseError::InvalidHeaderName => "invalid header line",
+            ParseError::InvalidHeaderValue => "invalid character in header value",
+            ParseError::ContentLengthWithTransferEncoding => {
+                "content-length with transfer-encoding"
+            }
+            ParseError::MultipleContentLength => "several content-length headers",
+            ParseError::InvalidContentLength => "invalid content-length",
+            ParseError::UnsupportedTransferEncoding => "unsupported transfer-encoding",
+        };
+        formatter.write_str(text)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A parsed request line: Python's `requestline`, `command`, `path` and `request_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLine {
+    requestline: String,
+    command: (usize, usize),
+    path: (usize, usize),
+    version: Option<(usize, usize)>,
+    version_number: (u64, u64),
+}
+
+impl RequestLine {
+    /// The request line without its line ending, decoded as ISO-8859-1 (Python's `requestline`).
+    pub fn requestline(&self) -> &str {
+        &self.requestline
+    }
+
+    /// The method, case kept (Python's `command`).
+    pub fn command(&self) -> &str {
+        &self.requestline[self.command.0..self.command.1]
+    }
+
+    /// The request target, with a leading `//` reduced to `/` (Python's `path`).
+    pub fn path(&self) -> &str {
+        &self.requestline[self.path.0..self.path.1]
+    }
+
+    /// The version word, `HTTP/0.9` for a two-word request (Python's `request_version`).
+    pub fn request_version(&self) -> &str {
+        match self.version {
+            Some((start, end)) => &self.requestline[start..end],
+            None => "HTTP/0.9",
+        }
+    }
+
+    /// The version as (major, minor); (0, 9) for a two-word request.
+    pub fn version_number(&self) -> (u64, u64) {
+        self.version_number
+    }
+
+    /// Whether this is a two-word HTTP/0.9 request, answered without status line or headers.
+    pub fn is_http_0_9(&self) -> bool {
+        self.version.is_none()
+    }
+
+    /// Gives back the owned request line text.
+    pub fn into_requestline(self) -> String {
+        self.requestline
+    }
+}
+
+/// Decodes a raw request line as Python does: ISO-8859-1, trailing CR and LF characters stripped.
+pub fn decode_request_line(raw: &[u8]) -> String {
+    let mut end = raw.len();
+    while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    latin1(&raw[..end])
+}
+
+/// Decodes ISO-8859-1 bytes, each byte one character.
+pub(crate) fn latin1(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.is_ascii() => text.to_owned(),
+        _ => bytes.iter().map(|&byte| char::from(byte)).collect(),
+    }
+}
+
+/// Parses one request line (its terminator may be present) as Python's newest `parse_request`.
+///
+/// Words are separated by runs of SP only, so a tab or U+00A0 inside a word stays in it.
+pub fn parse_request_line(raw: &[u8]) -> Result<RequestLine, ParseError> {
+    if raw.len() > MAX_LINE {
+        return Err(ParseError::UriTooLong);
+    }
+    let requestline = decode_request_line(raw);
+    let spans = split_request_line(requestline.as_bytes())?;
+    Ok(RequestLine::from_spans(requestline, spans))
+}
+
+/// Where the words of a request line are, over its bytes without the line ending.
+///
+/// Splitting the ISO-8859-1 bytes or their UTF-8 decoding gives the same words, since only SP separates them,
+/// so an ASCII line is split before any string is built.
+#[derive(Debug, Clone, Copy)]
+struct LineSpans {
+    length: usize,
+    command: (usize, usize),
+    path: (usize, usize),
+    version: Option<(usize, usize)>,
+    version_number: (u64, u64),
+}
+
+impl RequestLine {
+    fn from_spans(requestline: String, spans: LineSpans) -> Self {
+        RequestLine {
+            requestline,
+            command: spans.command,
+            path: spans.path,
+            version: spans.version,
+            version_number: spans.version_number,
+        }
+    }
+}
+
+/// The length of a raw line without its trailing CR and LF characters (Python's `rstrip('\r\n')`).
+fn trimmed_length(raw: &[u8]) -> usize {
+    let mut end = raw.len();
+    while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    end
+}
+
+fn split_request_line(bytes: &[u8]) -> Result<LineSpans, ParseError> {
+    let mut words: [(usize, usize); 3] = [(0, 0); 3];
+    let mut count = 0;
+    let mut last = (0, 0);
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b' ' {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        index = memchr::memchr(b' ', &bytes[start..]).map_or(bytes.len(), |offset| start + offset);
+        if count < 3 {
+            words[count] = (start, index);
+        }
+        last = (start, index);
+        count += 1;
+    }
+    if count == 0 {
+        return Err(ParseError::EmptyRequestLine);
+    }
+    let mut version_number = (0, 9);
+    let mut version = None;
+    if count >= 3 {
+        version_number = parse_version(&bytes[last.0..last.1])?;
+        if version_number >= (2, 0) {
+            return Err(ParseError::VersionNotSupported);
+        }
+        version = Some(last);
+    }
+    if !(2..=3).contains(&count) {
+        return Err(ParseError::BadRequestSyntax);
+    }
+    let command = words[0];
+    let mut path = words[1];
+    if count == 2 && &bytes[command.0..command.1] != b"GET" {
+        return Err(ParseError::BadHttp09RequestType);
+    }
+    // gh-87389: a path starting with `//` would read as a scheme-relative URL in a redirect.
+    if bytes[path.0..path.1].starts_with(b"//") {
+        while path.1 - path.0 > 1 && bytes[path.0 + 1] == b'/' {
+            path.0 += 1;
+        }
+    }
+    Ok(LineSpans {
+        length: bytes.len(),
+        command,
+        path,
+        version,
+        version_number,
+    })
+}
+
+/// Parses `HTTP/<major>.<minor>`, each part 1 to 10 ASCII digits.
+fn parse_version(word: &[u8]) -> Result<(u64, u64), ParseError> {
+    let number = word
+        .strip_prefix(b"HTTP/")
+        .ok_or(ParseError::BadRequestVersion)?;
+    let dot = memchr::memchr(b'.', number).ok_or(ParseError::BadRequestVersion)?;
+    let part = |digits: &[u8]| -> Result<u64, ParseError> {
+        if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(ParseError::BadRequestVersion);
+        }
+        Ok(digits
+            .iter()
+            .fold(0, |total, &digit| total * 10 + u64::from(digit - b'0')))
+    };
+    Ok((part(&number[..dot])?, part(&number[dot + 1..])?))
+}
+
+/// How the request body is framed, decided from the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body: neither `Content-Length` nor `Transfer-Encoding`.
+    None,
+    /// Exactly this many bytes (`Content-Length`).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A complete request head.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    /// The request line.
+    pub line: RequestLine,
+    /// The header fields (empty for HTTP/0.9).
+    pub headers: Headers,
+    /// How the body that follows is framed.
+    pub framing: BodyFraming,
+    /// How many bytes of the buffer the head took, blank line included.
+    pub length: usize,
+}
+
+/// The result of feeding bytes to a [`HeadParser`].
+#[derive(Debug)]
+pub enum Status {
+    /// More bytes are needed.
+    Partial,
+    /// The head is complete.
+    Complete(RequestHead),
+}
+
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"!#$%&'*+-.^_`|~";
+    let mut index = 0;
+    while index < 256 {
+        let byte = index as u8;
+        table[index] = byte.is_ascii_alphanumeric();
+        index += 1;
+    }
+    let mut index = 0;
+    while index < special.len() {
+        table[special[index] as usize] = true;
+        index += 1;
+    }
+    table
+};
+
+#[derive(Debug, Clone, Copy)]
+struct RawField {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// A resumable request-head parser.
+///
+/// Call [`HeadParser::parse`] with the whole buffer read so far each time more bytes arrive;
+/// it resumes after the last complete line it saw, and skips bytes already searched for a line end,
+/// so a head that trickles in costs linear time.
+#[derive(Debug, Default)]
+pub struct HeadParser {
+    position: usize,
+    scanned: usize,
+    line: Option<PendingLine>,
+    headers_start: usize,
+    fields: Vec<RawField>,
+    requestline: Option<String>,
+}
+
+/// A request line read but not yet turned into a [`RequestLine`]: an ASCII line stays spans over the buffer
+/// until the head completes, so parsing allocates nothing before then.
+#[derive(Debug)]
+enum PendingLine {
+    Ascii(LineSpans),
+    Decoded(RequestLine),
+}
+
+/// What one step of header parsing found.
+enum Step {
+    Field(RawField, usize),
+    End(usize),
+    Partial,
+}
+
+impl HeadParser {
+    /// A parser at the start of a request.
+    pub fn new() -> Self {
+        HeadParser {
+            fields: Vec::with_capacity(16),
+            ..HeadParser::default()
+        }
+    }
+
+    /// Forgets the previous request, keeping allocations, to parse the next one on the connection.
+    pub fn reset(&mut self) {
+        self.position = 0;
+        self.scanned = 0;
+        self.line = None;
+        self.headers_start = 0;
+        self.fields.clear();
+        self.requestline = None;
+    }
+
+    /// The request line after an error (for logging and the error page, as Python's `requestline`),
+    /// or once it has been decoded.
+    pub fn requestline(&self) -> Option<&str> {
+        match &self.line {
+            Some(PendingLine::Decoded(line)) => Some(line.requestline()),
+            _ => self.requestline.as_deref(),
+        }
+    }
+
+    /// Builds the request line's text, once, from the buffer it was parsed in.
+    fn take_line(&mut self, buffer: &[u8]) -> Option<RequestLine> {
+        match self.line.take()? {
+            PendingLine::Decoded(line) => Some(line),
+            PendingLine::Ascii(spans) => Some(RequestLine::from_spans(
+                latin1(&buffer[..spans.length]),
+                spans,
+            )),
+        }
+    }
+
+    /// Keeps the request line's text for [`HeadParser::requestline`] before reporting `error`.
+    fn fail(&mut self, buffer: &[u8], error: ParseError) -> Result<Status, ParseError> {
+        if let Some(line) = self.take_line(buffer) {
+            self.requestline = Some(line.into_requestline());
+        }
+        Err(error)
+    }
+
+    /// Parses as much of `buffer` (everything read so far for this request) as possible.
+    pub fn parse(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
+        // Nothing can complete until a new line end arrives; checking that first keeps trickling input linear.
+        if self.scanned > self.position
+            && memchr::memchr(b'\n', buffer.get(self.scanned..).unwrap_or(&[])).is_none()
+        {
+            self.scanned = buffer.len();
+            return self.partial(buffer);
+        }
+        if self.line.is_none() {
+            let Some(end) = memchr::memchr(b'\n', buffer) else {
+                self.scanned = buffer.len();
+                return self.partial(buffer);
+            };
+            let raw = &buffer[..=end];
+            if raw.len() > MAX_LINE {
+                self.requestline = Some(String::new());
+                return Err(ParseError::UriTooLong);
+            }
+            let trimmed = &raw[..trimmed_length(raw)];
+            let line = if trimmed.is_ascii() {
+                match split_request_line(trimmed) {
+                    Ok(spans) => PendingLine::Ascii(spans),
+                    Err(error) => {
+                        self.requestline = Some(latin1(trimmed));
+                        return Err(error);
+                    }
+                }
+            } else {
+                match parse_request_line(raw) {
+                    Ok(line) => PendingLine::Decoded(line),
+                    Err(error) => {
+                        self.requestline = Some(decode_request_line(raw));
+                        return Err(error);
+                    }
+                }
+            };
+            self.position = end + 1;
+            self.headers_start = end + 1;
+            let http_0_9 = match &line {
+                PendingLine::Ascii(spans) => spans.version.is_none(),
+                PendingLine::Decoded(line) => line.is_http_0_9(),
+            };
+            self.line = Some(line);
+            if http_0_9 {
+                let Some(line) = self.take_line(buffer) else {
+                    return Ok(Status::Partial);
+                };
+                return Ok(Status::Complete(RequestHead {
+                    line,
+                    headers: Headers::new(),
+                    framing: BodyFraming::None,
+                    length: end + 1,
+                }));
+            }
+        }
+        loop {
+            let step = match parse_field(buffer, self.position, self.fields.len()) {
+                Ok(step) => step,
+                Err(error) => return self.fail(buffer, error),
+            };
+            match step {
+                Step::Field(field, next) => {
+                    self.position = next;
+                    self.fields.push(field);
+                }
+                Step::End(next) => {
+                    self.position = next;
+                    return self.finish(buffer);
+                }
+                Step::Partial => {
+                    self.scanned = buffer.len();
+                    return self.partial(buffer);
+                }
+            }
+        }
+    }
+
+    /// Reports an incomplete head, or the line-length error once the unfinished line cannot fit.
+    fn partial(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
+        if buffer.len().saturating_sub(self.position) > MAX_LINE {
+            if self.line.is_none() {
+                self.requestline = Some(String::new());
+                return Err(ParseError::UriTooLong);
+            }
+            return self.fail(buffer, ParseError::LineTooLong);
+        }
+        Ok(Status::Partial)
+    }
+
+    fn finish(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
+        let block = &buffer[self.headers_start..self.position];
+        let headers = match std::str::from_utf8(block) {
+            Ok(text) if text.is_ascii() => {
+                let base = self.headers_start;
+                Headers::from_spans(
+                    text.to_owned(),
+                    self.fields.iter().map(|field| {
+                        (
+                            (field.name.0 - base, field.name.1 - base),
+                            (field.value.0 - base, field.value.1 - base),
+                        )
+                    }),
+                )
+            }
+            _ => {
+                let mut headers = Headers::with_capacity(block.len() * 2, self.fields.len());
+                for field in &self.fields {
+                    let name = &buffer[field.name.0..field.name.1];
+                    let value = &buffer[field.value.0..field.value.1];
+                    headers.push_raw(name, value, false);
+                }
+                headers
+            }
+        };
+        let framing = match raw_framing(buffer, &self.fields) {
+            Ok(framing) => framing,
+            Err(error) => return self.fail(buffer, error),
+        };
+        let Some(line) = self.take_line(buffer) else {
+            return Ok(Status::Partial);
+        };
+        Ok(Status::Complete(RequestHead {
+            line,
+            headers,
+            framing,
+            length: self.position,
+        }))
+    }
+}
+
+/// How many bytes at the start of `bytes` are token characters, eight at a time with one branch per eight.
+fn token_length(bytes: &[u8]) -> usize {
+    let mut length = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let all = TOKEN[chunk[0] as usize]
+            & TOKEN[chunk[1] as usize]
+            & TOKEN[chunk[2] as usize]
+            & TOKEN[chunk[3] as usize]
+            & TOKEN[chunk[4] as usize]
+            & TOKEN[chunk[5] as usize]
+            & TOKEN[chunk[6] as usize]
+            & TOKEN[chunk[7] as usize];
+        if !all {
+            break;
+        }
+        length += 8;
+    }
+    length
+        + bytes[length..]
+            .iter()
+            .position(|&byte| !TOKEN[byte as usize])
+            .unwrap_or(bytes.len() - length)
+}
+
+/// Parses the header line starting at `start`: a field, the blank line ending the head, or not enough bytes yet.
+fn parse_field(buffer: &[u8], start: usize, count: usize) -> Result<Step, ParseError> {
+    let line_too_long = |end: usize| end - start > MAX_LINE;
+    let index = start + token_length(buffer.get(start..).unwrap_or(&[]));
+    let Some(&stop) = buffer.get(index) else {
+        return Ok(Step::Partial);
+    };
+    if index == start {
+        match stop {
+            b'\n' => return Ok(Step::End(index + 1)),
+            b'\r' => {
+                return match buffer.get(index + 1) {
+                    Some(b'\n') => Ok(Step::End(index + 2)),
+                    Some(_) => Err(ParseError::InvalidHeaderName),
+                    None => Ok(Step::Partial),
+                }
+            }
+            _ => {}
+        }
+    }
+    if count >= MAX_HEADERS {
+        return Err(ParseError::TooManyHeaders);
+    }
+    match stop {
+        b':' if index > start => {}
+        b' ' | b'\t' if index == start => return Err(ParseError::ObsoleteLineFolding),
+        b' ' | b'\t' => {
+            let mut after = index;
+            while after < buffer.len() && matches!(buffer[after], b' ' | b'\t') {
+                after += 1;
+            }
+            return match buffer.get(after) {
+                Some(b':') => Err(ParseError::WhitespaceBeforeColon),
+                Some(_) => Err(ParseError::InvalidHeaderName),
+                None => Ok(Step::Partial),
+            };
+        }
+        _ => return Err(ParseError::InvalidHeaderName),
+    }
+    let name = (start, index);
+    let mut value_start = index + 1;
+    while value_start < buffer.len() && matches!(buffer[value_start], b' ' | b'\t') {
+        value_start += 1;
+    }
+    // One vector search finds the line end and any CR or NUL inside the value.
+    let Some(found) = memchr::memchr3(b'\n', b'\r', 0, &buffer[value_start..]) else {
+        return Ok(Step::Partial);
+    };
+    let mut value_end = value_start + found;
+    let next = match buffer[value_end] {
+        b'\n' => value_end + 1,
+        b'\r' => match buffer.get(value_end + 1) {
+            Some(b'\n') => value_end + 2,
+            Some(_) => return Err(ParseError::InvalidHeaderValue),
+            None => return Ok(Step::Partial),
+        },
+        _ => return Err(ParseError::InvalidHeaderValue),
+    };
+    if line_too_long(next) {
+        return Err(ParseError::LineTooLong);
+    }
+    while value_end > value_start && matches!(buffer[value_end - 1], b' ' | b'\t') {
+        value_end -= 1;
+    }
+    Ok(Step::Field(
+        RawField {
+            name,
+            value: (value_start, value_end),
+        },
+        next,
+    ))
+}
+
+/// [`framing`] over the parser's raw field spans, before any text is built.
+fn raw_framing(buffer: &[u8], fields: &[RawField]) -> Result<BodyFraming, ParseError> {
+    let mut content_length = None;
+    let mut transfer_encoding: Option<&[u8]> = None;
+    let mut several_encodings = false;
+    for field in fields {
+        let name = &buffer[field.name.0..field.name.1];
+        if name.len() != 14 && name.len() != 17 {
+            continue;
+        }
+        let value = &buffer[field.value.0..field.value.1];
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if content_length.is_some() {
+                return Err(ParseError::MultipleContentLength);
+            }
+            content_length = Some(parse_content_length_bytes(value)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            several_encodings |= transfer_encoding.is_some();
+            transfer_encoding = Some(value);
+        }
+    }
+    match (content_length, transfer_encoding) {
+        (Some(_), Some(_)) => Err(ParseError::ContentLengthWithTransferEncoding),
+        (None, Some(encoding)) => {
+            if !several_encodings && encoding.eq_ignore_ascii_case(b"chunked") {
+                Ok(BodyFraming::Chunked)
+            } else {
+                Err(ParseError::UnsupportedTransferEncoding)
+            }
+        }
+        (Some(length), None) => Ok(BodyFraming::Length(length)),
+        (None, None) => Ok(BodyFraming::None),
+    }
+}
+
+/// Decides the body framing and refuses the request-smuggling shapes.
+pub fn framing(headers: &Headers) -> Result<BodyFraming, ParseError> {
+    let mut content_length = None;
+    let mut transfer_encoding: Option<&str> = None;
+    let mut several_encodings = false;
+    for (name, value) in headers.iter() {
+        if name.len() != 14 && name.len() != 17 {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            if content_length.is_some() {
+                return Err(ParseError::MultipleContentLength);
+            }
+            content_length = Some(parse_content_length(value)?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            several_encodings |= transfer_encoding.is_some();
+            transfer_encoding = Some(value);
+        }
+    }
+    match (content_length, transfer_encoding) {
+        (Some(_), Some(_)) => Err(ParseError::ContentLengthWithTransferEncoding),
+        (None, Some(encoding)) => {
+            if !several_encodings && encoding.eq_ignore_ascii_case("chunked") {
+                Ok(BodyFraming::Chunked)
+            } else {
+                Err(ParseError::UnsupportedTransferEncoding)
+            }
+        }
+        (Some(length), None) => Ok(BodyFraming::Length(length)),
+        (None, None) => Ok(BodyFraming::None),
+    }
+}
+
+/// Parses a `Content-Length` value: one or more ASCII digits, nothing else, no overflow.
+pub fn parse_content_length(value: &str) -> Result<u64, ParseError> {
+    parse_content_length_bytes(value.as_bytes())
+}
+
+fn parse_content_length_bytes(value: &[u8]) -> Result<u64, ParseError> {
+    if value.is_empty() || !value.iter().all(|byte| byte.is_ascii_digit()) {
+        return Err(ParseError::InvalidContentLength);
+    }
+    value.iter().try_fold(0u64, |total, &byte| {
+        total
+            .checked_mul(10)
+            .and_then(|total| total.checked_add(u64::from(byte - b'0')))
+            .ok_or(ParseError::InvalidContentLength)
+    })
+}
+
+/// Parses a whole head in one call; `Ok(None)` means the bytes end before the head does.
+pub fn parse_head(buffer: &[u8]) -> Result<Option<RequestHead>, ParseError> {
+    match HeadParser::new().parse(buffer)? {
+        Status::Partial => Ok(None),
+        Status::Complete(head) => Ok(Some(head)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

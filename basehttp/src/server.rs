@@ -1,0 +1,280 @@
+//! [`HttpServer`] and [`ThreadingHttpServer`]: thin constructors over socketserver's `TcpServer`,
+//! and [`HttpHandler`], the adapter running the HTTP connection loop as a `StreamRequestHandler`.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, ToSocketAddrs};
+use std::ops::{Deref, DerefMut};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use socketserver::{
+    Address, Mode, ServerConfig, ServerHooks, ShutdownHandle, StreamRequest, StreamRequestHandler,
+    TcpServer,
+};
+
+use crate::connection::{serve_connection, ConnectionInfo};
+use crate::handler::BaseHttpRequestHandler;
+
+/// Runs a [`BaseHttpRequestHandler`] on each connection of a socketserver stream server.
+///
+/// It turns Nagle's algorithm off, so a response written in two pieces does not wait 40 ms for an ACK.
+#[derive(Debug)]
+pub struct HttpHandler<H> {
+    handler: H,
+}
+
+impl<H: BaseHttpRequestHandler> HttpHandler<H> {
+    /// Wraps `handler`.
+    pub fn new(handler: H) -> Self {
+        HttpHandler { handler }
+    }
+
+    /// The wrapped handler.
+    pub fn get_ref(&self) -> &H {
+        &self.handler
+    }
+}
+
+impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
+        let stream = request.request.clone();
+        let info = ConnectionInfo {
+            client_address: request.client_address.clone(),
+            server_address: request.server_address.clone(),
+            socket: Some(stream.clone()),
+            plain: true,
+        };
+        serve_connection(&self.handler, &stream, &stream, info)
+    }
+
+    fn disable_nagle_algorithm(&self) -> bool {
+        true
+    }
+}
+
+/// Python's `HTTPServer`: a `TcpServer` with `allow_reuse_address = True`, serving one request at a time,
+/// that knows its `server_name` and `server_port`.
+///
+/// It dereferences to the socketserver `TcpServer` for everything else (`fileno`, `config`, ...).
+/// For another processing mode (threads, a bounded pool), start from [`HttpServer::default_config`]:
+///
+/// ```no_run
+/// # use basehttp::{BaseHttpRequestHandler, HttpServer};
+/// # struct Hello;
+/// # impl BaseHttpRequestHandler for Hello {}
+/// use socketserver::{Mode, ServerConfig};
+/// let config = ServerConfig {
+///     mode: Mode::Pool { workers: 8, queue: 64 },
+///     ..HttpServer::default_config()
+/// };
+/// let server = HttpServer::with_config(("127.0.0.1", 8000), Hello, config)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "HTTPServer")]
+#[doc(alias = "BaseHTTPServer")]
+#[derive(Debug)]
+pub struct HttpServer {
+    server: TcpServer,
+    server_name: String,
+    server_port: u16,
+}
+
+impl HttpServer {
+    /// Binds `address` and listens (Python's `HTTPServer(server_address, handler_class)`).
+    pub fn new(
+        address: impl ToSocketAddrs,
+        handler: impl BaseHttpRequestHandler,
+    ) -> io::Result<Self> {
+        Self::with_config(address, handler, Self::default_config())
+    }
+
+    /// Binds `address` and listens with `config`.
+    pub fn with_config(
+        address: impl ToSocketAddrs,
+        handler: impl BaseHttpRequestHandler,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        let server = TcpServer::with_config(address, HttpHandler::new(handler), config)?;
+        let (server_name, server_port) = match server.server_address() {
+            Address::Inet(address) => (address.ip().to_string(), address.port()),
+            Address::Unix(path) => (path.display().to_string(), 0),
+        };
+        Ok(HttpServer {
+            server,
+            server_name,
+            server_port,
+        })
+    }
+
+    /// Python's `HTTPServer` settings: `TcpServer`'s defaults with `allow_reuse_address` on.
+    pub fn default_config() -> ServerConfig {
+        ServerConfig {
+            allow_reuse_address: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// The bound host (Python's `server_name`), as an IP address: unlike Python's `getfqdn`, no DNS lookup is made.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// The bound port (Python's `server_port`); port 0 was replaced by the real one.
+    pub fn server_port(&self) -> u16 {
+        self.server_port
+    }
+
+    /// The bound address (Python's `server_address`).
+    pub fn server_address(&self) -> &Address {
+        self.server.server_address()
+    }
+
+    /// Serves until shut down (Python's `serve_forever(poll_interval)`).
+    pub fn serve_forever(&self, poll_interval: Duration) -> io::Result<()> {
+        self.server.serve_forever(poll_interval)
+    }
+
+    /// Serves one connection (Python's `handle_request()`).
+    pub fn handle_request(&self) -> io::Result<()> {
+        self.server.handle_request()
+    }
+
+    /// A handle that stops `serve_forever` from another thread (Python's `shutdown()`).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// Replaces the server hooks (Python's overridable `verify_request`, `handle_error`, ...).
+    pub fn set_hooks(&mut self, hooks: impl ServerHooks) {
+        self.server.set_hooks(hooks);
+    }
+
+    /// Closes the listening socket (Python's `server_close()`).
+    pub fn server_close(&mut self) {
+        self.server.server_close();
+    }
+
+    /// The socketserver server underneath.
+    pub fn into_inner(self) -> TcpServer {
+        self.server
+    }
+}
+
+impl Deref for HttpServer {
+    type Target = TcpServer;
+
+    fn deref(&self) -> &TcpServer {
+        &self.server
+    }
+}
+
+impl DerefMut for HttpServer {
+    fn deref_mut(&mut self) -> &mut TcpServer {
+        &mut self.server
+    }
+}
+
+/// Python's `ThreadingHTTPServer`: an [`HttpServer`] with a thread per connection and `daemon_threads = True`.
+///
+/// For other settings with threads, pass [`ThreadingHttpServer::default_config`] with changes to [`HttpServer::with_config`].
+#[doc(alias = "ThreadingHTTPServer")]
+#[doc(alias = "ThreadingMixIn")]
+#[derive(Debug)]
+pub struct ThreadingHttpServer {
+    server: HttpServer,
+}
+
+impl ThreadingHttpServer {
+    /// Binds `address` and listens (Python's `ThreadingHTTPServer(server_address, handler_class)`).
+    pub fn new(
+        address: impl ToSocketAddrs,
+        handler: impl BaseHttpRequestHandler,
+    ) -> io::Result<Self> {
+        let server = HttpServer::with_config(address, handler, Self::default_config())?;
+        Ok(ThreadingHttpServer { server })
+    }
+
+    /// Python's `ThreadingHTTPServer` settings: threading mode, daemon threads, address reuse.
+    pub fn default_config() -> ServerConfig {
+        ServerConfig {
+            mode: Mode::Threading,
+            daemon_threads: true,
+            ..HttpServer::default_config()
+        }
+    }
+
+    /// The [`HttpServer`] underneath.
+    pub fn into_inner(self) -> HttpServer {
+        self.server
+    }
+}
+
+impl Deref for ThreadingHttpServer {
+    type Target = HttpServer;
+
+    fn deref(&self) -> &HttpServer {
+        &self.server
+    }
+}
+
+impl DerefMut for ThreadingHttpServer {
+    fn deref_mut(&mut self) -> &mut HttpServer {
+        &mut self.server
+    }
+}
+
+/// The line Python's `http.server` prints once it listens: `Serving HTTP on 0.0.0.0 port 8000 (http://0.0.0.0:8000/) ...`.
+pub fn serving_message(address: &Address) -> String {
+    match address {
+        Address::Inet(address) => {
+            let host = address.ip().to_string();
+            let port = address.port();
+            let url_host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            format!("Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...")
+        }
+        Address::Unix(path) => format!("Serving HTTP on {} ...", path.display()),
+    }
+}
+
+/// Serves until SIGINT (Ctrl-C), as Python's `http.server.test()` does around `serve_forever`.
+///
+/// On SIGINT it stops the loop, prints `Keyboard interrupt received, exiting.` on stdout as Python does, and returns `Ok(true)`;
+/// `Ok(false)` means the loop was shut down some other way.
+/// The signal is caught with `signal-hook`, which writes a byte into a socket pair that a watcher thread waits on,
+/// so no `unsafe` is needed here.
+pub fn serve_until_interrupted(server: &HttpServer, poll_interval: Duration) -> io::Result<bool> {
+    let (mut receiver, sender) = UnixStream::pair()?;
+    let signal = signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, sender)?;
+    let waker = receiver.try_clone()?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let shutdown = server.shutdown_handle();
+    let watcher = {
+        let interrupted = Arc::clone(&interrupted);
+        thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            if matches!(receiver.read(&mut byte), Ok(1)) {
+                interrupted.store(true, Ordering::SeqCst);
+                shutdown.shutdown();
+            }
+        })
+    };
+    let result = server.serve_forever(poll_interval);
+    signal_hook::low_level::unregister(signal);
+    // Wakes the watcher with end of file when the loop stopped for another reason.
+    let _ = waker.shutdown(Shutdown::Both);
+    let _ = watcher.join();
+    result?;
+    let interrupted = interrupted.load(Ordering::SeqCst);
+    if interrupted {
+        // A closed stdout must not turn a clean exit into a panic.
+        let _ = writeln!(io::stdout(), "\nKeyboard interrupt received, exiting.");
+    }
+    Ok(interrupted)
+}

@@ -1,0 +1,240 @@
+//! [`SimpleHttpRequestHandler`]: Python's `SimpleHTTPRequestHandler` on basehttp's [`BaseHttpRequestHandler`], and the plain functions it is made of.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use basehttp::{BaseHttpRequestHandler, HttpRequest, Limits};
+
+use crate::conditional::Conditions;
+use crate::head::{
+    send_head, FileBody, FileReply, FileRequest, HeadReply, SimpleHooks, INDEX_PAGES,
+};
+use crate::listing::LISTING_CONTENT_TYPE;
+use crate::mime::{guess_type_with, EXTENSIONS_MAP};
+use crate::range::{unsatisfied_content_range, ByteRange};
+use crate::sendfile::send_file_range;
+
+/// Python's `SimpleHTTPRequestHandler.server_version`.
+pub const SERVER_VERSION: &str = "SimpleHTTP/0.6";
+
+/// Python's `SimpleHTTPRequestHandler`: serves GET and HEAD from a directory; other methods get 501.
+///
+/// The settings are Python's class attributes as fields; `do_get` and `do_head` call [`serve_files`].
+/// Beyond Python: `ETag`, conditional requests, `Range`, `sendfile(2)` for plain TCP, names that are not UTF-8,
+/// and basehttp's default connection timeouts ([`Limits`]; set `limits` to [`Limits::python`] for Python's none).
+#[doc(alias = "SimpleHTTPRequestHandler")]
+#[derive(Debug, Clone)]
+pub struct SimpleHttpRequestHandler {
+    /// The served directory (Python's `directory`).
+    pub directory: PathBuf,
+    /// `HTTP/1.0` (Python's default) or `HTTP/1.1`.
+    pub protocol_version: String,
+    /// The index pages tried in a directory (Python's `index_pages`).
+    pub index_pages: Vec<&'static str>,
+    /// Content types by extension, looked up before `mimetypes` (Python's `extensions_map`).
+    pub extensions_map: Vec<(String, String)>,
+    /// Timeouts and the drain limit of each connection (basehttp's defaults).
+    pub limits: Limits,
+}
+
+impl SimpleHttpRequestHandler {
+    /// A handler serving `directory` with Python's settings.
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        Self {
+            directory: directory.into(),
+            protocol_version: "HTTP/1.0".to_owned(),
+            index_pages: INDEX_PAGES.to_vec(),
+            extensions_map: EXTENSIONS_MAP
+                .iter()
+                .map(|(extension, content_type)| {
+                    ((*extension).to_owned(), (*content_type).to_owned())
+                })
+                .collect(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// A handler serving the current directory, Python's default (`os.getcwd()`).
+    ///
+    /// # Errors
+    ///
+    /// The error from reading the current directory.
+    pub fn in_current_directory() -> io::Result<Self> {
+        Ok(Self::new(std::env::current_dir()?))
+    }
+}
+
+impl SimpleHooks for SimpleHttpRequestHandler {
+    fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    fn index_pages(&self) -> &[&str] {
+        &self.index_pages
+    }
+
+    fn guess_type(&self, path: &Path) -> Cow<'_, str> {
+        guess_type_with(path, &self.extensions_map)
+    }
+}
+
+impl BaseHttpRequestHandler for SimpleHttpRequestHandler {
+    fn server_version(&self) -> &str {
+        SERVER_VERSION
+    }
+
+    fn protocol_version(&self) -> &str {
+        &self.protocol_version
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        serve_files(self, req)
+    }
+
+    fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        serve_files(self, req)
+    }
+}
+
+/// Joins every value of a header with `, `, as one list.
+fn joined(req: &HttpRequest<'_>, name: &str) -> Option<String> {
+    let values: Vec<&str> = req.headers.get_all(name).collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// Answers a GET or HEAD from files (Python's `do_GET` and `do_HEAD` around `send_head`), through `hooks`.
+pub fn serve_files<H: SimpleHooks + ?Sized>(
+    hooks: &H,
+    req: &mut HttpRequest<'_>,
+) -> io::Result<()> {
+    let if_match = joined(req, "If-Match");
+    let if_none_match = joined(req, "If-None-Match");
+    let reply = {
+        let request = FileRequest {
+            command: &req.command,
+            path: &req.path,
+            range: req.headers.get("Range"),
+            if_range: req.headers.get("If-Range"),
+            conditions: Conditions {
+                if_match: if_match.as_deref(),
+                if_none_match: if_none_match.as_deref(),
+                if_modified_since: req.headers.get("If-Modified-Since"),
+                if_unmodified_since: req.headers.get("If-Unmodified-Since"),
+            },
+        };
+        send_head(hooks, &request)
+    };
+    write_reply(req, reply)
+}
+
+/// Sends a [`HeadReply`]: status, headers, and for GET the body.
+pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()> {
+    let is_head = req.command == "HEAD";
+    match reply {
+        HeadReply::MovedPermanently { location } => {
+            req.send_response(301, None)?;
+            req.send_header("Location", &location)?;
+            req.send_header("Content-Length", "0")?;
+            req.end_headers()
+        }
+        HeadReply::NotFound { message } => req.send_error(404, Some(message)),
+        HeadReply::Listing { page } => {
+            req.send_response(200, None)?;
+            req.send_header("Content-type", LISTING_CONTENT_TYPE)?;
+            req.send_header("Content-Length", &page.len().to_string())?;
+            req.end_headers()?;
+            if !is_head {
+                req.wfile.write_all(page.as_bytes())?;
+            }
+            Ok(())
+        }
+        HeadReply::NotModified { headers } => {
+            req.send_response(304, None)?;
+            for (name, value) in &headers {
+                req.send_header(name, value)?;
+            }
+            req.end_headers()
+        }
+        HeadReply::PreconditionFailed => req.send_error(412, None),
+        HeadReply::RangeNotSatisfiable { complete_length } => {
+            req.send_response(416, None)?;
+            req.send_header("Content-Range", &unsatisfied_content_range(complete_length))?;
+            req.send_header("Content-Length", "0")?;
+            req.end_headers()
+        }
+        HeadReply::File(mut file) => {
+            req.send_response(file.status, None)?;
+            for (name, value) in &file.headers {
+                req.send_header(name, value)?;
+            }
+            req.end_headers()?;
+            if is_head {
+                return Ok(());
+            }
+            write_file_body(req, &mut file)
+        }
+    }
+}
+
+/// Sends a file's body: with `sendfile(2)` on a plain socket for one range, otherwise through `wfile`.
+fn write_file_body(req: &mut HttpRequest<'_>, file: &mut FileReply) -> io::Result<()> {
+    let single = match &file.body {
+        FileBody::Whole { length: 0 } => return Ok(()),
+        FileBody::Whole { length } => Some(ByteRange {
+            start: 0,
+            end: length - 1,
+        }),
+        FileBody::Range(range) => Some(*range),
+        FileBody::Multipart(_) => None,
+    };
+    if let Some(range) = single {
+        if let Some(stream) = req.raw_stream()? {
+            return send_file_range(&file.file, &range, stream);
+        }
+    }
+    file.write_body(&mut req.wfile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase (class attributes: server_version, protocol_version, extensions_map).
+    #[test]
+    fn python_settings() {
+        let mut handler = SimpleHttpRequestHandler::new("/srv");
+        assert_eq!(
+            BaseHttpRequestHandler::server_version(&handler),
+            "SimpleHTTP/0.6"
+        );
+        assert_eq!(
+            BaseHttpRequestHandler::protocol_version(&handler),
+            "HTTP/1.0"
+        );
+        assert_eq!(
+            SimpleHooks::index_pages(&handler),
+            ["index.html", "index.htm"]
+        );
+        assert_eq!(
+            SimpleHooks::guess_type(&handler, Path::new("a.gz")),
+            "application/gzip"
+        );
+        handler
+            .extensions_map
+            .push((".md".to_owned(), "text/markdown; charset=utf-8".to_owned()));
+        assert_eq!(
+            SimpleHooks::guess_type(&handler, Path::new("README.md")),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(
+            SimpleHooks::translate_path(&handler, "/a/../b"),
+            Path::new("/srv/b")
+        );
+        assert!(SimpleHttpRequestHandler::in_current_directory().is_ok());
+    }
+}

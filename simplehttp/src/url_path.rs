@@ -1,0 +1,348 @@
+//! From a request path to a file: `translate_path`, the trailing-slash test and the directory redirect.
+//!
+//! Everything here is a pure function of its arguments, so it can be tested and fuzzed without a filesystem.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use percent_encoding::{percent_decode, percent_decode_str};
+
+/// The request path without its `?query` and `#fragment`, as Python cuts them (`path.split('#', 1)[0].split('?', 1)[0]`).
+pub fn strip_query_and_fragment(path: &str) -> &str {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
+}
+
+/// Percent-decodes to bytes, like `urllib.parse.unquote_to_bytes`: a `%` not followed by two hex digits stays as it is.
+pub fn unquote_to_bytes(text: &str) -> Cow<'_, [u8]> {
+    percent_decode_str(text).into()
+}
+
+/// Whether the request path names a directory explicitly: its path part ends with `/`, `%2f` or `%2F`.
+///
+/// Python's `send_head` redirects a directory requested without one of these, and answers 404 for a file requested with one.
+pub fn has_trailing_slash(request_path: &str) -> bool {
+    let path = strip_query_and_fragment(request_path);
+    path.ends_with('/') || path.ends_with("%2f") || path.ends_with("%2F")
+}
+
+/// The path segments that `translate_path` joins under the directory, decoded to bytes.
+///
+/// The path is cut at `?` and `#`, percent-decoded to bytes, normalised like `posixpath.normpath` (`..` removes the segment before it and is otherwise dropped), and stripped of empty, `.` and `..` segments and of segments the platform would read as more than one name.
+/// No segment is empty, `.` or `..`, or contains `/` (or, on Windows, `\` or `:`), so joining them can never leave the directory.
+pub fn safe_segments(request_path: &str) -> Vec<Vec<u8>> {
+    safe_segments_of_decoded(&decode_path_bytes(request_path.as_bytes()))
+}
+
+/// The raw request path cut at `?` and `#` and percent-decoded to bytes.
+fn decode_path_bytes(raw_path: &[u8]) -> Vec<u8> {
+    let end = raw_path
+        .iter()
+        .position(|&byte| byte == b'?' || byte == b'#')
+        .unwrap_or(raw_path.len());
+    percent_decode(&raw_path[..end]).collect()
+}
+
+fn safe_segments_of_decoded(decoded: &[u8]) -> Vec<Vec<u8>> {
+    let mut segments: Vec<&[u8]> = Vec::new();
+    for segment in decoded.split(|&byte| byte == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." => {
+                segments.pop();
+            }
+            _ => segments.push(segment),
+        }
+    }
+    segments
+        .into_iter()
+        .filter(|segment| !segment_has_separator(segment))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Python drops a segment when `os.path.dirname(word)` is not empty: on Windows a backslash or a drive letter.
+fn segment_has_separator(segment: &[u8]) -> bool {
+    cfg!(windows) && segment.iter().any(|&byte| byte == b'\\' || byte == b':')
+}
+
+/// Translates a `/`-separated URL path to a file under `directory`, as Python's `SimpleHTTPRequestHandler.translate_path`.
+///
+/// The query and fragment are dropped, the path is percent-decoded to bytes (names that are not UTF-8 work on Unix), normalised, and its safe segments (see [`safe_segments`]) are joined under `directory`.
+/// A trailing slash, also one written `%2f`, is kept, so a file asked for as a directory can be refused.
+/// The result always lies inside `directory`.
+///
+/// Unlike Python, bytes that do not decode as UTF-8 are kept as they are instead of turning into U+FFFD, so every name in a listing can be fetched.
+///
+/// ```
+/// use std::path::Path;
+/// use simplehttp::translate_path;
+///
+/// let root = Path::new("/srv/www");
+/// assert_eq!(translate_path("/a/../b%20c?x=1", root), Path::new("/srv/www/b c"));
+/// assert_eq!(translate_path("/../../etc/passwd", root), Path::new("/srv/www/etc/passwd"));
+/// ```
+pub fn translate_path(request_path: &str, directory: &Path) -> PathBuf {
+    translate_path_bytes(request_path.as_bytes(), directory)
+}
+
+/// [`translate_path`] for the request path's raw bytes, as they came on the request line.
+///
+/// A request line is read as ISO-8859-1, so a raw (not percent-encoded) UTF-8 name arrives as one character per byte; give those bytes here (see [`latin1_bytes`]) and the name is found, where Python would look for a garbled one.
+pub fn translate_path_bytes(raw_path: &[u8], directory: &Path) -> PathBuf {
+    let decoded = decode_path_bytes(raw_path);
+    let mut path = directory.to_path_buf();
+    for segment in safe_segments_of_decoded(&decoded) {
+        path.push(segment_to_path(segment));
+    }
+    if decoded.ends_with(b"/") && !path_ends_with_slash(&path) {
+        path.as_mut_os_string().push("/");
+    }
+    path
+}
+
+/// The bytes of text decoded as ISO-8859-1 (every character below U+0100 is one byte); `None` if a character does not fit.
+pub fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
+    text.chars()
+        .map(|character| u8::try_from(u32::from(character)).ok())
+        .collect()
+}
+
+/// Whether the path's text ends with a separator (`Path::ends_with` compares components and cannot tell).
+pub fn path_ends_with_slash(path: &Path) -> bool {
+    let text = path.as_os_str().as_encoded_bytes();
+    text.ends_with(b"/") || (cfg!(windows) && text.ends_with(b"\\"))
+}
+
+#[cfg(unix)]
+fn segment_to_path(segment: Vec<u8>) -> PathBuf {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(OsString::from_vec(segment))
+}
+
+#[cfg(not(unix))]
+fn segment_to_path(segment: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+}
+
+/// The `Location` of the 301 that sends a directory asked for without a trailing slash to the same path with one.
+///
+/// Python rebuilds the URL with `urlunsplit((scheme, netloc, path + '/', query, fragment))`, so the query and any fragment are kept.
+/// Like `urlsplit`, tabs, CR and LF are removed; unlike Python's code alone, leading slashes and backslashes are collapsed to one `/` so the result can never be read as `//host` (an open redirect).
+///
+/// ```
+/// use simplehttp::directory_redirect_location;
+///
+/// assert_eq!(directory_redirect_location("/docs?page=2"), "/docs/?page=2");
+/// assert_eq!(directory_redirect_location("//evil.example/x"), "/evil.example/x/");
+/// ```
+pub fn directory_redirect_location(request_path: &str) -> String {
+    let cleaned: String = request_path
+        .chars()
+        .filter(|character| !matches!(character, '\t' | '\r' | '\n'))
+        .collect();
+    // Like `urlsplit`, and like browsers, leading C0 controls and spaces are not part of the URL.
+    let cleaned = cleaned.trim_start_matches(|character: char| character <= ' ');
+    let (before_fragment, fragment) = cleaned.split_once('#').unwrap_or((cleaned, ""));
+    let (path, query) = before_fragment
+        .split_once('?')
+        .unwrap_or((before_fragment, ""));
+    let mut location = String::with_capacity(cleaned.len() + 2);
+    // Browsers read `\` as `/`, so `/\host` would be as dangerous as `//host`.
+    if path.starts_with(['/', '\\']) {
+        location.push('/');
+        location.push_str(path.trim_start_matches(['/', '\\']));
+    } else {
+        location.push_str(path);
+    }
+    // A path of slashes only is already the root; appending would make `//`.
+    if location != "/" {
+        location.push('/');
+    }
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(query);
+    }
+    if !fragment.is_empty() {
+        location.push('#');
+        location.push_str(fragment);
+    }
+    location
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        PathBuf::from("/srv/root")
+    }
+
+    fn check(request_path: &str, expected: &str) {
+        let translated = translate_path(request_path, &root());
+        assert_eq!(
+            translated.as_os_str().as_encoded_bytes(),
+            expected.as_bytes(),
+            "translate_path({request_path:?})"
+        );
+        assert!(translated.starts_with(root()), "{translated:?} escaped");
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_query_arguments.
+    #[test]
+    fn test_query_arguments() {
+        check("/filename", "/srv/root/filename");
+        check("/filename?foo=bar", "/srv/root/filename");
+        check("/filename?a=b&spam=eggs#zot", "/srv/root/filename");
+        check("/filename#frag?not=query", "/srv/root/filename");
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_start_with_double_slash.
+    #[test]
+    fn test_start_with_double_slash() {
+        check("//filename", "/srv/root/filename");
+        check("//filename?foo=bar", "/srv/root/filename");
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_get (the `..` traversal and trailing-slash parts).
+    #[test]
+    fn dot_segments_never_escape() {
+        check("/..", "/srv/root");
+        check("/../", "/srv/root/");
+        check("/../../etc/passwd", "/srv/root/etc/passwd");
+        check("/a/../../b", "/srv/root/b");
+        check("/a/b/../c", "/srv/root/a/c");
+        check("/./a/./b/.", "/srv/root/a/b");
+        check("/%2e%2e/%2E%2E/x", "/srv/root/x");
+        check("/a/%2e%2e/b", "/srv/root/b");
+        check("..", "/srv/root");
+        check("a/../../..", "/srv/root");
+        check("", "/srv/root");
+        check("/", "/srv/root/");
+    }
+
+    #[test]
+    fn trailing_slash_is_kept_including_percent_2f() {
+        check("/dir/", "/srv/root/dir/");
+        check("/dir%2f", "/srv/root/dir/");
+        check("/dir%2F", "/srv/root/dir/");
+        check("/dir/?q=1", "/srv/root/dir/");
+        check("/dir/.", "/srv/root/dir");
+        check("/dir/..", "/srv/root");
+        check("/dir//", "/srv/root/dir/");
+    }
+
+    #[test]
+    fn percent_decoding_to_bytes() {
+        check("/a%20b", "/srv/root/a b");
+        check("/%41", "/srv/root/A");
+        check("/caf%C3%A9", "/srv/root/café");
+        check("/100%", "/srv/root/100%");
+        check("/%zz%4", "/srv/root/%zz%4");
+        check("/a%2fb", "/srv/root/a/b");
+        check("/q%3F", "/srv/root/q?");
+        check("/f%23", "/srv/root/f#");
+        check("/%25A4", "/srv/root/%A4");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_survive() {
+        let translated = translate_path("/%FF%FEx", &root());
+        assert_eq!(
+            translated.as_os_str().as_encoded_bytes(),
+            b"/srv/root/\xff\xfex"
+        );
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_windows_colon (only Windows reads `c:` and `\` as separators).
+    #[cfg(windows)]
+    #[test]
+    fn test_windows_colon() {
+        for path in [
+            "c:c:c:foo/filename",
+            "\\c:../filename",
+            "c:\\c:..\\foo/filename",
+            "c:c:foo\\c:c:bar/filename",
+        ] {
+            assert_eq!(
+                translate_path(path, &root()),
+                root().join("filename"),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn raw_bytes_and_latin1() {
+        let translated = translate_path_bytes(b"/caf\xc3\xa9?q", &root());
+        assert_eq!(translated, root().join("café"));
+        assert_eq!(
+            latin1_bytes("caf\u{c3}\u{a9}"),
+            Some(b"caf\xc3\xa9".to_vec())
+        );
+        assert_eq!(latin1_bytes("\u{100}"), None);
+    }
+
+    #[test]
+    fn segments_are_safe() {
+        assert_eq!(
+            safe_segments("/a//b/./c/.."),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+        assert!(safe_segments("/../..").is_empty());
+    }
+
+    #[test]
+    fn trailing_slash_test() {
+        for (path, expected) in [
+            ("/", true),
+            ("/dir", false),
+            ("/dir/", true),
+            ("/dir%2f", true),
+            ("/dir%2F", true),
+            ("/dir%252f", false),
+            ("/dir/?x", true),
+            ("/dir?x/", false),
+            ("/dir#/", false),
+            ("", false),
+        ] {
+            assert_eq!(has_trailing_slash(path), expected, "{path:?}");
+        }
+    }
+
+    fn check_redirect(request_path: &str, expected: &str) {
+        assert_eq!(
+            directory_redirect_location(request_path),
+            expected,
+            "{request_path:?}"
+        );
+    }
+
+    // Mirrors test_httpservers: SimpleHTTPServerTestCase.test_get_dir_redirect_location_domain_injection_bug.
+    #[test]
+    fn test_get_dir_redirect_location_domain_injection_bug() {
+        check_redirect("//python.org%2f..", "/python.org%2f../");
+        check_redirect("///python.org", "/python.org/");
+        check_redirect("/\t/python.org", "/python.org/");
+        check_redirect("/\t/", "/");
+        check_redirect(" \x0b//evil.example", "/evil.example/");
+        check_redirect("/\\evil.example", "/evil.example/");
+        check_redirect("\\\\evil.example", "/evil.example/");
+        check_redirect("///?q", "/?q");
+    }
+
+    #[test]
+    fn redirect_keeps_query_and_fragment() {
+        // Python: urlunsplit(('', '', '/a/', 'b', 'c')) == '/a/?b#c'.
+        check_redirect("/a?b#c", "/a/?b#c");
+        check_redirect("/a#c", "/a/#c");
+        check_redirect("/a?", "/a/");
+        check_redirect("/a#c?d", "/a/#c?d");
+        check_redirect("/a", "/a/");
+        check_redirect("a", "a/");
+        check_redirect("", "/");
+        check_redirect("/a\tb\r\n?q", "/ab/?q");
+    }
+}

@@ -1,0 +1,190 @@
+//! The `simplehttp` command as a user runs it: banner, serving, Ctrl-C, and refused arguments.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_simplehttp"))
+}
+
+/// Kills the child if a test fails before it exits on its own.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+// Mirrors test_httpservers: CommandLineRunTimeTestCase (banner, a request, Ctrl-C exits 0 with Python's message).
+#[test]
+fn serves_until_ctrl_c() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
+    let child = command()
+        .args(["0", "-b", "127.0.0.1", "-d"])
+        .arg(directory.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let port = banner_port(&banner, "HTTP");
+
+    let response = get(port, "/a.txt");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nhello"), "{response}");
+    assert!(
+        response.contains("\r\nServer: SimpleHTTP/0.6 "),
+        "{response}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = guard.0.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(rest, "\nKeyboard interrupt received, exiting.\n");
+    let mut log = String::new();
+    guard
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("\"GET /a.txt HTTP/1.1\" 200 -"), "{log}");
+}
+
+// Mirrors test_httpservers: CommandLineTestCase.test_invalid_tls_cert_and_key_flags.
+#[test]
+fn refuses_impossible_arguments() {
+    let output = command().args(["--tls-key", "k.pem"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("--tls-key requires --tls-cert to be set"),
+        "{message}"
+    );
+
+    let output = command().args(["-p", "HTTP/2.0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = command().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--bind",
+        "--directory",
+        "--protocol",
+        "--tls-cert",
+        "--timeout",
+        "[PORT]",
+    ] {
+        assert!(help.contains(option), "{option} missing from {help}");
+    }
+}
+
+/// Reads the banner's port after checking the rest of the line.
+fn banner_port(banner: &str, protocol: &str) -> u16 {
+    let scheme = protocol.to_lowercase();
+    let port: u16 = banner
+        .strip_prefix(&format!("Serving {protocol} on 127.0.0.1 port "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
+    assert_eq!(
+        banner,
+        format!("Serving {protocol} on 127.0.0.1 port {port} ({scheme}://127.0.0.1:{port}/) ...\n")
+    );
+    port
+}
+
+// Mirrors test_httpservers: CommandLineRunTimeTestCase.test_https_client (Python 3.14's --tls-cert and --tls-key).
+#[test]
+fn serves_https_with_tls_flags() {
+    use std::sync::Arc;
+
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.txt"), "secret hello").unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = directory.path().join("cert.pem");
+    let key = directory.path().join("key.pem");
+    std::fs::write(&certificate, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let child = command()
+        .args(["0", "-b", "127.0.0.1", "--tls-cert"])
+        .arg(&certificate)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("-d")
+        .arg(directory.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let port = banner_port(&banner, "HTTPS");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(generated.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nsecret hello"), "{response}");
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(guard.0.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "\nKeyboard interrupt received, exiting.\n");
+}

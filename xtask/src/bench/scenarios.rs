@@ -1,0 +1,208 @@
+//! The scenarios, as a table: a later issue adds a row here and, if it needs one, a `Server`.
+
+/// Whose server a row measures; the table compares every row with `Ours`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ours,
+    Python,
+    Nginx,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Ours => "ours",
+            Role::Python => "python",
+            Role::Nginx => "nginx",
+        }
+    }
+}
+
+/// A server program the harness knows how to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Server {
+    /// The `echo_http` example on basehttp, speaking HTTP/1.1.
+    EchoHttp,
+    /// A generated `ThreadingHTTPServer` script answering the same page as `echo_http`.
+    PythonHello,
+    /// The `simplehttp` command serving the generated tree.
+    SimpleHttp,
+    /// `python3 -m http.server` serving the generated tree.
+    PythonFiles,
+    /// The `cgihttp` command serving the generated tree and its `cgi-bin`.
+    CgiHttp,
+    /// `python3 -m http.server --cgi`.
+    PythonCgi,
+    /// nginx, one worker, serving the generated tree.
+    Nginx,
+}
+
+impl Server {
+    /// The workspace target (a binary, or else an example) that is this server, for ours.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Server::EchoHttp => Some("echo_http"),
+            Server::SimpleHttp => Some("simplehttp"),
+            Server::CgiHttp => Some("cgihttp"),
+            Server::PythonHello | Server::PythonFiles | Server::PythonCgi | Server::Nginx => None,
+        }
+    }
+
+    /// How the server shows up in the table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Server::EchoHttp => "echo_http (basehttp, HTTP/1.1)",
+            Server::PythonHello => "ThreadingHTTPServer (HTTP/1.1)",
+            Server::SimpleHttp => "simplehttp",
+            Server::PythonFiles => "http.server (HTTP/1.0)",
+            Server::CgiHttp => "cgihttp",
+            Server::PythonCgi => "http.server --cgi (HTTP/1.0)",
+            Server::Nginx => "nginx (1 worker)",
+        }
+    }
+}
+
+/// One server of a scenario and the path wrk asks it for.
+#[derive(Debug)]
+pub struct Target {
+    pub role: Role,
+    pub server: Server,
+    pub path: &'static str,
+}
+
+/// A load scenario: every target is measured at every connection count, interleaved.
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub connections: &'static [u32],
+    pub targets: &'static [Target],
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "hello",
+        summary: "GET of an 81-byte greeting page (issue 3)",
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::EchoHttp,
+                path: "/",
+            },
+            Target {
+                role: Role::Python,
+                server: Server::PythonHello,
+                path: "/",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::Nginx,
+                path: "/hello.html",
+            },
+        ],
+    },
+    Scenario {
+        name: "small-file",
+        summary: "GET of a 100-byte file (issue 4)",
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttp,
+                path: "/small.txt",
+            },
+            Target {
+                role: Role::Python,
+                server: Server::PythonFiles,
+                path: "/small.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::Nginx,
+                path: "/small.txt",
+            },
+        ],
+    },
+    Scenario {
+        name: "large-file",
+        summary: "GET of a 1 MiB file (issue 4)",
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttp,
+                path: "/large.bin",
+            },
+            Target {
+                role: Role::Python,
+                server: Server::PythonFiles,
+                path: "/large.bin",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::Nginx,
+                path: "/large.bin",
+            },
+        ],
+    },
+    Scenario {
+        name: "listing",
+        summary: "directory listing of 1000 entries (issue 4)",
+        connections: &[10],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttp,
+                path: "/listing/",
+            },
+            Target {
+                role: Role::Python,
+                server: Server::PythonFiles,
+                path: "/listing/",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::Nginx,
+                path: "/listing/",
+            },
+        ],
+    },
+    Scenario {
+        name: "cgi",
+        summary: "a trivial shell CGI script (issue 5)",
+        connections: &[10],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::CgiHttp,
+                path: "/cgi-bin/hello.sh",
+            },
+            Target {
+                role: Role::Python,
+                server: Server::PythonCgi,
+                path: "/cgi-bin/hello.sh",
+            },
+        ],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_is_named_once_and_compares_with_ours() {
+        for (index, scenario) in SCENARIOS.iter().enumerate() {
+            assert!(
+                SCENARIOS[..index]
+                    .iter()
+                    .all(|other| other.name != scenario.name),
+                "{} twice",
+                scenario.name
+            );
+            assert_eq!(scenario.targets[0].role, Role::Ours, "{}", scenario.name);
+            assert!(!scenario.connections.is_empty(), "{}", scenario.name);
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Starting, watching and stopping the servers under test, and the files they serve.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::scenarios::Server;
+
+/// The page `echo_http` answers on `GET /`; Python and nginx serve the same bytes.
+pub const HELLO_PAGE: &str =
+    "<html><head><title>Web Page</title></head><body>Hello Python World</body></html>";
+
+/// How many entries the listing scenario's directory holds.
+const LISTING_ENTRIES: usize = 1000;
+
+/// A temporary directory with the served tree, the nginx configuration and the Python script.
+#[derive(Debug)]
+pub struct Workdir {
+    pub root: PathBuf,
+}
+
+impl Workdir {
+    /// Creates the directory and everything the scenarios serve.
+    pub fn create() -> Result<Workdir, String> {
+        static CREATED: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "xtask-bench-{}-{}",
+            std::process::id(),
+            CREATED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let workdir = Workdir { root };
+        workdir.populate().map_err(|error| {
+            format!("cannot prepare {}: {error}", workdir.root.to_string_lossy())
+        })?;
+        Ok(workdir)
+    }
+
+    /// The directory every file server serves.
+    pub fn www(&self) -> PathBuf {
+        self.root.join("www")
+    }
+
+    fn populate(&self) -> std::io::Result<()> {
+        let www = self.www();
+        fs::create_dir_all(www.join("listing"))?;
+        fs::create_dir_all(www.join("cgi-bin"))?;
+        fs::write(www.join("hello.html"), HELLO_PAGE)?;
+        let small: Vec<u8> = (0..100u8)
+            .map(|index| {
+                if index == 99 {
+                    b'\n'
+                } else {
+                    b'a' + index % 26
+                }
+            })
+            .collect();
+        fs::write(www.join("small.txt"), small)?;
+        let large: Vec<u8> = (0..1024 * 1024u32)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        fs::write(www.join("large.bin"), large)?;
+        for index in 0..LISTING_ENTRIES {
+            fs::write(
+                www.join("listing").join(format!("entry-{index:04}.txt")),
+                format!("entry {index}\n"),
+            )?;
+        }
+        let script = www.join("cgi-bin").join("hello.sh");
+        fs::write(
+            &script,
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello from cgi\\n'\n",
+        )?;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+        fs::write(self.root.join("hello_server.py"), PYTHON_HELLO)?;
+        for directory in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            fs::create_dir_all(self.root.join("nginx").join(directory))?;
+        }
+        Ok(())
+    }
+
+    /// Writes an nginx configuration listening on `port` and returns its path.
+    fn nginx_config(&self, port: u16) -> Result<PathBuf, String> {
+        let root = self.root.to_string_lossy();
+        let config = format!(
+            "daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr;
+pid {root}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {root}/nginx/client_body;
+    proxy_temp_path {root}/nginx/proxy;
+    fastcgi_temp_path {root}/nginx/fastcgi;
+    uwsgi_temp_path {root}/nginx/uwsgi;
+    scgi_temp_path {root}/nginx/scgi;
+    types {{ text/html html; text/plain txt; }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root}/www;
+        autoindex on;
+    }}
+}}
+"
+        );
+        let path = self.root.join(format!("nginx-{port}.conf"));
+        fs::write(&path, config).map_err(|error| format!("cannot write nginx.conf: {error}"))?;
+        Ok(path)
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Python's side of the hello scenario: what `echo_http` does, in `http.server`.
+const PYTHON_HELLO: &str = r#"import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PAGE = b"<html><head><title>Web Page</title></head><body>Hello Python World</body></html>"
+
+
+class Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, each response waits for a delayed ACK (about 40 ms).
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(PAGE)))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+    def log_message(self, format, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+host, port = server.server_address[:2]
+print(f"Serving HTTP on {host} port {port} (http://{host}:{port}/) ...", flush=True)
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    sys.exit(0)
+"#;
+
+/// Our servers that the workspace has and that were built, by where their program lives.
+#[derive(Debug, Default)]
+pub struct Binaries {
+    pub programs: BTreeMap<Server, PathBuf>,
+}
+
+impl Binaries {
+    /// The program of one of our servers, if it was built.
+    pub fn ours(&self, server: Server) -> Option<PathBuf> {
+        self.programs
+            .get(&server)
+            .filter(|path| path.is_file())
+            .cloned()
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub server: Server,
+    pub port: u16,
+    child: Child,
+}
+
+impl Running {
+    /// `VmHWM` (peak resident set) from `/proc/<pid>/status`, in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGINT, then SIGTERM, then SIGKILL, with a short grace after each.
+    ///
+    /// SIGTERM is there because a shell without job control starts background commands with SIGINT ignored,
+    /// and Python keeps an ignored SIGINT ignored.
+    pub fn stop(mut self) {
+        for (signal, grace) in [("-INT", 2000), ("-TERM", 1000)] {
+            let _ = Command::new("kill")
+                .args([signal, &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_millis(grace);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        eprintln!(
+            "xtask bench: {} outlived SIGINT and SIGTERM; killing it",
+            self.server.describe()
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `server`, pinned to `core` when one is given, and waits until its port answers.
+pub fn start(
+    server: Server,
+    workdir: &Workdir,
+    binaries: &Binaries,
+    core: Option<u32>,
+) -> Result<Running, String> {
+    let www = workdir.www();
+    let (program, arguments, fixed_port): (PathBuf, Vec<String>, Option<u16>) = match server {
+        Server::EchoHttp => (
+            binary(binaries, server)?,
+            words(&["0", "-b", "127.0.0.1", "-p", "HTTP/1.1"]),
+            None,
+        ),
+        Server::SimpleHttp | Server::CgiHttp => (
+            binary(binaries, server)?,
+            vec![
+                "0".into(),
+                "-b".into(),
+                "127.0.0.1".into(),
+                "-d".into(),
+                www.to_string_lossy().into_owned(),
+            ],
+            None,
+        ),
+        Server::PythonHello => (
+            "python3".into(),
+            vec![
+                "-u".into(),
+                workdir
+                    .root
+                    .join("hello_server.py")
+                    .to_string_lossy()
+                    .into_owned(),
+            ],
+            None,
+        ),
+        Server::PythonFiles | Server::PythonCgi => {
+            let mut arguments = words(&["-u", "-m", "http.server"]);
+            if server == Server::PythonCgi {
+                arguments.push("--cgi".into());
+            }
+            arguments.extend(words(&["0", "-b", "127.0.0.1", "-d"]));
+            arguments.push(www.to_string_lossy().into_owned());
+            ("python3".into(), arguments, None)
+        }
+        Server::Nginx => {
+            let port = free_port()?;
+            let config = workdir.nginx_config(port)?;
+            (
+                super::install::nginx_program(),
+                vec![
+                    "-e".into(),
+                    "stderr".into(),
+                    "-p".into(),
+                    workdir.root.to_string_lossy().into_owned(),
+                    "-c".into(),
+                    config.to_string_lossy().into_owned(),
+                ],
+                Some(port),
+            )
+        }
+    };
+    let mut command = match core {
+        Some(core) => {
+            // taskset execs the server, so the child's pid is the server's.
+            let mut command = Command::new("taskset");
+            command.args(["-c", &core.to_string()]).arg(&program);
+            command
+        }
+        None => Command::new(&program),
+    };
+    command
+        .args(&arguments)
+        .current_dir(&workdir.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // Every request is logged to stderr by the Python-shaped servers; keeping that would measure the pipe.
+        .stderr(Stdio::null());
+    let shown = format!("{} {}", program.to_string_lossy(), arguments.join(" "));
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start `{shown}`: {error}"))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    // The reader drains stdout for the server's whole life, so a chatty server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = banner_port(&line) {
+                let _ = sender.send(port);
+            }
+        }
+    });
+    let mut running = Running {
+        server,
+        port: 0,
+        child,
+    };
+    let port = match fixed_port {
+        Some(port) => port,
+        None => match receiver.recv_timeout(Duration::from_secs(10)) {
+            Ok(port) => port,
+            Err(_) => {
+                running.stop();
+                return Err(format!(
+                    "`{shown}` printed no `Serving HTTP on ... port N` line within 10 s; run it by hand to see why"
+                ));
+            }
+        },
+    };
+    running.port = port;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    loop {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(running);
+        }
+        if Instant::now() > deadline || matches!(running.child.try_wait(), Ok(Some(_))) {
+            running.stop();
+            return Err(format!(
+                "`{shown}` does not answer on port {port}; run it by hand to see why"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One `GET path` before measuring, so a server that answers something other than 200 is reported, not timed.
+pub fn probe(port: u16, path: &str) -> Result<(), String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map_err(|error| format!("cannot connect to port {port}: {error}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|error| error.to_string())?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .map_err(|error| format!("cannot send GET {path}: {error}"))?;
+    let mut status_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status_line)
+        .map_err(|error| format!("no answer to GET {path}: {error}"))?;
+    let status_line = status_line.trim_end();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("GET {path} answered `{status_line}`"))
+    }
+}
+
+fn binary(binaries: &Binaries, server: Server) -> Result<PathBuf, String> {
+    binaries
+        .ours(server)
+        .ok_or_else(|| "not built yet".to_owned())
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|word| (*word).to_owned()).collect()
+}
+
+/// A port nobody listens on now: bind `127.0.0.1:0`, note the port, release it.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("cannot find a free port: {error}"))
+}
+
+/// The port in `Serving HTTP on <host> port <port> (...) ...`, the banner of Python's servers and ours.
+pub fn banner_port(line: &str) -> Option<u16> {
+    let rest = line.trim().strip_prefix("Serving HTTP on ")?;
+    let mut words = rest.split_whitespace();
+    words.next()?;
+    if words.next()? != "port" {
+        return None;
+    }
+    words.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_port_from_the_banner() {
+        assert_eq!(
+            banner_port("Serving HTTP on 127.0.0.1 port 40321 (http://127.0.0.1:40321/) ..."),
+            Some(40321)
+        );
+        assert_eq!(
+            banner_port("Serving HTTP on :: port 8000 (http://[::]:8000/) ..."),
+            Some(8000)
+        );
+        assert_eq!(banner_port("Keyboard interrupt received, exiting."), None);
+        assert_eq!(banner_port("Serving HTTP on 127.0.0.1 port x"), None);
+    }
+
+    fn answer_once(answer: &'static str) -> u16 {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut request);
+            let _ = stream.write_all(answer.as_bytes());
+        });
+        port
+    }
+
+    #[test]
+    fn the_probe_wants_a_200() {
+        assert_eq!(
+            probe(
+                answer_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+                "/"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            probe(answer_once("HTTP/1.0 404 File not found\r\n\r\n"), "/x"),
+            Err("GET /x answered `HTTP/1.0 404 File not found`".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_tree_has_what_the_scenarios_ask_for() {
+        let workdir = Workdir::create().expect("workdir");
+        let www = workdir.www();
+        assert_eq!(fs::metadata(www.join("small.txt")).unwrap().len(), 100);
+        assert_eq!(
+            fs::metadata(www.join("large.bin")).unwrap().len(),
+            1024 * 1024
+        );
+        assert_eq!(
+            fs::read_dir(www.join("listing")).unwrap().count(),
+            LISTING_ENTRIES
+        );
+        let config = fs::read_to_string(workdir.nginx_config(8080).unwrap()).unwrap();
+        assert!(config.contains("listen 127.0.0.1:8080;"));
+        let root = workdir.root.clone();
+        drop(workdir);
+        assert!(!root.exists());
+    }
+}
