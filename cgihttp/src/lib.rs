@@ -71,6 +71,7 @@
 
 mod env;
 mod error;
+mod handler;
 mod output;
 mod path;
 mod runner;
@@ -80,6 +81,7 @@ pub use env::{
     build_environment, build_environment_with, CgiRequest, EnvironmentPolicy, DEFAULT_PATH,
 };
 pub use error::CgiError;
+pub use handler::{CgiHttpRequestHandler, DEFAULT_MAX_REQUEST_BODY, MAX_LOCAL_REDIRECTS};
 pub use output::{HeaderParser, Location, ScriptHeaders, MAX_HEADER_BYTES, MAX_HEADER_LINES};
 pub use path::{
     is_cgi, is_nph, is_python, query_arguments, split_script, translate_decoded_path,
