@@ -1,12 +1,56 @@
 //! Python's `CGIHTTPServer` (`http.server.CGIHTTPRequestHandler`), done by RFC 3875.
 //!
-//! This release holds the core of the request handler, each piece usable and tested on its own:
+//! [`CgiHttpRequestHandler`] serves files as simplehttp's handler does and runs the scripts under its `cgi_directories`;
+//! the `cgihttp` command (`python -m http.server --cgi`) serves a directory with it.
+//! Each piece underneath is usable and tested on its own:
 //! which paths run a script and how they split ([`is_cgi`], [`split_script`]),
 //! the script's environment ([`build_environment`]), the parser for its answer ([`HeaderParser`]),
-//! and the process runner ([`ScriptCommand`]). The handler and the `cgihttp` command join them on top of `simplehttp`.
+//! and the process runner ([`ScriptCommand`]).
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::os::unix::fs::PermissionsExt;
+//! use std::time::Duration;
+//!
+//! use basehttp::{HttpServer, ThreadingHttpServer};
+//! use cgihttp::CgiHttpRequestHandler;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! // Under root, scripts run as nobody: the directories and the script must be open to everyone.
+//! let root = tempfile::Builder::new().tempdir_in("/tmp")?;
+//! let script = root.path().join("cgi-bin/hello.sh");
+//! std::fs::create_dir(root.path().join("cgi-bin"))?;
+//! std::fs::write(&script, "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nHello from CGI'\n")?;
+//! for (path, mode) in [(root.path(), 0o755), (&root.path().join("cgi-bin"), 0o755), (&script, 0o755)] {
+//!     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+//! }
+//!
+//! let handler = CgiHttpRequestHandler::new(root.path());
+//! let httpd = HttpServer::with_config(("127.0.0.1", 0), handler, ThreadingHttpServer::default_config())?;
+//! let port = httpd.server_port();
+//! let shutdown = httpd.shutdown_handle();
+//! let client = std::thread::spawn(move || -> std::io::Result<String> {
+//!     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+//!     stream.write_all(b"GET /cgi-bin/hello.sh HTTP/1.0\r\n\r\n")?;
+//!     let mut response = String::new();
+//!     stream.read_to_string(&mut response)?;
+//!     shutdown.shutdown();
+//!     Ok(response)
+//! });
+//! httpd.serve_forever(Duration::from_millis(50))?;
+//! let response = client.join().expect("client thread")?;
+//! assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+//! assert!(response.ends_with("\r\n\r\nHello from CGI"));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! | Python | Rust |
 //! |---|---|
+//! | `CGIHTTPRequestHandler` | [`CgiHttpRequestHandler`] (settings as fields) |
+//! | `python -m http.server --cgi`, `python -m CGIHTTPServer` | the `cgihttp` command (`--cgi-timeout SECONDS`) |
+//! | `run_cgi` | [`CgiHttpRequestHandler::run_cgi`] |
 //! | `_url_collapse_path` | [`url_collapse_path`] |
 //! | `CGIHTTPRequestHandler.cgi_directories` | [`CGI_DIRECTORIES`] |
 //! | `CGIHTTPRequestHandler.is_cgi` | [`is_cgi`] |
@@ -50,20 +94,22 @@
 //!   every request header reaches them as `HTTP_*`, except `Proxy` (httpoxy) and credentials.
 //! - A timeout kills the script's whole process group.
 //! - The query becomes arguments as RFC 3875 §4.4 says (split on `+`, each word decoded), and `PATH_INFO` is decoded once, not twice.
-//!
 //! - The query is split off before the walk down nested script directories, so a `/` in the query never names a directory.
 //! - A script file briefly busy (ETXTBSY, still open for writing) is retried instead of failing the request.
+//! - The request body is read before the script starts (in memory up to 64 KiB, beyond that in an unnamed temporary file,
+//!   at most [`CgiHttpRequestHandler::max_request_body`], else 413), so a chunked body works and `CONTENT_LENGTH` is exact.
+//! - A path climbing above the root is answered with 400 (Python raises and drops the connection).
 //!
-//! How a request handler puts the pieces together, in Python's order:
+//! How [`CgiHttpRequestHandler`] puts the pieces together, in Python's order:
 //! 1. A path that [`url_collapse_path`] refuses (it climbs above the root) is answered with 400, never served as a file.
 //! 2. [`find_script`] says whether the path names a script; if not, the file server answers (and POST gets 501 `Can only POST to CGI scripts`).
 //! 3. [`check_script_file`] gives 404 or 403 with Python's message.
 //! 4. [`build_environment`] and [`query_arguments`] fill a [`ScriptCommand`]; [`is_nph`] sets [`ScriptCommand::nph`].
-//! 5. [`ScriptCommand::run`] streams the request body in; in `on_headers`, a [`ScriptHeaders::local_redirect`] is answered
-//!    as a fresh GET of that path (with [`Body::Discard`]), anything else with [`ScriptHeaders::status`], its reason and headers
-//!    ([`Body::Discard`] for HEAD).
-//! 6. An error before `on_headers` is answered with [`CgiError::status`] and logged; after it, or when
-//!    [`ScriptOutcome::timed_out`], or when [`ScriptOutcome::request_bytes`] falls short of the Content-Length, the connection is closed.
+//! 5. [`ScriptCommand::run`] feeds the request body in; in `on_headers`, a [`ScriptHeaders::local_redirect`] is answered
+//!    as a fresh GET of that path (at most [`MAX_LOCAL_REDIRECTS`] times), anything else with [`ScriptHeaders::status`],
+//!    its reason and headers ([`Body::Discard`] for HEAD).
+//! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500) and logged.
+//!    The connection always closes after a script's answer, whose length is not known in advance.
 //!
 //! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2) and geteuid(2).
 #![deny(missing_docs)]

@@ -26,6 +26,7 @@ fn command() -> clap::Command {
         .name("cgihttp")
         .bin_name("cgihttp")
         .about("Serve a directory over HTTP and run its CGI scripts, like python -m http.server --cgi")
+        .long_about(None)
         .arg(
             Arg::new("cgi-timeout")
                 .long("cgi-timeout")
