@@ -184,7 +184,9 @@ impl CgiHttpRequestHandler {
                         return Ok(Body::Discard);
                     }
                     output.send_headers(headers, close)?;
-                    Ok(if is_head {
+                    // 204 and 304 answers have no body, whatever the script prints.
+                    let bodiless = matches!(headers.status(), 204 | 304);
+                    Ok(if is_head || bodiless {
                         Body::Discard
                     } else {
                         Body::Forward

@@ -53,6 +53,7 @@ impl Server {
         );
         shell("garbage.sh", "echo garbage");
         shell("hang.sh", "sleep 60");
+        shell("empty.sh", "printf 'Status: 204\\n\\nignored'");
         shell("local.sh", "printf 'Location: /hello.txt\\n\\n'");
         shell("loop.sh", "printf 'Location: /cgi-bin/loop.sh\\n\\n'");
         shell("away.sh", "printf 'Location: http://example.org/\\n\\n'");
@@ -238,4 +239,29 @@ fn request_body_limit() {
         "POST /cgi-bin/file2.py HTTP/1.0\nContent-Length: 31\n\nspam=1&eggs=python&bacon=123456",
     );
     assert!(status_line(&answer).starts_with("HTTP/1.0 413"), "{answer}");
+}
+
+#[test]
+fn http_1_1_closes_after_a_script_and_takes_chunked_bodies() {
+    let server = Server::start(|handler| handler.files.protocol_version = "HTTP/1.1".into());
+    // read_to_end returns only because the server closes the connection after the script's answer.
+    let answer = server.request("GET /cgi-bin/file1.py HTTP/1.1\nHost: localhost\n\n");
+    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{answer}");
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    assert_eq!(body(&answer), "Hello World\n");
+
+    let answer = server.request(
+        "POST /cgi-bin/file2.py HTTP/1.1\nHost: localhost\nTransfer-Encoding: chunked\n\n\
+         a\nspam=1&egg\n15\ns=python&bacon=123456\n0\n\n",
+    );
+    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{answer}");
+    assert_eq!(body(&answer), "1, python, 123456\n");
+}
+
+#[test]
+fn no_content_has_no_body() {
+    let server = Server::start(|_| {});
+    let answer = server.get("/cgi-bin/empty.sh");
+    assert!(status_line(&answer).starts_with("HTTP/1.0 204"), "{answer}");
+    assert_eq!(body(&answer), "");
 }
