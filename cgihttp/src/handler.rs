@@ -355,8 +355,17 @@ impl Read for SpooledBody {
     }
 }
 
+/// Reads the request body into a [`SpooledBody`], or answers [`Spooled::TooLarge`] past `limit` bytes.
 fn spool_body(req: &mut HttpRequest<'_>, limit: Option<u64>) -> io::Result<Spooled> {
     let limit = limit.unwrap_or(u64::MAX);
+    // A declared length over the limit is refused before a byte of it is read.
+    let declared = req
+        .headers
+        .get("Content-Length")
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Ok(Spooled::TooLarge);
+    }
     let mut memory = Vec::new();
     (&mut req.rfile)
         .take(SPOOL_IN_MEMORY as u64 + 1)

@@ -53,6 +53,10 @@ impl Server {
         );
         shell("garbage.sh", "echo garbage");
         shell("hang.sh", "sleep 60");
+        shell(
+            "count.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
+        );
         shell("empty.sh", "printf 'Status: 204\\n\\nignored'");
         shell("local.sh", "printf 'Location: /hello.txt\\n\\n'");
         shell("loop.sh", "printf 'Location: /cgi-bin/loop.sh\\n\\n'");
@@ -264,4 +268,24 @@ fn no_content_has_no_body() {
     let answer = server.get("/cgi-bin/empty.sh");
     assert!(status_line(&answer).starts_with("HTTP/1.0 204"), "{answer}");
     assert_eq!(body(&answer), "");
+}
+
+#[test]
+fn large_and_chunked_bodies() {
+    let server = Server::start(|handler| handler.max_request_body = Some(300_000));
+    // Past 64 KiB the body goes through a temporary file.
+    let payload = "x".repeat(200_000);
+    let answer = server.request(&format!(
+        "POST /cgi-bin/count.sh HTTP/1.0\nContent-Length: {}\n\n{payload}",
+        payload.len()
+    ));
+    assert_eq!(status_line(&answer), "HTTP/1.0 200 OK");
+    assert_eq!(body(&answer), "200000 200000\n");
+
+    let too_long = "y".repeat(300_001);
+    let answer = server.request(&format!(
+        "POST /cgi-bin/count.sh HTTP/1.0\nContent-Length: {}\n\n{too_long}",
+        too_long.len()
+    ));
+    assert!(status_line(&answer).starts_with("HTTP/1.0 413"), "{answer}");
 }
