@@ -1,5 +1,142 @@
-//! Python's `CGIHTTPServer`, done by RFC 3875, and the `cgihttp` command.
+//! Python's `CGIHTTPServer` (`http.server.CGIHTTPRequestHandler`), done by RFC 3875.
 //!
-//! Issue 5 fills this crate; it builds on [`simplehttp`].
+//! [`CgiHttpRequestHandler`] serves files as simplehttp's handler does and runs the scripts under its `cgi_directories`;
+//! the `cgihttp` command (`python -m http.server --cgi`) serves a directory with it.
+//! Each piece underneath is usable and tested on its own:
+//! which paths run a script and how they split ([`is_cgi`], [`split_script`]),
+//! the script's environment ([`build_environment`]), the parser for its answer ([`HeaderParser`]),
+//! and the process runner ([`ScriptCommand`]).
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::os::unix::fs::PermissionsExt;
+//! use std::time::Duration;
+//!
+//! use basehttp::{HttpServer, ThreadingHttpServer};
+//! use cgihttp::CgiHttpRequestHandler;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! // Under root, scripts run as nobody: the directories and the script must be open to everyone.
+//! let root = tempfile::Builder::new().tempdir_in("/tmp")?;
+//! let script = root.path().join("cgi-bin/hello.sh");
+//! std::fs::create_dir(root.path().join("cgi-bin"))?;
+//! std::fs::write(&script, "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nHello from CGI'\n")?;
+//! for (path, mode) in [(root.path(), 0o755), (&root.path().join("cgi-bin"), 0o755), (&script, 0o755)] {
+//!     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+//! }
+//!
+//! let handler = CgiHttpRequestHandler::new(root.path());
+//! let httpd = HttpServer::with_config(("127.0.0.1", 0), handler, ThreadingHttpServer::default_config())?;
+//! let port = httpd.server_port();
+//! let shutdown = httpd.shutdown_handle();
+//! let client = std::thread::spawn(move || -> std::io::Result<String> {
+//!     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+//!     stream.write_all(b"GET /cgi-bin/hello.sh HTTP/1.0\r\n\r\n")?;
+//!     let mut response = String::new();
+//!     stream.read_to_string(&mut response)?;
+//!     shutdown.shutdown();
+//!     Ok(response)
+//! });
+//! httpd.serve_forever(Duration::from_millis(50))?;
+//! let response = client.join().expect("client thread")?;
+//! assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+//! assert!(response.ends_with("\r\n\r\nHello from CGI"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! | Python | Rust |
+//! |---|---|
+//! | `CGIHTTPRequestHandler` | [`CgiHttpRequestHandler`] (settings as fields) |
+//! | `python -m http.server --cgi`, `python -m CGIHTTPServer` | the `cgihttp` command (`--cgi-timeout SECONDS`) |
+//! | `run_cgi` | [`CgiHttpRequestHandler::run_cgi`] |
+//! | `_url_collapse_path` | [`url_collapse_path`] |
+//! | `CGIHTTPRequestHandler.cgi_directories` | [`CGI_DIRECTORIES`] |
+//! | `CGIHTTPRequestHandler.is_cgi` | [`is_cgi`] |
+//! | `CGIHTTPRequestHandler.is_python` | [`is_python`] |
+//! | `run_cgi`: script, `PATH_INFO`, query | [`split_script`], [`ScriptPath`] |
+//! | `run_cgi`: the environment | [`build_environment`], [`CgiRequest`], [`EnvironmentPolicy`] |
+//! | `run_cgi`: the query as `argv` | [`query_arguments`] |
+//! | `run_cgi`: finding the script on disk | [`find_script`], [`ScriptTarget`], [`translate_decoded_path`] |
+//! | `run_cgi`: the checks on the script file | [`check_script_file`], [`ScriptFileError`] |
+//! | `run_cgi`: fork, `setuid(nobody)`, exec | [`ScriptCommand::run`], [`RunAs`] |
+//! | `nobody_uid` | [`nobody_ids`] |
+//! | (RFC 3875 §6) the script's header block | [`HeaderParser`], [`ScriptHeaders`], [`Location`] |
+//! | (RFC 3875 §5) NPH scripts | [`is_nph`], [`ScriptCommand::nph`] |
+//!
+//! ```
+//! use std::io::Write;
+//! use cgihttp::{is_cgi, split_script, Body, ScriptCommand, CGI_DIRECTORIES};
+//!
+//! let (directory, rest) = is_cgi("/cgi-bin/hello.sh/extra?name", &CGI_DIRECTORIES).expect("a CGI path");
+//! let split = split_script(&directory, &rest, |_| false);
+//! assert_eq!((split.script_name.as_str(), split.path_info.as_str()), ("/cgi-bin/hello.sh", "/extra"));
+//!
+//! // A stand-in for the script file the handler would find under its document root.
+//! let mut command = ScriptCommand::new("/bin/sh");
+//! command.args = vec!["-c".into(), "printf 'Status: 201\\nContent-Type: text/plain\\n\\nhi'".into()];
+//! command.run_as = cgihttp::RunAs::CurrentUser;
+//! let mut response = Vec::new();
+//! let outcome = command.run(std::io::empty(), &mut response, |headers, output| {
+//!     write!(output, "HTTP/1.0 {} \r\nContent-Type: {}\r\n\r\n", headers.status(), headers.content_type().unwrap_or(""))?;
+//!     Ok(Body::Forward)
+//! }, |line| eprintln!("script: {line}"))?;
+//! assert_eq!(response, b"HTTP/1.0 201 \r\nContent-Type: text/plain\r\n\r\nhi");
+//! assert_eq!(outcome.body_bytes, 2);
+//! # Ok::<(), cgihttp::CgiError>(())
+//! ```
+//!
+//! Where this crate departs from Python, on purpose:
+//! - The script's header block is parsed (`Status:`, `Location:`, `Content-Type:`); Python always answers `200 Script output follows`.
+//!   Output without a valid header block is an error a server answers with 502.
+//! - Scripts start from an empty environment (a fixed `PATH` and a pass-through list), never the server's own;
+//!   every request header reaches them as `HTTP_*`, except `Proxy` (httpoxy) and credentials.
+//! - A timeout kills the script's whole process group.
+//! - The query becomes arguments as RFC 3875 §4.4 says (split on `+`, each word decoded), and `PATH_INFO` is decoded once, not twice.
+//! - The query is split off before the walk down nested script directories, so a `/` in the query never names a directory.
+//! - A script file briefly busy (ETXTBSY, still open for writing) is retried instead of failing the request.
+//! - The request body is read before the script starts (in memory up to 64 KiB, beyond that in an unnamed temporary file,
+//!   at most [`CgiHttpRequestHandler::max_request_body`], else 413), so a chunked body works and `CONTENT_LENGTH` is exact.
+//! - A path climbing above the root is answered with 400 (Python raises and drops the connection).
+//!
+//! How [`CgiHttpRequestHandler`] puts the pieces together, in Python's order:
+//! 1. A path that [`url_collapse_path`] refuses (it climbs above the root) is answered with 400, never served as a file.
+//! 2. [`find_script`] says whether the path names a script; if not, the file server answers (and POST gets 501 `Can only POST to CGI scripts`).
+//! 3. [`check_script_file`] gives 404 or 403 with Python's message.
+//! 4. [`build_environment`] and [`query_arguments`] fill a [`ScriptCommand`]; [`is_nph`] sets [`ScriptCommand::nph`].
+//! 5. [`ScriptCommand::run`] feeds the request body in; in `on_headers`, a [`ScriptHeaders::local_redirect`] is answered
+//!    as a fresh GET of that path (at most [`MAX_LOCAL_REDIRECTS`] times), anything else with [`ScriptHeaders::status`],
+//!    its reason and headers ([`Body::Discard`] for HEAD).
+//! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500) and logged.
+//!    The connection always closes after a script's answer, whose length is not known in advance.
+//!
+//! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2) and geteuid(2).
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+mod env;
+mod error;
+mod handler;
+mod output;
+mod path;
+mod runner;
+mod sys;
+
+pub use env::{
+    build_environment, build_environment_with, CgiRequest, EnvironmentPolicy, DEFAULT_PATH,
+};
+pub use error::CgiError;
+pub use handler::{CgiHttpRequestHandler, DEFAULT_MAX_REQUEST_BODY, MAX_LOCAL_REDIRECTS};
+pub use output::{HeaderParser, Location, ScriptHeaders, MAX_HEADER_BYTES, MAX_HEADER_LINES};
+pub use path::{
+    is_cgi, is_nph, is_python, query_arguments, split_script, translate_decoded_path,
+    url_collapse_path, ScriptPath,
+};
+pub use runner::{
+    check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
+    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
+};
+
+/// Python's default `cgi_directories`: the URL paths whose files are scripts.
+pub const CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];
