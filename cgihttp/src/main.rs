@@ -1,25 +1,17 @@
 //! The `cgihttp` command: `python -m http.server --cgi` (Python 2's `python -m CGIHTTPServer`) in Rust.
 //!
-//! `cgihttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS] [--cgi-timeout SECONDS]`
+//! `cgihttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS] [--cgi-timeout SECONDS] [--cgi-dir PATH]...`
 //! serves a directory as `simplehttp` does and runs the scripts under `/cgi-bin` and `/htbin`,
 //! each killed after `--cgi-timeout` seconds (30 by default; 0 lets scripts run for ever, as Python).
 
 #![forbid(unsafe_code)]
 
-use std::env;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use basehttp::{serve_until_interrupted, HttpServer, ThreadingHttpServer};
 use cgihttp::{CgiHttpRequestHandler, DEFAULT_TIMEOUT};
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches};
-use simplehttp::{
-    banner, serve_tcp_until_interrupted, tls_server_config, CommandLine, HttpsHandler,
-};
-use socketserver::{Address, TcpServer};
-
-/// How often the serving loop checks for a shutdown request (Python's `poll_interval`).
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+use simplehttp::{serve_command, CommandLine};
 
 fn command() -> clap::Command {
     CommandLine::command()
@@ -34,6 +26,23 @@ fn command() -> clap::Command {
                 .value_parser(clap::value_parser!(u64))
                 .help("kill a CGI script running longer than this many seconds (default: 30; 0: never)"),
         )
+        .arg(
+            Arg::new("cgi-dir")
+                .long("cgi-dir")
+                .value_name("PATH")
+                .action(clap::ArgAction::Append)
+                .value_parser(parse_cgi_dir)
+                .help("run scripts under this URL path; repeatable (default: /cgi-bin and /htbin)"),
+        )
+}
+
+/// A CGI directory is a URL path: it starts with `/` and does not end with one (Python's `cgi_directories` entries).
+fn parse_cgi_dir(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_end_matches('/');
+    if !text.starts_with('/') || trimmed.is_empty() {
+        return Err("a CGI directory is a URL path such as /cgi-bin".to_owned());
+    }
+    Ok(trimmed.to_owned())
 }
 
 fn main() -> ExitCode {
@@ -52,7 +61,10 @@ fn main() -> ExitCode {
         Some(0) => None,
         Some(seconds) => Some(Duration::from_secs(*seconds)),
     };
-    match run(&command_line, cgi_timeout) {
+    let cgi_directories: Option<Vec<String>> = matches
+        .get_many::<String>("cgi-dir")
+        .map(|directories| directories.cloned().collect());
+    match run(&command_line, cgi_timeout, cgi_directories) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("cgihttp: {error}");
@@ -64,37 +76,14 @@ fn main() -> ExitCode {
 fn run(
     command: &CommandLine,
     cgi_timeout: Option<Duration>,
+    cgi_directories: Option<Vec<String>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let directory = match &command.directory {
-        Some(directory) => directory.clone(),
-        None => env::current_dir()?,
-    };
-    let mut handler = CgiHttpRequestHandler::new(directory);
+    let mut handler = CgiHttpRequestHandler::new(command.served_directory()?);
     handler.files.protocol_version.clone_from(&command.protocol);
-    if command.timeout.is_some() {
-        handler.files.limits.idle_timeout = command.timeout;
-    }
+    handler.files.limits = command.limits(handler.files.limits);
     handler.timeout = cgi_timeout;
-    let address = command.bind_address()?;
-    let mut config = ThreadingHttpServer::default_config();
-    if address.is_ipv6() {
-        // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
-        config.ipv6_only = Some(false);
+    if let Some(cgi_directories) = cgi_directories {
+        handler.cgi_directories = cgi_directories;
     }
-    let bound_address = |bound: &Address| match bound {
-        Address::Inet(bound) => *bound,
-        Address::Unix(_) => address,
-    };
-    if let Some(certificate) = &command.tls_cert {
-        let password = command.tls_password()?;
-        let tls = tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
-        let server = TcpServer::with_config(address, HttpsHandler::new(handler, tls), config)?;
-        println!("{}", banner(bound_address(server.server_address()), true));
-        serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
-    } else {
-        let server = HttpServer::with_config(address, handler, config)?;
-        println!("{}", banner(bound_address(server.server_address()), false));
-        serve_until_interrupted(&server, POLL_INTERVAL)?;
-    }
-    Ok(())
+    serve_command(command, handler)
 }

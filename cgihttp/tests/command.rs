@@ -38,13 +38,13 @@ fn usage_names_the_cgi_timeout() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-#[test]
-fn serves_a_script() {
+/// A served tree with one shell script at `<directory>/hello.sh`, readable and runnable by `nobody`.
+fn tree_with_script(directory: &str) -> tempfile::TempDir {
     let root = tempfile::Builder::new()
         .prefix("cgihttp-command-")
         .tempdir_in("/tmp")
         .unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let bin = root.path().join("cgi-bin");
+    let bin = root.path().join(directory);
     let script = bin.join("hello.sh");
     fs::create_dir(&bin).unwrap_or_else(|error| panic!("mkdir: {error}"));
     fs::write(
@@ -56,10 +56,16 @@ fn serves_a_script() {
         fs::set_permissions(path, fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|error| panic!("chmod: {error}"));
     }
+    root
+}
 
+/// Starts the command on a free port with `arguments`, serving `root`; returns it with its port.
+fn start(root: &std::path::Path, arguments: &[&str]) -> (Running, u16) {
     let child = Command::new(BINARY)
-        .args(["0", "-b", "127.0.0.1", "--cgi-timeout", "5", "-d"])
-        .arg(root.path())
+        .args(["0", "-b", "127.0.0.1", "--cgi-timeout", "5"])
+        .args(arguments)
+        .arg("-d")
+        .arg(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -81,17 +87,58 @@ fn serves_a_script() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("no port in {banner:?}"));
+    (server, port)
+}
 
+/// One GET on a fresh connection; the whole answer.
+fn get(port: u16, path: &str) -> String {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|error| panic!("connect: {error}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap_or_else(|error| panic!("timeout: {error}"));
-    stream
-        .write_all(b"GET /cgi-bin/hello.sh?world HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap_or_else(|error| panic!("write: {error}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_else(|error| panic!("write: {error}"));
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn serves_a_script() {
+    let root = tree_with_script("cgi-bin");
+    let (_server, port) = start(root.path(), &[]);
+    let answer = get(port, "/cgi-bin/hello.sh?world");
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nhello world"), "{answer}");
+}
+
+// Mirrors test_httpservers: CGIHTTPServerTestCase sets cgi_directories; the command sets them with --cgi-dir.
+#[test]
+fn cgi_dir_replaces_the_script_directories() {
+    let root = tree_with_script("scripts");
+    let (_server, port) = start(
+        root.path(),
+        &["--cgi-dir", "/scripts/", "--cgi-dir", "/more"],
+    );
+    let answer = get(port, "/scripts/hello.sh?there");
+    assert!(answer.ends_with("\r\n\r\nhello there"), "{answer}");
+
+    // Under the default directories the same tree's /scripts is plain files: the source is served, nothing runs.
+    let (_server, port) = start(root.path(), &[]);
+    let answer = get(port, "/scripts/hello.sh");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("#!/bin/sh"),
+        "the script's source was not served: {answer}"
+    );
+
+    let output = Command::new(BINARY)
+        .args(["--cgi-dir", "relative"])
+        .output()
+        .unwrap_or_else(|error| panic!("run cgihttp: {error}"));
+    assert_eq!(output.status.code(), Some(2));
 }

@@ -74,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod command;
 mod conditional;
 mod handler;
 mod head;
@@ -87,6 +88,7 @@ mod url_path;
 pub use cli::{
     banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, LISTEN_BACKLOG,
 };
+pub use command::serve_command;
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,

@@ -6,20 +6,10 @@
 
 #![forbid(unsafe_code)]
 
-use std::env;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use basehttp::{serve_until_interrupted, HttpServer, ThreadingHttpServer};
 use clap::{CommandFactory, Parser};
-use simplehttp::{
-    banner, serve_tcp_until_interrupted, tls_server_config, CommandLine, HttpsHandler,
-    SimpleHttpRequestHandler, LISTEN_BACKLOG,
-};
-use socketserver::{Address, TcpServer};
-
-/// How often the serving loop checks for a shutdown request (Python's `poll_interval`).
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+use simplehttp::{serve_command, CommandLine, SimpleHttpRequestHandler};
 
 fn main() -> ExitCode {
     let command = CommandLine::parse();
@@ -38,54 +28,8 @@ fn main() -> ExitCode {
 }
 
 fn run(command: &CommandLine) -> Result<(), Box<dyn std::error::Error>> {
-    let directory = match &command.directory {
-        Some(directory) => directory.clone(),
-        None => env::current_dir()?,
-    };
-    if !directory.is_dir() {
-        return Err(format!("{}: not a directory", directory.display()).into());
-    }
-    let mut handler = SimpleHttpRequestHandler::new(directory);
+    let mut handler = SimpleHttpRequestHandler::new(command.served_directory()?);
     handler.protocol_version.clone_from(&command.protocol);
-    if command.timeout.is_some() {
-        handler.limits.idle_timeout = command.timeout;
-        handler.limits.head_timeout = command.timeout;
-    }
-    let address = command.bind_address()?;
-    let mut config = ThreadingHttpServer::default_config();
-    config.request_queue_size = LISTEN_BACKLOG;
-    config.max_threads = Some(command.max_connections as usize);
-    if address.is_ipv6() {
-        // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
-        config.ipv6_only = Some(false);
-    }
-    let bound_address = |bound: &Address| match bound {
-        Address::Inet(bound) => *bound,
-        Address::Unix(_) => address,
-    };
-    if let Some(certificate) = &command.tls_cert {
-        let password = command.tls_password()?;
-        let tls = tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
-        let server = TcpServer::with_config(address, HttpsHandler::new(handler, tls), config)
-            .map_err(|error| bind_error(address, error))?;
-        println!("{}", banner(bound_address(server.server_address()), true));
-        serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
-    } else {
-        let server = HttpServer::with_config(address, handler, config)
-            .map_err(|error| bind_error(address, error))?;
-        println!("{}", banner(bound_address(server.server_address()), false));
-        serve_until_interrupted(&server, POLL_INTERVAL)?;
-    }
-    Ok(())
-}
-
-/// One line that says which address could not be had and why: `cannot bind 0.0.0.0:8000: address in use`.
-fn bind_error(address: std::net::SocketAddr, error: std::io::Error) -> String {
-    let reason = match error.kind() {
-        std::io::ErrorKind::AddrInUse => "address in use".to_owned(),
-        std::io::ErrorKind::AddrNotAvailable => "no such local address".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => error.to_string(),
-    };
-    format!("cannot bind {address}: {reason}")
+    handler.limits = command.limits(handler.limits);
+    serve_command(command, handler)
 }

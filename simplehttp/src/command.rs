@@ -1,0 +1,98 @@
+//! Running a handler as the `simplehttp` command does: shared with `cgihttp`, so both commands start, bind, report and stop alike.
+
+use std::error::Error;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use basehttp::{
+    serve_until_interrupted, BaseHttpRequestHandler, HttpServer, Limits, ThreadingHttpServer,
+};
+use socketserver::{Address, ServerConfig, TcpServer};
+
+use crate::cli::{banner, CommandLine, LISTEN_BACKLOG};
+use crate::tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
+
+/// How often the serving loop runs its housekeeping (Python's `poll_interval`); shutdown does not wait for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+impl CommandLine {
+    /// The directory to serve: `-d`, or the current directory; an error when it is not a directory.
+    pub fn served_directory(&self) -> io::Result<PathBuf> {
+        let directory = match &self.directory {
+            Some(directory) => directory.clone(),
+            None => std::env::current_dir()?,
+        };
+        if directory.is_dir() {
+            Ok(directory)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: not a directory", directory.display()),
+            ))
+        }
+    }
+
+    /// The connection limits with `--timeout` applied to both the idle time and the request-head deadline.
+    pub fn limits(&self, mut limits: Limits) -> Limits {
+        if self.timeout.is_some() {
+            limits.idle_timeout = self.timeout;
+            limits.head_timeout = self.timeout;
+        }
+        limits
+    }
+
+    /// The server settings of the command: a thread per connection up to `--max-connections`, a deep backlog, dual stack on `::`.
+    pub fn server_config(&self, address: SocketAddr) -> ServerConfig {
+        let mut config = ThreadingHttpServer::default_config();
+        config.request_queue_size = LISTEN_BACKLOG;
+        config.max_threads = Some(self.max_connections as usize);
+        if address.is_ipv6() {
+            // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
+            config.ipv6_only = Some(false);
+        }
+        config
+    }
+}
+
+/// Serves `handler` as the command line says: binds (over TLS with `--tls-cert`), prints Python's banner,
+/// and serves until Ctrl-C, which prints `Keyboard interrupt received, exiting.`.
+///
+/// Errors are one line each: a busy port reads `cannot bind 0.0.0.0:8000: address in use`.
+pub fn serve_command<H: BaseHttpRequestHandler>(
+    command: &CommandLine,
+    handler: H,
+) -> Result<(), Box<dyn Error>> {
+    let address = command.bind_address()?;
+    let config = command.server_config(address);
+    let bound_address = |bound: &Address| match bound {
+        Address::Inet(bound) => *bound,
+        Address::Unix(_) => address,
+    };
+    if let Some(certificate) = &command.tls_cert {
+        let password = command.tls_password()?;
+        let tls = tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
+        let server = TcpServer::with_config(address, HttpsHandler::new(handler, tls), config)
+            .map_err(|error| bind_error(address, error))?;
+        println!("{}", banner(bound_address(server.server_address()), true));
+        serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
+    } else {
+        let server = HttpServer::with_config(address, handler, config)
+            .map_err(|error| bind_error(address, error))?;
+        println!("{}", banner(bound_address(server.server_address()), false));
+        serve_until_interrupted(&server, POLL_INTERVAL)?;
+    }
+    Ok(())
+}
+
+/// One line that says which address could not be had and why.
+fn bind_error(address: SocketAddr, error: io::Error) -> String {
+    let reason = match error.kind() {
+        io::ErrorKind::AddrInUse => "address in use".to_owned(),
+        io::ErrorKind::AddrNotAvailable => "no such local address".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => error.to_string(),
+    };
+    format!("cannot bind {address}: {reason}")
+}
