@@ -37,20 +37,7 @@ fn get(port: u16, path: &str) -> String {
 // Mirrors test_httpservers: CommandLineRunTimeTestCase (banner, a request, Ctrl-C exits 0 with Python's message).
 #[test]
 fn serves_until_ctrl_c() {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
-    let child = command()
-        .args(["0", "-b", "127.0.0.1", "-d"])
-        .arg(directory.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
-    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let port = banner_port(&banner, "HTTP");
+    let (directory, mut guard, mut stdout, port) = serve_a_txt(Stdio::piped());
 
     let response = get(port, "/a.txt");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -107,6 +94,32 @@ fn refuses_impossible_arguments() {
     ] {
         assert!(help.contains(option), "{option} missing from {help}");
     }
+}
+
+/// Starts the command on a free port over a directory holding `a.txt` ("hello"); returns the directory, the process, its stdout past the banner, and the port.
+fn serve_a_txt(
+    stderr: Stdio,
+) -> (
+    tempfile::TempDir,
+    Guard,
+    BufReader<std::process::ChildStdout>,
+    u16,
+) {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
+    let child = command()
+        .args(["0", "-b", "127.0.0.1", "-d"])
+        .arg(directory.path())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let port = banner_port(&banner, "HTTP");
+    (directory, guard, stdout, port)
 }
 
 /// Reads the banner's port after checking the rest of the line.
@@ -223,20 +236,7 @@ fn says_in_one_line_why_it_cannot_start() {
 // Not in Python: its backlog of 5 refuses some of 300 clients arriving at once; the command's backlog takes them all.
 #[test]
 fn takes_a_burst_of_300_clients() {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
-    let child = command()
-        .args(["0", "-b", "127.0.0.1", "-d"])
-        .arg(directory.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
-    let mut stdout = BufReader::new(guard.0.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let port = banner_port(&banner, "HTTP");
+    let (_directory, _guard, _stdout, port) = serve_a_txt(Stdio::null());
 
     // All connect at once; a dropped SYN is retried only after a second, so a short backlog shows as a missed deadline.
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
