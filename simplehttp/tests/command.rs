@@ -37,7 +37,7 @@ fn get(port: u16, path: &str) -> String {
 // Mirrors test_httpservers: CommandLineRunTimeTestCase (banner, a request, Ctrl-C exits 0 with Python's message).
 #[test]
 fn serves_until_ctrl_c() {
-    let (directory, mut guard, mut stdout, port) = serve_a_txt(Stdio::piped());
+    let (_directory, mut guard, mut stdout, port) = serve_a_txt(Stdio::piped());
 
     let response = get(port, "/a.txt");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
