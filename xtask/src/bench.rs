@@ -5,6 +5,7 @@
 //! the median round is kept, with each server's peak RSS.
 //! The table is printed and written to `bench-results/latest.md`.
 
+mod client;
 mod install;
 mod report;
 mod scenarios;
@@ -23,12 +24,14 @@ use servers::{Binaries, Workdir};
 use wrk::Measurement;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--duration SECS] [--rounds N] [--scenario NAME]... [--criterion]
+usage: cargo xtask bench [--quick] [--duration SECS] [--rounds N] [--scenario NAME]... [--client] [--criterion]
 
   --quick           1 s per run (the default is 5 s)
   --duration SECS   seconds per wrk run
   --rounds N        run every server N times, interleaved, and keep the median (default 1)
   --scenario NAME   run only this scenario; repeat for several
+  --client          run the client benchmark (httpclient, ureq, Python's http.client against nginx);
+                    a run without --scenario includes it
   --criterion       also run `cargo bench --workspace`
 
 scenarios:
@@ -51,6 +54,7 @@ struct Options {
     seconds: u32,
     rounds: u32,
     scenarios: Vec<&'static Scenario>,
+    client: bool,
     criterion: bool,
 }
 
@@ -60,6 +64,7 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
     let mut rounds = 1;
     let mut names: Vec<String> = Vec::new();
     let mut criterion = false;
+    let mut client = false;
     let mut words = arguments.iter();
     while let Some(word) = words.next() {
         let mut value = |what: &str| {
@@ -71,6 +76,7 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
         match word.as_str() {
             "--quick" => quick = true,
             "--criterion" => criterion = true,
+            "--client" => client = true,
             "--duration" => {
                 seconds = Some(
                     value("a number of seconds")?
@@ -91,7 +97,10 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option `{other}`\n{}", usage())),
         }
     }
-    let scenarios = if names.is_empty() {
+    // A run that names no scenario measures everything, the client included; naming scenarios or --client narrows it.
+    let everything = names.is_empty() && !client;
+    let client = client || everything;
+    let scenarios = if everything {
         SCENARIOS.iter().collect()
     } else {
         let known: Vec<_> = SCENARIOS.iter().map(|scenario| scenario.name).collect();
@@ -111,6 +120,7 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
         seconds: seconds.unwrap_or(if quick { 1 } else { 5 }),
         rounds,
         scenarios,
+        client,
         criterion,
     })
 }
@@ -146,8 +156,20 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
             ));
         }
     }
+    let client_section = if options.client {
+        match client::measure(&workdir, &binaries, pinned) {
+            Ok(section) => section,
+            Err(error) => format!("## Client\n\nNot measured: {error}\n"),
+        }
+    } else {
+        String::new()
+    };
     drop(workdir);
-    let table = report::table(&rows);
+    let mut table = report::table(&rows);
+    if !client_section.is_empty() {
+        table.push('\n');
+        table.push_str(&client_section);
+    }
     println!("\n{table}");
     let load = [load_before, load_average()];
     let document = document(arguments, &options, cores, pinned, &load, &table);
