@@ -135,7 +135,7 @@ pub use path::{
 };
 pub use runner::{
     check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
-    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
+    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK, OUTPUT_QUEUE,
 };
 
 /// Python's default `cgi_directories`: the URL paths whose files are scripts.
