@@ -34,7 +34,9 @@ const MAX_LOGGED_STDERR_LINES: usize = 1000;
 ///
 /// GET and HEAD run scripts or serve files; POST runs scripts, and anywhere else gets 501 `Can only POST to CGI scripts`.
 /// Beyond Python: the script's header block is parsed (`Status:`, redirects), a timeout kills it,
-/// it starts from a clean environment, and its stderr is logged line by line.
+/// it starts from a clean environment, and its stderr is logged line by line;
+/// the request body streams to it, and on HTTP/1.1 its answer is framed (chunked or by its `Content-Length`)
+/// so the connection stays usable.
 #[doc(alias = "CGIHTTPRequestHandler")]
 #[derive(Debug, Clone)]
 pub struct CgiHttpRequestHandler {
@@ -48,7 +50,8 @@ pub struct CgiHttpRequestHandler {
     pub environment: EnvironmentPolicy,
     /// Which user scripts run as.
     pub run_as: RunAs,
-    /// The largest request body passed to a script; `None` for no limit.
+    /// The largest request body passed to a script, else 413; `None` for no limit.
+    /// A Content-Length body is checked before it is read and then streamed; a chunked one while it is spooled.
     pub max_request_body: Option<u64>,
 }
 
@@ -229,6 +232,8 @@ impl CgiHttpRequestHandler {
                     req.log_error(format_args!("CGI script exit status {status}"));
                 }
                 match framing {
+                    // A local redirect sent nothing: the next answer decides.
+                    _ if local_redirect.is_some() => {}
                     Framing::UntilClose => req.close_connection = true,
                     Framing::Chunked => {
                         req.wfile.write_all(b"0\r\n\r\n")?;

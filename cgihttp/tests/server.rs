@@ -420,6 +420,14 @@ fn test_post_keep_alive_chunked_and_content_length() {
     let answer = read_answer(&mut reader, false);
     assert_eq!(answer.body_text(), "1, python, 123456\n");
 
+    // A local redirect to a file is answered on the same connection too.
+    send(
+        &mut stream,
+        "GET /cgi-bin/local.sh HTTP/1.1\nHost: localhost\n\n",
+    );
+    let answer = read_answer(&mut reader, false);
+    assert_eq!(answer.body_text(), "hi file", "{}", answer.head);
+
     // A script that writes fewer bytes than it declared: the connection closes after the short body.
     send(
         &mut stream,
