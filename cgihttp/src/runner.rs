@@ -199,7 +199,7 @@ pub struct ScriptOutcome {
     pub body_bytes: u64,
     /// Bytes of the request body passed to the script's stdin.
     /// Fewer than the request's Content-Length means the script stopped reading and the rest is still unread:
-    /// the server must then close the connection rather than read the rest as the next request.
+    /// the server must then drain the rest or close the connection, never read it as the next request.
     pub request_bytes: u64,
 }
 
@@ -254,6 +254,9 @@ impl ScriptCommand {
     ///
     /// Reading `request_body` blocks the calling thread: give it a bounded reader
     /// (the request's Content-Length over a socket with a read timeout).
+    /// While it waits for the client, the script's output waits in the queue (and then the script), and a timeout that
+    /// strikes meanwhile is answered once that read returns; so output reaches the client as the body arrives,
+    /// not while the client holds back the rest of its body.
     ///
     /// # Errors
     ///
