@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use basehttp::{escape_log, log_date_time_string, BaseHttpRequestHandler, HttpRequest, Limits};
 use simplehttp::{serve_files, SimpleHooks, SimpleHttpRequestHandler};
 
+use crate::runner::Exchange;
 use crate::{
     build_environment, check_script_file, find_script, is_nph, query_arguments, url_collapse_path,
     Body, CgiError, CgiRequest, EnvironmentPolicy, Location, RunAs, ScriptCommand, ScriptHeaders,
@@ -33,7 +34,9 @@ const MAX_LOGGED_STDERR_LINES: usize = 1000;
 ///
 /// GET and HEAD run scripts or serve files; POST runs scripts, and anywhere else gets 501 `Can only POST to CGI scripts`.
 /// Beyond Python: the script's header block is parsed (`Status:`, redirects), a timeout kills it,
-/// it starts from a clean environment, and its stderr is logged line by line.
+/// it starts from a clean environment, and its stderr is logged line by line;
+/// the request body streams to it, and on HTTP/1.1 its answer is framed (chunked or by its `Content-Length`)
+/// so the connection stays usable.
 #[doc(alias = "CGIHTTPRequestHandler")]
 #[derive(Debug, Clone)]
 pub struct CgiHttpRequestHandler {
@@ -47,7 +50,8 @@ pub struct CgiHttpRequestHandler {
     pub environment: EnvironmentPolicy,
     /// Which user scripts run as.
     pub run_as: RunAs,
-    /// The largest request body passed to a script; `None` for no limit.
+    /// The largest request body passed to a script, else 413; `None` for no limit.
+    /// A Content-Length body is checked before it is read and then streamed; a chunked one while it is spooled.
     pub max_request_body: Option<u64>,
 }
 
@@ -115,23 +119,22 @@ impl CgiHttpRequestHandler {
         req: &mut HttpRequest<'_>,
         target: &crate::ScriptTarget,
     ) -> io::Result<Option<String>> {
-        let body = match spool_body(req, self.max_request_body)? {
-            Spooled::Body(body) => body,
-            Spooled::TooLarge => {
+        let body = match request_body(req, self.max_request_body)? {
+            Some(body) => body,
+            None => {
                 req.send_error(413, None)?;
                 req.close_connection = true;
                 return Ok(None);
             }
         };
-        let body_length = body.length;
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
             .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
-        if body_length > 0 || req.headers.contains("Content-Length") {
-            headers.push(("Content-Length".to_owned(), body_length.to_string()));
+        if let Some(length) = body.length() {
+            headers.push(("Content-Length".to_owned(), length.to_string()));
         }
         let client_address = req
             .client_address
@@ -164,7 +167,14 @@ impl CgiHttpRequestHandler {
         command.nph = is_nph(&target.path.script);
 
         let is_head = req.command == "HEAD";
-        let close = self.protocol_version() != "HTTP/1.0";
+        // Chunked framing needs an HTTP/1.1 client; a Content-Length keeps any persistent connection usable.
+        let chunked_allowed = self.protocol_version() >= "HTTP/1.1"
+            && req.request_version.as_str() >= "HTTP/1.1"
+            && !req.is_http_0_9();
+        if command.nph {
+            // An NPH script owns the whole answer, framing included; only closing delimits it.
+            req.close_connection = true;
+        }
         let mut local_redirect = None;
         let stderr_lines = Mutex::new(Vec::new());
         let log_prefix = format!(
@@ -173,35 +183,37 @@ impl CgiHttpRequestHandler {
             log_date_time_string(SystemTime::now()),
             escape_log(&target.path.script_name)
         );
-        let result = {
-            let mut output = RequestOutput { req: &mut *req };
-            command.run(
-                body,
-                &mut output,
-                |headers, output| {
-                    if let Some(path) = headers.local_redirect() {
-                        local_redirect = Some(path.to_owned());
-                        return Ok(Body::Discard);
-                    }
-                    output.send_headers(headers, close)?;
-                    // 204 and 304 answers have no body, whatever the script prints.
-                    let bodiless = matches!(headers.status(), 204 | 304);
-                    Ok(if is_head || bodiless {
-                        Body::Discard
-                    } else {
-                        Body::Forward
-                    })
-                },
-                |line| {
-                    let mut lines = stderr_lines
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if lines.len() < MAX_LOGGED_STDERR_LINES {
-                        lines.push(format!("{log_prefix}{}\n", escape_log(line)));
-                    }
-                },
-            )
+        let mut exchange = RequestOutput {
+            req: &mut *req,
+            body,
+            framing: Framing::UntilClose,
         };
+        let result = command.run_exchange(
+            &mut exchange,
+            |headers, output| {
+                if let Some(path) = headers.local_redirect() {
+                    local_redirect = Some(path.to_owned());
+                    return Ok(Body::Discard);
+                }
+                // 204 and 304 answers have no body, whatever the script prints.
+                let bodiless = matches!(headers.status(), 204 | 304);
+                output.send_headers(headers, is_head, bodiless, chunked_allowed)?;
+                Ok(if is_head || bodiless {
+                    Body::Discard
+                } else {
+                    Body::Forward
+                })
+            },
+            |line| {
+                let mut lines = stderr_lines
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if lines.len() < MAX_LOGGED_STDERR_LINES {
+                    lines.push(format!("{log_prefix}{}\n", escape_log(line)));
+                }
+            },
+        );
+        let framing = exchange.framing;
         for line in stderr_lines
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -209,19 +221,45 @@ impl CgiHttpRequestHandler {
             // A closed stderr must not fail the request.
             let _ = io::stderr().write_all(line.as_bytes());
         }
-        req.close_connection = true;
         match result {
             Ok(outcome) => {
                 if outcome.timed_out {
                     req.log_error(format_args!("CGI script timed out, output cut short"));
-                } else if let Some(status) = outcome.exit_status.filter(|status| !status.success())
-                {
+                    req.close_connection = true;
+                    return Ok(local_redirect);
+                }
+                if let Some(status) = outcome.exit_status.filter(|status| !status.success()) {
                     req.log_error(format_args!("CGI script exit status {status}"));
+                }
+                match framing {
+                    // A local redirect sent nothing: the next answer decides.
+                    _ if local_redirect.is_some() => {}
+                    Framing::UntilClose => req.close_connection = true,
+                    Framing::Chunked => {
+                        req.wfile.write_all(b"0\r\n\r\n")?;
+                    }
+                    Framing::Length { remaining, .. } if remaining > 0 => {
+                        req.log_error(format_args!(
+                            "CGI script output {remaining} bytes short of its Content-Length"
+                        ));
+                        req.close_connection = true;
+                    }
+                    Framing::Length { overflow: true, .. } => {
+                        req.log_error(format_args!(
+                            "CGI script output longer than its Content-Length, cut"
+                        ));
+                        req.close_connection = true;
+                    }
+                    Framing::Length { .. } | Framing::NoBody => {}
                 }
                 Ok(local_redirect)
             }
             Err(error) => {
                 req.log_error(format_args!("CGI script failed: {error}"));
+                if req.response_started() {
+                    // The answer is cut off: only closing tells the client.
+                    req.close_connection = true;
+                }
                 if !req.response_started() && !matches!(error, CgiError::Write(_)) {
                     req.send_error(error.status(), Some(&error.to_string()))?;
                 }
@@ -284,14 +322,40 @@ impl BaseHttpRequestHandler for CgiHttpRequestHandler {
     }
 }
 
-/// The response, as the script runner's output: body bytes go to `wfile`, and the header callback can still send headers.
+/// The request as the script runner sees it: the body to feed the script, the response its output goes to.
 struct RequestOutput<'r, 'a> {
     req: &'r mut HttpRequest<'a>,
+    body: RequestBody,
+    framing: Framing,
+}
+
+/// How the body of the script's answer is delimited on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// By closing the connection (HTTP/1.0, NPH, or before the headers are sent).
+    UntilClose,
+    /// In chunks, ended by a last chunk, so the connection stays usable.
+    Chunked,
+    /// By the script's own `Content-Length`: exactly that many bytes pass, the rest is cut.
+    Length {
+        /// Bytes still expected.
+        remaining: u64,
+        /// The script wrote more than it declared.
+        overflow: bool,
+    },
+    /// No body at all (HEAD, 204, 304).
+    NoBody,
 }
 
 impl RequestOutput<'_, '_> {
-    /// Sends the status line and headers for a script's header block.
-    fn send_headers(&mut self, headers: &ScriptHeaders, close: bool) -> io::Result<()> {
+    /// Sends the status line and headers for a script's header block, and picks the framing of the body.
+    fn send_headers(
+        &mut self,
+        headers: &ScriptHeaders,
+        is_head: bool,
+        bodiless: bool,
+        chunked_allowed: bool,
+    ) -> io::Result<()> {
         let req = &mut *self.req;
         req.send_response(headers.status(), headers.reason())?;
         if let Some(content_type) = headers.content_type() {
@@ -300,13 +364,53 @@ impl RequestOutput<'_, '_> {
         if let Some(Location::Client(url) | Location::Local(url)) = headers.location() {
             req.send_header("Location", url)?;
         }
+        let mut content_length = None;
         for (name, value) in headers.headers() {
+            if name.eq_ignore_ascii_case("content-length") {
+                // Only the first valid length counts; a repeated or broken one is dropped rather than passed on to confuse the client.
+                if content_length.is_none() {
+                    content_length = value.trim().parse::<u64>().ok();
+                }
+                continue;
+            }
             // A header that basehttp refuses to send (outside ISO-8859-1) is left out, not fatal.
             if let Err(error) = req.send_header(name, value) {
                 req.log_error(format_args!("CGI header dropped: {error}"));
             }
         }
-        if close {
+        self.framing = if headers.status() == 204 {
+            // RFC 9112 §6.1 and §6.2: a 204 carries neither Content-Length nor Transfer-Encoding.
+            Framing::NoBody
+        } else if let Some(length) = content_length {
+            req.send_header("Content-Length", &length.to_string())?;
+            if is_head || bodiless {
+                Framing::NoBody
+            } else {
+                Framing::Length {
+                    remaining: length,
+                    overflow: false,
+                }
+            }
+        } else if bodiless {
+            Framing::NoBody
+        } else if chunked_allowed && !req.close_connection {
+            // A HEAD answer names the framing a GET would get, and sends no chunk at all.
+            req.send_header("Transfer-Encoding", "chunked")?;
+            if is_head {
+                Framing::NoBody
+            } else {
+                Framing::Chunked
+            }
+        } else if is_head && !req.close_connection {
+            // An HTTP/1.0 keep-alive HEAD: nothing follows, so the connection stays usable.
+            Framing::NoBody
+        } else {
+            Framing::UntilClose
+        };
+        if self.framing == Framing::UntilClose {
+            req.close_connection = true;
+        }
+        if req.close_connection && req.handler().protocol_version() >= "HTTP/1.1" {
             req.send_header("Connection", "close")?;
         }
         req.end_headers()
@@ -315,11 +419,37 @@ impl RequestOutput<'_, '_> {
 
 impl Write for RequestOutput<'_, '_> {
     fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
-        self.req.wfile.write(buffer)
+        self.write_all(buffer)?;
+        Ok(buffer.len())
     }
 
     fn write_all(&mut self, buffer: &[u8]) -> io::Result<()> {
-        self.req.wfile.write_all(buffer)
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let wfile = &mut self.req.wfile;
+        match &mut self.framing {
+            Framing::UntilClose => wfile.write_all(buffer),
+            Framing::NoBody => Ok(()),
+            Framing::Chunked => {
+                write!(wfile, "{:x}\r\n", buffer.len())?;
+                wfile.write_all(buffer)?;
+                wfile.write_all(b"\r\n")
+            }
+            Framing::Length {
+                remaining,
+                overflow,
+            } => {
+                let allowed = buffer
+                    .len()
+                    .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                if allowed < buffer.len() {
+                    *overflow = true;
+                }
+                *remaining -= allowed as u64;
+                wfile.write_all(&buffer[..allowed])
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -327,10 +457,67 @@ impl Write for RequestOutput<'_, '_> {
     }
 }
 
-/// The request body, read whole before the script starts: in memory when small, else in an unnamed temporary file.
+impl Exchange for RequestOutput<'_, '_> {
+    type Output = Self;
+
+    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match &mut self.body {
+            RequestBody::Streamed { .. } => self.req.rfile.read(buffer),
+            RequestBody::Spooled(spooled) => spooled.read(buffer),
+        }
+    }
+
+    fn output(&mut self) -> &mut Self {
+        self
+    }
+}
+
+/// Where the script's stdin comes from.
+enum RequestBody {
+    /// Straight from the connection (`rfile`), as it arrives: a body with a Content-Length (or none).
+    Streamed {
+        /// The declared length, `None` without a body.
+        length: Option<u64>,
+    },
+    /// A chunked body, read whole first so that `CONTENT_LENGTH` can be set as RFC 3875 §4.1.2 requires.
+    Spooled(SpooledBody),
+}
+
+impl RequestBody {
+    /// The script's `CONTENT_LENGTH`, `None` when there is no body.
+    fn length(&self) -> Option<u64> {
+        match self {
+            RequestBody::Streamed { length } => *length,
+            RequestBody::Spooled(spooled) => Some(spooled.length),
+        }
+    }
+}
+
+/// Decides how the request body reaches the script; `None` when it is larger than `limit` (answered with 413).
 ///
-/// basehttp's body reader is tied to the connection's thread, while the script's stdin is fed from a helper thread;
-/// reading it first also gives the script an exact `CONTENT_LENGTH`, even for a chunked body.
+/// A Content-Length body streams through as it arrives, refused up front when it declares more than the limit.
+/// A chunked body has no length until it ends, and RFC 3875 §4.1.2 wants `CONTENT_LENGTH` whenever there is a body,
+/// so it is read first, in memory up to 64 KiB and beyond that in an unnamed temporary file (as Apache's mod_cgi does).
+fn request_body(req: &mut HttpRequest<'_>, limit: Option<u64>) -> io::Result<Option<RequestBody>> {
+    let limit = limit.unwrap_or(u64::MAX);
+    if req.headers.contains("Transfer-Encoding") {
+        return Ok(match spool_body(req, limit)? {
+            Spooled::Body(body) => Some(RequestBody::Spooled(body)),
+            Spooled::TooLarge => None,
+        });
+    }
+    // basehttp has refused a missing, broken or conflicting Content-Length on a request with a body.
+    let declared = req
+        .headers
+        .get("Content-Length")
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Ok(None);
+    }
+    Ok(Some(RequestBody::Streamed { length: declared }))
+}
+
+/// A chunked request body, read whole before the script starts: in memory when small, else in an unnamed temporary file.
 struct SpooledBody {
     reader: SpooledReader,
     length: u64,
@@ -356,16 +543,7 @@ impl Read for SpooledBody {
 }
 
 /// Reads the request body into a [`SpooledBody`], or answers [`Spooled::TooLarge`] past `limit` bytes.
-fn spool_body(req: &mut HttpRequest<'_>, limit: Option<u64>) -> io::Result<Spooled> {
-    let limit = limit.unwrap_or(u64::MAX);
-    // A declared length over the limit is refused before a byte of it is read.
-    let declared = req
-        .headers
-        .get("Content-Length")
-        .and_then(|length| length.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Ok(Spooled::TooLarge);
-    }
+fn spool_body(req: &mut HttpRequest<'_>, limit: u64) -> io::Result<Spooled> {
     let mut memory = Vec::new();
     (&mut req.rfile)
         .take(SPOOL_IN_MEMORY as u64 + 1)

@@ -96,8 +96,22 @@
 //! - The query becomes arguments as RFC 3875 §4.4 says (split on `+`, each word decoded), and `PATH_INFO` is decoded once, not twice.
 //! - The query is split off before the walk down nested script directories, so a `/` in the query never names a directory.
 //! - A script file briefly busy (ETXTBSY, still open for writing) is retried instead of failing the request.
-//! - The request body is read before the script starts (in memory up to 64 KiB, beyond that in an unnamed temporary file,
-//!   at most [`CgiHttpRequestHandler::max_request_body`], else 413), so a chunked body works and `CONTENT_LENGTH` is exact.
+//! - A request body with a Content-Length streams into the script's stdin as it arrives, never held whole
+//!   (Python reads it all first): the handler's thread copies `rfile` into the pipe in pieces,
+//!   while a helper thread reads the script's stdout into a queue of at most [`OUTPUT_QUEUE`] pieces of 16 KiB;
+//!   the handler's thread writes that output to the client whenever the pipe is full and between pieces of the body,
+//!   so a script that prints a lot before it reads cannot deadlock the server, and a slow client only slows the script.
+//!   A script that never reads its input does not hang the server: once it exits the pipe breaks and the copy stops
+//!   (while it lives, the CGI timeout bounds the wait); basehttp then drains the unread rest, or closes the connection.
+//! - A chunked request body is read whole first (in memory up to 64 KiB, beyond that in an unnamed temporary file),
+//!   because RFC 3875 §4.1.2 wants `CONTENT_LENGTH` set whenever there is a body, and only then is its length known.
+//! - A body larger than [`CgiHttpRequestHandler::max_request_body`] is answered with 413: a declared Content-Length at once, before a byte is read.
+//! - On an HTTP/1.1 connection the answer is framed, so the connection carries the next request (Python always closes):
+//!   the script's own `Content-Length` is sent and exactly that many bytes pass (fewer: the connection closes after them;
+//!   more: the rest is cut and the connection closes); without one, the body is sent with `Transfer-Encoding: chunked`.
+//!   An HTTP/1.0 client gets the body delimited by closing the connection, as in Python.
+//!   HEAD, 204 and 304 answers carry no body (HEAD keeps the framing headers a GET would get).
+//!   NPH scripts' output passes untouched, and the connection closes after it.
 //! - A path climbing above the root is answered with 400 (Python raises and drops the connection).
 //!
 //! How [`CgiHttpRequestHandler`] puts the pieces together, in Python's order:
@@ -109,7 +123,8 @@
 //!    as a fresh GET of that path (at most [`MAX_LOCAL_REDIRECTS`] times), anything else with [`ScriptHeaders::status`],
 //!    its reason and headers ([`Body::Discard`] for HEAD).
 //! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500) and logged.
-//!    The connection always closes after a script's answer, whose length is not known in advance.
+//!    An answer cut short after it started (timeout, script output shorter than its `Content-Length`) closes the connection;
+//!    a complete one on HTTP/1.1 leaves it open for the next request.
 //!
 //! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2) and geteuid(2).
 #![deny(missing_docs)]
@@ -135,7 +150,7 @@ pub use path::{
 };
 pub use runner::{
     check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
-    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
+    ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK, OUTPUT_QUEUE,
 };
 
 /// Python's default `cgi_directories`: the URL paths whose files are scripts.

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -40,6 +40,16 @@ const GRACE_AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// The most bytes written to the script's stdin after one readiness check; a pipe with room takes this much without blocking.
 const STDIN_PIECE: usize = 4096;
+
+/// How many pieces of the script's output (of up to 16 KiB each) wait for the client at most;
+/// beyond that the script waits.
+pub const OUTPUT_QUEUE: usize = 8;
+
+/// The largest piece of the script's output read at once.
+const OUTPUT_PIECE: usize = 16 * 1024;
+
+/// How long the request body copy waits for room in the script's stdin before it looks at the script's output again.
+const STDIN_WAIT: Duration = Duration::from_millis(10);
 
 /// Which user a script runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -189,7 +199,7 @@ pub struct ScriptOutcome {
     pub body_bytes: u64,
     /// Bytes of the request body passed to the script's stdin.
     /// Fewer than the request's Content-Length means the script stopped reading and the rest is still unread:
-    /// the server must then close the connection rather than read the rest as the next request.
+    /// the server must then drain the rest or close the connection, never read it as the next request.
     pub request_bytes: u64,
 }
 
@@ -233,10 +243,20 @@ impl ScriptCommand {
     /// An NPH script's output goes straight to `output`, and `on_headers` is never called.
     ///
     /// Nothing is held whole in memory: input and output move in 16 KiB pieces, the header block is bounded.
+    /// `request_body`, `output` and both callbacks stay on the calling thread (so neither needs to be `Send`):
+    /// it copies the request body into the script's stdin and, whenever the pipe is full or between pieces of the body,
+    /// writes out whatever the script has printed meanwhile.
+    /// A helper thread reads the script's stdout into a bounded queue ([`OUTPUT_QUEUE`] pieces of 16 KiB),
+    /// so a script that prints a lot before it reads its input never blocks the server,
+    /// and a slow client slows the script down rather than filling the server's memory.
+    /// A script that exits without reading its input ends the copy (the pipe breaks); the rest of the body stays unread.
     /// When the timeout strikes, the whole process group gets SIGKILL. The script is always waited for, so no zombie is left.
     ///
-    /// `request_body` is read on a helper thread that this call waits for before returning; give it a bounded reader
+    /// Reading `request_body` blocks the calling thread: give it a bounded reader
     /// (the request's Content-Length over a socket with a read timeout).
+    /// While it waits for the client, the script's output waits in the queue (and then the script), and a timeout that
+    /// strikes meanwhile is answered once that read returns; so output reaches the client as the body arrives,
+    /// not while the client holds back the rest of its body.
     ///
     /// # Errors
     ///
@@ -251,9 +271,28 @@ impl ScriptCommand {
         on_stderr: L,
     ) -> Result<ScriptOutcome, CgiError>
     where
-        R: Read + Send,
+        R: Read,
         W: Write + ?Sized,
         H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
+        L: FnMut(&str) + Send,
+    {
+        let mut exchange = Split {
+            body: request_body,
+            output,
+        };
+        self.run_exchange(&mut exchange, on_headers, on_stderr)
+    }
+
+    /// [`run`](Self::run) over one value that is both the request body and the response (the handler's request).
+    pub(crate) fn run_exchange<E, H, L>(
+        &self,
+        exchange: &mut E,
+        on_headers: H,
+        on_stderr: L,
+    ) -> Result<ScriptOutcome, CgiError>
+    where
+        E: Exchange + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
         L: FnMut(&str) + Send,
     {
         let mut child = self
@@ -271,10 +310,11 @@ impl ScriptCommand {
         };
         let guard = Guard::new(pid);
         let (finished, finished_signal) = mpsc::channel::<()>();
+        let (pieces, queue) = mpsc::sync_channel::<Piece>(OUTPUT_QUEUE);
 
         thread::scope(|scope| {
             let guard = &guard;
-            let feeder = scope.spawn(move || feed(request_body, stdin, guard));
+            let reader = scope.spawn(move || read_output(stdout, &pieces, guard));
             let logger = scope.spawn(move || log_lines(stderr, on_stderr, guard));
             if let Some(timeout) = self.timeout {
                 scope.spawn(move || {
@@ -284,25 +324,29 @@ impl ScriptCommand {
                 });
             }
 
-            let pumped = pump(stdout, output, self.nph, on_headers, guard);
-            if pumped.result.is_err() {
+            let mut pump = Pump::new(self.nph, on_headers);
+            let request_bytes = feed(exchange, stdin, guard, &queue, &mut pump);
+            pump.drain(&queue, exchange.output());
+            if pump.result.is_err() {
                 guard.kill();
             }
+            // The reader may wait for room in a full queue: dropping the queue lets it end.
+            drop(queue);
             let exit_status = guard.reap(&mut child);
             drop(finished);
-            let request_bytes = feeder.join().unwrap_or(0);
+            let _ = reader.join();
             let _ = logger.join();
 
             let timed_out = guard.timed_out();
-            let answered = pumped.answered || pumped.body_bytes > 0;
-            match pumped.result {
+            let answered = pump.answered || pump.body_bytes > 0;
+            match pump.result {
                 _ if timed_out && !answered => Err(CgiError::Timeout),
                 Err(error) => Err(error),
                 Ok(()) => Ok(ScriptOutcome {
                     pid,
                     exit_status,
                     timed_out,
-                    body_bytes: pumped.body_bytes,
+                    body_bytes: pump.body_bytes,
                     request_bytes,
                 }),
             }
@@ -344,98 +388,256 @@ impl ScriptCommand {
     }
 }
 
-/// What the output pump saw.
-struct Pumped {
+/// The two sides of a script run as one value: where the request body comes from and where the answer goes.
+///
+/// One value rather than two because the handler reads `rfile` and writes `wfile` of the same request.
+pub(crate) trait Exchange {
+    /// Where the answer goes.
+    type Output: Write + ?Sized;
+    /// Reads the next piece of the request body; `Ok(0)` at its end.
+    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize>;
+    /// The answer's writer.
+    fn output(&mut self) -> &mut Self::Output;
+}
+
+/// [`Exchange`] for a separate reader and writer, as [`ScriptCommand::run`] takes them.
+struct Split<'w, R, W: ?Sized> {
+    body: R,
+    output: &'w mut W,
+}
+
+impl<R: Read, W: Write + ?Sized> Exchange for Split<'_, R, W> {
+    type Output = W;
+
+    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.body.read(buffer)
+    }
+
+    fn output(&mut self) -> &mut W {
+        self.output
+    }
+}
+
+/// One piece of the script's stdout, or the error that ended it; the reader thread ends the queue at end of file.
+type Piece = Result<Vec<u8>, io::ErrorKind>;
+
+/// Where the script's output stands, on the calling thread: the header block, then the body.
+struct Pump<H> {
+    parser: Option<HeaderParser>,
+    on_headers: Option<H>,
+    body: Body,
     result: Result<(), CgiError>,
     /// `on_headers` ran, so something may have been sent.
     answered: bool,
     body_bytes: u64,
+    /// Written since the last flush.
+    unflushed: bool,
 }
 
-/// Reads the script's stdout: the header block through the parser, then the body to `output`.
-fn pump<W, H>(
-    mut stdout: ChildStdout,
-    output: &mut W,
-    nph: bool,
-    on_headers: H,
-    guard: &Guard,
-) -> Pumped
-where
-    W: Write + ?Sized,
-    H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
-{
-    let mut pumped = Pumped {
-        result: Ok(()),
-        answered: false,
-        body_bytes: 0,
-    };
-    let mut parser = (!nph).then(HeaderParser::new);
-    let mut on_headers = Some(on_headers);
-    let mut body = Body::Forward;
-    let mut buffer = vec![0u8; 16 * 1024];
-    pumped.result = loop {
-        if !guard.wait_ready(stdout.as_fd(), sys::READABLE) {
-            break Ok(());
+impl<H> Pump<H> {
+    fn new(nph: bool, on_headers: H) -> Self {
+        Pump {
+            parser: (!nph).then(HeaderParser::new),
+            on_headers: Some(on_headers),
+            body: Body::Forward,
+            result: Ok(()),
+            answered: false,
+            body_bytes: 0,
+            unflushed: false,
         }
-        let read = match stdout.read(&mut buffer) {
-            Ok(0) => break Ok(()),
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => break Err(CgiError::Read(error.kind())),
+    }
+
+    /// Takes one piece of output: through the header parser, then to `output` as the body.
+    fn take<W>(&mut self, piece: Piece, output: &mut W)
+    where
+        W: Write + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
+    {
+        if self.result.is_err() {
+            return;
+        }
+        let data = match piece {
+            Ok(data) => data,
+            Err(kind) => {
+                self.result = Err(CgiError::Read(kind));
+                return;
+            }
         };
-        let mut data = &buffer[..read];
-        if let Some(header_parser) = parser.as_mut() {
+        let mut data = &data[..];
+        if let Some(header_parser) = self.parser.as_mut() {
             let (headers, used) = match header_parser.feed(data) {
                 Ok(Some(complete)) => complete,
-                Ok(None) => continue,
-                Err(error) => break Err(error),
+                Ok(None) => return,
+                Err(error) => {
+                    self.result = Err(error);
+                    return;
+                }
             };
-            parser = None;
-            pumped.answered = true;
-            if let Some(on_headers) = on_headers.take() {
+            self.parser = None;
+            self.answered = true;
+            self.unflushed = true;
+            if let Some(on_headers) = self.on_headers.take() {
                 match on_headers(&headers, output) {
-                    Ok(wanted) => body = wanted,
-                    Err(error) => break Err(CgiError::Write(error.kind())),
+                    Ok(wanted) => self.body = wanted,
+                    Err(error) => {
+                        self.result = Err(CgiError::Write(error.kind()));
+                        return;
+                    }
                 }
             }
             data = &data[used..];
         }
-        if body == Body::Forward && !data.is_empty() {
+        if self.body == Body::Forward && !data.is_empty() {
             if let Err(error) = output.write_all(data) {
-                break Err(CgiError::Write(error.kind()));
+                self.result = Err(CgiError::Write(error.kind()));
+                return;
             }
-            pumped.body_bytes += data.len() as u64;
-        }
-    };
-    if pumped.result.is_ok() {
-        if let Some(header_parser) = &parser {
-            pumped.result = Err(header_parser.finish());
-        } else if let Err(error) = output.flush() {
-            pumped.result = Err(CgiError::Write(error.kind()));
+            self.unflushed = true;
+            self.body_bytes += data.len() as u64;
         }
     }
-    pumped
+
+    /// Sends what was written so far on its way to the client.
+    fn flush<W: Write + ?Sized>(&mut self, output: &mut W) {
+        if self.unflushed && self.result.is_ok() {
+            self.unflushed = false;
+            if let Err(error) = output.flush() {
+                self.result = Err(CgiError::Write(error.kind()));
+            }
+        }
+    }
+
+    /// Takes whatever output is queued without waiting; `false` once the queue has ended (the script closed stdout).
+    fn take_queued<W>(&mut self, queue: &Receiver<Piece>, output: &mut W) -> bool
+    where
+        W: Write + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
+    {
+        loop {
+            match queue.try_recv() {
+                Ok(piece) => self.take(piece, output),
+                Err(TryRecvError::Empty) => {
+                    self.flush(output);
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Takes the rest of the output until the script closes its stdout (or something failed), then checks the end.
+    fn drain<W>(&mut self, queue: &Receiver<Piece>, output: &mut W)
+    where
+        W: Write + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
+    {
+        while self.result.is_ok() {
+            let piece = match queue.try_recv() {
+                Ok(piece) => piece,
+                Err(TryRecvError::Empty) => {
+                    // Nothing is waiting: what was written so far goes out before the wait.
+                    self.flush(output);
+                    match queue.recv() {
+                        Ok(piece) => piece,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            self.take(piece, output);
+        }
+        if self.result.is_ok() {
+            if let Some(header_parser) = &self.parser {
+                self.result = Err(header_parser.finish());
+            } else {
+                self.unflushed = true;
+                self.flush(output);
+            }
+        }
+    }
+}
+
+/// Reads the script's stdout into the queue, on a helper thread, until end of file, a read error, or the queue is dropped.
+///
+/// The queue is bounded, so when the client reads slower than the script writes, this waits, and the script with it.
+fn read_output(mut stdout: ChildStdout, queue: &SyncSender<Piece>, guard: &Guard) {
+    loop {
+        if !guard.wait_ready(stdout.as_fd(), sys::READABLE) {
+            return;
+        }
+        let mut buffer = vec![0u8; OUTPUT_PIECE];
+        let piece = match stdout.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(read) => {
+                buffer.truncate(read);
+                Ok(buffer)
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => Err(error.kind()),
+        };
+        let failed = piece.is_err();
+        if queue.send(piece).is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// Copies the request body into the script's stdin until either side ends, then closes stdin; the bytes copied.
 ///
-/// A script that stops reading (exits, or closes stdin) ends the copy with a broken pipe, which is not an error here.
-/// Writes wait until the pipe has room, so a killed script's stdin held open by an escaped child cannot block the server for ever.
-fn feed<R: Read>(mut request_body: R, mut stdin: ChildStdin, guard: &Guard) -> u64 {
+/// Runs on the calling thread, because the request body reader belongs to it.
+/// While the pipe is full, and before each read of the body, the script's queued output is written out,
+/// so a script that answers before it reads (or instead of reading) cannot deadlock against us.
+/// A script that stops reading (exits, or closes stdin) ends the copy with a broken pipe, which is not an error here;
+/// one that stays alive without reading holds the copy until the timeout kills it.
+/// A failed answer (bad header block, client gone) ends it too.
+fn feed<E, H>(
+    exchange: &mut E,
+    mut stdin: ChildStdin,
+    guard: &Guard,
+    queue: &Receiver<Piece>,
+    pump: &mut Pump<H>,
+) -> u64
+where
+    E: Exchange + ?Sized,
+    H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
+{
     let mut buffer = vec![0u8; 16 * 1024];
     let mut copied = 0;
     'reading: loop {
-        let read = match request_body.read(&mut buffer) {
+        pump.take_queued(queue, exchange.output());
+        if pump.result.is_err() {
+            break;
+        }
+        let read = match exchange.read_body(&mut buffer) {
             Ok(0) => break,
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        for piece in buffer[..read].chunks(STDIN_PIECE) {
-            if !guard.wait_ready(stdin.as_fd(), sys::WRITABLE) || stdin.write_all(piece).is_err() {
-                break 'reading;
+        let mut data = &buffer[..read];
+        while !data.is_empty() {
+            match sys::poll_one(stdin.as_fd(), sys::WRITABLE, STDIN_WAIT) {
+                Ok(false) => {
+                    pump.take_queued(queue, exchange.output());
+                    if pump.result.is_err() || guard.ended_long_ago() {
+                        break 'reading;
+                    }
+                    continue;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                // Ready, or poll failed: let the write itself say what is wrong.
+                Ok(true) | Err(_) => {}
             }
-            copied += piece.len() as u64;
+            let piece = &data[..data.len().min(STDIN_PIECE)];
+            match stdin.write(piece) {
+                Ok(0) => break 'reading,
+                Ok(written) => {
+                    copied += written as u64;
+                    data = &data[written..];
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break 'reading,
+            }
         }
     }
     copied
@@ -535,11 +737,16 @@ impl Guard {
                 // Let the read or write itself report the problem.
                 Err(_) => return true,
             }
-            let ended_at = self.lock().ended_at;
-            if ended_at.is_some_and(|ended_at| ended_at.elapsed() >= GRACE_AFTER_KILL) {
+            if self.ended_long_ago() {
                 return false;
             }
         }
+    }
+
+    /// The script ended (killed or exited) at least [`GRACE_AFTER_KILL`] ago: waiting on its pipes is pointless.
+    fn ended_long_ago(&self) -> bool {
+        let ended_at = self.lock().ended_at;
+        ended_at.is_some_and(|ended_at| ended_at.elapsed() >= GRACE_AFTER_KILL)
     }
 
     fn timed_out(&self) -> bool {

@@ -61,8 +61,12 @@ fn tree_with_script(directory: &str) -> tempfile::TempDir {
 
 /// Starts the command on a free port with `arguments`, serving `root`; returns it with its port.
 fn start(root: &std::path::Path, arguments: &[&str]) -> (Running, u16) {
-    let child = Command::new(BINARY)
-        .args(["0", "-b", "127.0.0.1", "--cgi-timeout", "5"])
+    let mut command = Command::new(BINARY);
+    command.args(["0", "-b", "127.0.0.1"]);
+    if !arguments.contains(&"--cgi-timeout") {
+        command.args(["--cgi-timeout", "5"]);
+    }
+    let child = command
         .args(arguments)
         .arg("-d")
         .arg(root)
@@ -141,4 +145,156 @@ fn cgi_dir_replaces_the_script_directories() {
         .output()
         .unwrap_or_else(|error| panic!("run cgihttp: {error}"));
     assert_eq!(output.status.code(), Some(2));
+}
+
+/// Adds a script, runnable by `nobody`, to a tree made by [`tree_with_script`].
+fn add_script(root: &std::path::Path, path: &str, text: &str) {
+    let script = root.join(path);
+    fs::write(&script, text).unwrap_or_else(|error| panic!("write: {error}"));
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|error| panic!("chmod: {error}"));
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `VmRSS`).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|error| panic!("read status: {error}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+/// The byte at `position` of a test body: a pattern that shows a lost or repeated piece.
+fn pattern_byte(position: u64) -> u8 {
+    (position % 251) as u8
+}
+
+// Mirrors test_httpservers: CGIHTTPServerTestCase.test_post, with a body far too large to hold:
+// not in Python (RFC 3875 §4.2: the body streams to the script's stdin, and its answer back, as they arrive).
+#[test]
+fn test_post_streams_a_large_body_through_the_script() {
+    const LENGTH: u64 = 50 * 1024 * 1024;
+    let root = tree_with_script("cgi-bin");
+    add_script(
+        root.path(),
+        "cgi-bin/cat.sh",
+        "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\nexec cat\n",
+    );
+    let (server, port) = start(root.path(), &[]);
+    let pid = server.0.id();
+    // One small request first, so the measurement starts from a server that has run a script.
+    assert!(get(port, "/cgi-bin/hello.sh").ends_with("hello "));
+    let before = status_kib(pid, "VmHWM");
+
+    let stream =
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|error| panic!("connect: {error}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap_or_else(|error| panic!("timeout: {error}"));
+    let mut writer = stream
+        .try_clone()
+        .unwrap_or_else(|error| panic!("clone: {error}"));
+    // The answer comes back while the body is still going out, so write on another thread.
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        write!(
+            writer,
+            "POST /cgi-bin/cat.sh HTTP/1.0\r\nContent-Length: {LENGTH}\r\n\r\n"
+        )?;
+        let mut block = vec![0u8; 64 * 1024];
+        let mut sent = 0;
+        while sent < LENGTH {
+            for (index, byte) in block.iter_mut().enumerate() {
+                *byte = pattern_byte(sent + index as u64);
+            }
+            writer.write_all(&block)?;
+            sent += block.len() as u64;
+        }
+        Ok(())
+    });
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    while head != "\r\n" {
+        head.clear();
+        reader
+            .read_line(&mut head)
+            .unwrap_or_else(|error| panic!("read head: {error}"));
+        assert!(!head.is_empty(), "no answer");
+    }
+    let mut received = 0u64;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .unwrap_or_else(|error| panic!("read body: {error}"));
+        if read == 0 {
+            break;
+        }
+        for (index, byte) in buffer[..read].iter().enumerate() {
+            assert_eq!(
+                *byte,
+                pattern_byte(received + index as u64),
+                "at {received}+{index}"
+            );
+        }
+        received += read as u64;
+    }
+    sender
+        .join()
+        .unwrap_or_else(|_| panic!("sender panicked"))
+        .unwrap_or_else(|error| panic!("send: {error}"));
+    assert_eq!(received, LENGTH);
+
+    let after = status_kib(pid, "VmHWM");
+    eprintln!("cgihttp VmHWM: {before} KiB before, {after} KiB after a {LENGTH}-byte POST");
+    // The body is 50 MiB; the server's peak may grow by its queues and buffers, nothing like the body.
+    assert!(
+        after < before + 8 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
+}
+
+/// The server's children that are zombies (exited, never waited for).
+fn zombie_children(pid: u32) -> Vec<u32> {
+    let mut zombies = Vec::new();
+    for entry in fs::read_dir("/proc")
+        .unwrap_or_else(|error| panic!("read /proc: {error}"))
+        .flatten()
+    {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the command name may hold spaces, so split after its closing parenthesis.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let parent = fields.next().and_then(|parent| parent.parse::<u32>().ok());
+        if state == Some("Z") && parent == Some(pid) {
+            zombies.extend(
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.parse::<u32>().ok()),
+            );
+        }
+    }
+    zombies
+}
+
+// Not in Python (RFC 3875 §3.4 leaves it to the server): the timeout kills the script, answers 504, and leaves no zombie.
+#[test]
+fn timed_out_script_answers_504_and_leaves_no_zombie() {
+    let root = tree_with_script("cgi-bin");
+    add_script(
+        root.path(),
+        "cgi-bin/hang.sh",
+        "#!/bin/sh\nsleep 60 &\nsleep 60\n",
+    );
+    let (server, port) = start(root.path(), &["--cgi-timeout", "1"]);
+    let answer = get(port, "/cgi-bin/hang.sh");
+    assert!(answer.starts_with("HTTP/1.1 504 "), "{answer}");
+    assert_eq!(zombie_children(server.0.id()), Vec::<u32>::new());
 }

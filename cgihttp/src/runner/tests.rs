@@ -74,7 +74,7 @@ impl Run {
     }
 }
 
-fn run_with(command: &ScriptCommand, request_body: impl Read + Send, body: Body) -> Run {
+fn run_with(command: &ScriptCommand, request_body: impl Read, body: Body) -> Run {
     let stderr = Mutex::new(Vec::new());
     let mut headers_seen = None;
     let mut output = Vec::new();
@@ -798,4 +798,40 @@ fn leftover_child_holding_stderr_does_not_hold_the_request() {
         run.elapsed
     );
     assert_reaped(outcome.pid);
+}
+
+/// A request body that is not `Send` (as basehttp's `rfile` is not): it must be read on the calling thread.
+struct LocalBody {
+    data: std::rc::Rc<std::cell::RefCell<io::Cursor<Vec<u8>>>>,
+}
+
+impl Read for LocalBody {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.data.borrow_mut().read(buffer)
+    }
+}
+
+// Not in Python (RFC 3875 §4.2): the script prints far more than a pipe holds before it reads its input,
+// and the body comes from a reader bound to the calling thread; neither side may wait for the other.
+#[test]
+fn script_printing_before_reading_a_body_read_on_the_calling_thread() {
+    let scripts = Scripts::new();
+    let command = scripts.python(
+        "first.py",
+        "import sys\n\
+         sys.stdout.write('Content-Type: text/plain\\n\\n' + 'a' * (1024 * 1024))\n\
+         sys.stdout.flush()\n\
+         print(' read %d' % len(sys.stdin.buffer.read()))",
+    );
+    let body = LocalBody {
+        data: std::rc::Rc::new(std::cell::RefCell::new(io::Cursor::new(vec![
+            b'x';
+            1024 * 1024
+        ]))),
+    };
+    let run = run_with(&command, body, Body::Forward);
+    let outcome = run.outcome();
+    assert_eq!(outcome.request_bytes, 1024 * 1024);
+    assert_eq!(run.body.len(), 1024 * 1024 + " read 1048576\n".len());
+    assert!(run.body_text().ends_with("a read 1048576\n"));
 }
