@@ -17,7 +17,8 @@ use crate::range::{
     RangeRequest,
 };
 use crate::url_path::{
-    directory_redirect_location, has_trailing_slash, path_ends_with_slash, translate_path,
+    directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
+    translate_path, translate_path_bytes,
 };
 
 /// Python's `SimpleHTTPRequestHandler.index_pages`.
@@ -29,8 +30,14 @@ pub trait SimpleHooks {
     fn directory(&self) -> &Path;
 
     /// Python's `translate_path`; see [`translate_path`](crate::translate_path).
+    ///
+    /// The request path is the request line read as ISO-8859-1, so its characters are given back as the raw bytes that came ([`latin1_bytes`](crate::latin1_bytes)):
+    /// a raw UTF-8 or other non-ASCII name then finds its file, as the crate docs promise.
     fn translate_path(&self, request_path: &str) -> PathBuf {
-        translate_path(request_path, self.directory())
+        match latin1_bytes(request_path) {
+            Some(raw) => translate_path_bytes(&raw, self.directory()),
+            None => translate_path(request_path, self.directory()),
+        }
     }
 
     /// Python's `index_pages`: the names tried, in order, for a directory.

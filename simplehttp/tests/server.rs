@@ -362,3 +362,22 @@ fn http_0_9_gets_the_body_alone() {
     stream.read_to_end(&mut response).unwrap();
     assert_eq!(response, b"We are the knights who say Ni!");
 }
+
+// Not in Python: raw UTF-8 in the request line finds its file (Python reads the line as Latin-1 and looks for a garbled name).
+#[test]
+fn raw_utf8_request_line_finds_its_file() {
+    let running = start("HTTP/1.0");
+    fs::write(running.root.path().join("na\u{ef}ve.txt"), b"UTF-8 name").unwrap();
+    check(
+        &running,
+        "GET /na\u{ef}ve.txt HTTP/1.0",
+        "HTTP/1.0 200 OK",
+        Some(b"UTF-8 name"),
+    );
+    check(
+        &running,
+        "GET /na%C3%AFve.txt HTTP/1.0",
+        "HTTP/1.0 200 OK",
+        Some(b"UTF-8 name"),
+    );
+}

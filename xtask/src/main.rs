@@ -3,6 +3,7 @@
 //! Each task is one module; with no argument the task list is printed.
 
 mod bench;
+mod browser;
 mod ci;
 mod shell;
 mod test;
@@ -33,6 +34,11 @@ const TASKS: &[Task] = &[
         name: "bench",
         summary: "load harness against python3 and nginx (wrk), plus criterion benches",
         run: bench::run,
+    },
+    Task {
+        name: "browser",
+        summary: "a listing of odd names in headless chromium: screenshot, then every rendered link must answer 200",
+        run: browser::run,
     },
 ];
 
