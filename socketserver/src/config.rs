@@ -66,6 +66,7 @@ pub struct ServerConfig {
     pub max_children: usize,
     /// Threading mode: at most this many request threads at once, daemon or not; the serving loop waits for one to end
     /// or for `shutdown`, and clients wait in the listen backlog meanwhile (not in Python; `None`, Python's behaviour, sets no limit).
+    /// Readiness mode: at most this many connections registered, parked or served, at once, with the same waiting.
     pub max_threads: Option<usize>,
     /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
     pub max_packet_size: usize,

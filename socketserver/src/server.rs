@@ -583,6 +583,13 @@ impl<K: ServerKind> BaseServer<K> {
             // Datagram servers have no connection to park: each packet goes to a pool of the same size.
             return self.process_in_pool(request, client_address, workers, workers);
         };
+        if let Some(limit) = self.config.max_threads {
+            if !self.wait_for_fewer_connections(limit.max(1)) {
+                // Shutdown was asked for while the set was full: close this connection instead of waiting on.
+                shutdown_request::<K>(&self.shared, request, &client_address);
+                return;
+            }
+        }
         let started = {
             let mut state = self.workers();
             match &state.readiness {
@@ -642,6 +649,30 @@ impl<K: ServerKind> BaseServer<K> {
             // The request moved into the closure, which the failed spawn dropped: its connection is closed.
             Err(error) => report_error(&self.shared, &client_address, &HandlerError::Io(error)),
         }
+    }
+
+    /// Waits until fewer than `limit` connections are registered in readiness mode; false when shutdown was asked for first.
+    ///
+    /// Connections end on the workers, which do not signal the serving loop, so it looks again every millisecond or so.
+    fn wait_for_fewer_connections(&self, limit: usize) -> bool {
+        let readiness = self
+            .workers()
+            .readiness
+            .as_ref()
+            .map(|(readiness, _)| readiness.clone());
+        let Some(readiness) = readiness else {
+            return true;
+        };
+        let mut pause = Duration::from_micros(50);
+        while readiness.connections() >= limit {
+            if self.control.requested.load(Ordering::SeqCst) {
+                return false;
+            }
+            readiness.close_idle();
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        true
     }
 
     fn process_in_pool(
