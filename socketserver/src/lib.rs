@@ -70,6 +70,7 @@
 //!   From the serving thread it asks and returns instead of deadlocking.
 //! - A handler's error or panic is reported through `handle_error` and costs only its request.
 //! - `Mode::Pool` bounds threads and queued requests; Python can only start a thread per request.
+//! - `Mode::Readiness` parks connections in one epoll set served by a few workers, so an idle keep-alive connection costs a registration, not a thread.
 //! - A forking server waiting for a free child slot (`max_children`) still gives way to `shutdown()`; Python blocks in waitpid until a child ends.
 //! - Forked children are reaped by process id, never with `waitpid(-1)`, so other code's children are left alone.
 //!
