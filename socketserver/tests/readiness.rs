@@ -346,3 +346,39 @@ fn no_descriptor_leak_after_clients_disconnect() {
         );
     });
 }
+
+// Not in Python: as test_ThreadingTCPServer_max_threads in tests/socketserver.rs, for the readiness mode, where `max_threads`
+// bounds registered connections, so a third client waits in the backlog until one of two connections ends.
+#[test]
+fn max_threads_bounds_registered_connections() {
+    let config = ServerConfig {
+        max_threads: Some(2),
+        ..ServerConfig::with_mode(READINESS)
+    };
+    let server =
+        TcpServer::with_config("127.0.0.1:0", ParkingEcho { idle_timeout: None }, config).unwrap();
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut first = tcp_client(address);
+        let mut second = tcp_client(address);
+        echo_once(&mut first, TEST_STR);
+        echo_once(&mut second, TEST_STR);
+        let mut third = tcp_client(address);
+        third.write_all(TEST_STR).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut reply = vec![0; TEST_STR.len()];
+        let early = third.read_exact(&mut reply);
+        assert!(
+            early.is_err(),
+            "the third client was served while two were registered"
+        );
+        drop(first);
+        third.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+        third
+            .read_exact(&mut reply)
+            .expect("served once a connection ended");
+        assert_eq!(reply, TEST_STR);
+    });
+}
