@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, serving_message, BaseHttpRequestHandler, HttpRequest,
-    ThreadingHttpServer,
+    serve_until_interrupted, serving_message, BaseHttpRequestHandler, HttpRequest, HttpServer,
 };
+use socketserver::{Mode, ServerConfig};
 
 const PAGE: &str =
     "<html><head><title>Web Page</title></head><body>Hello Python World</body></html>";
@@ -91,17 +91,25 @@ fn main() -> ExitCode {
     let handler = EchoHandler {
         protocol_version: arguments.protocol,
     };
-    let server = match ThreadingHttpServer::new((arguments.bind.as_str(), arguments.port), handler)
-    {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!(
-                "echo_http: cannot listen on {}:{}: {error}",
-                arguments.bind, arguments.port
-            );
-            return ExitCode::FAILURE;
-        }
+    // Readiness mode: workers on one epoll set instead of a thread per connection, which spends most of a core switching tasks
+    // (see ARCHITECTURE.md, "Concurrency model and its measured cost"). One worker per core the process may run on.
+    let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let config = ServerConfig {
+        mode: Mode::Readiness { workers },
+        request_queue_size: 1024,
+        ..HttpServer::default_config()
     };
+    let server =
+        match HttpServer::with_config((arguments.bind.as_str(), arguments.port), handler, config) {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!(
+                    "echo_http: cannot listen on {}:{}: {error}",
+                    arguments.bind, arguments.port
+                );
+                return ExitCode::FAILURE;
+            }
+        };
     let mut stdout = io::stdout();
     let _ = writeln!(stdout, "{}", serving_message(server.server_address()));
     let _ = stdout.flush();

@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use socketserver::{Address, Stream};
+use socketserver::{Address, Ready, Stream};
 
 use crate::body::Body;
 use crate::handler::{BaseHttpRequestHandler, HttpRequest, Limits, RequestParts};
@@ -64,19 +64,96 @@ pub fn serve_connection<R: Read, W: Write>(
     }
     .run();
     match result {
-        Err(error)
-            if matches!(
-                error.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            ) =>
-        {
+        Err(error) if is_disconnect(&error) => {
             // The client went away; Python reports these as tracebacks, which tell the operator nothing.
             Ok(())
         }
         other => other,
     }
+}
+
+/// What a parked connection keeps between two wake-ups in socketserver's readiness mode.
+///
+/// An idle connection keeps no buffer at all; one parked in the middle of a head keeps the bytes it has and when they began.
+struct Parked {
+    /// The unparsed bytes, with their bounds; `None` when nothing was left over.
+    input: Option<(Vec<u8>, usize, usize)>,
+    /// When the first byte of the pending head arrived, for the head timeout.
+    head_started: Option<Instant>,
+}
+
+/// Serves what one connection has to offer now, for socketserver's readiness mode (not in Python).
+///
+/// Complete requests are served as [`serve_connection`] serves them, with blocking reads of their bodies and the usual timeouts.
+/// Request heads, though, are read only as far as they have arrived: when the next head is not complete,
+/// the partial bytes go into `state` and the connection parks, so a slow client holds no worker.
+pub(crate) fn serve_ready(
+    handler: &dyn BaseHttpRequestHandler,
+    stream: &Stream,
+    info: &ConnectionInfo,
+    state: &mut Option<Box<dyn std::any::Any + Send>>,
+) -> io::Result<Ready> {
+    let parked = state
+        .take()
+        .and_then(|state| state.downcast::<Parked>().ok());
+    let limits = handler.limits();
+    let (input, mut head_started) = match parked {
+        Some(parked) => {
+            let input = match parked.input {
+                Some((buffer, start, end)) => Input {
+                    inner: stream,
+                    buffer,
+                    start,
+                    end,
+                },
+                None => Input::new(stream),
+            };
+            (input, parked.head_started)
+        }
+        None => {
+            // The first wake-up: the settings `run` makes once per connection.
+            stream.set_write_timeout(limits.idle_timeout)?;
+            (Input::new(stream), None)
+        }
+    };
+    let mut connection = Connection {
+        handler,
+        limits,
+        input,
+        output: BufWriter::with_capacity(BUFFER_SIZE, stream),
+        parser: HeadParser::new(),
+        socket: Some(stream),
+        raw_stream: if info.plain { Some(stream) } else { None },
+        read_timeout: None,
+        client_address: &info.client_address,
+        server_address: &info.server_address,
+    };
+    match connection.run_ready(&mut head_started) {
+        Ok(Ready::Park) => {
+            let input = &connection.input;
+            let kept = (input.start < input.end).then(|| {
+                let input = std::mem::replace(&mut connection.input, Input::empty(stream));
+                (input.buffer, input.start, input.end)
+            });
+            *state = Some(Box::new(Parked {
+                input: kept,
+                head_started,
+            }));
+            Ok(Ready::Park)
+        }
+        Ok(Ready::Close) => Ok(Ready::Close),
+        Err(error) if is_disconnect(&error) => Ok(Ready::Close),
+        Err(error) => Err(error),
+    }
+}
+
+fn is_disconnect(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// How reading a head ended.
@@ -123,6 +200,67 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+impl<W: Write> Connection<'_, &Stream, W> {
+    /// The readiness mode's `run`: serves requests while their heads have arrived whole, and parks otherwise.
+    fn run_ready(&mut self, head_started: &mut Option<Instant>) -> io::Result<Ready> {
+        loop {
+            self.parser.reset();
+            self.input.shrink();
+            let Some(outcome) = self.read_head_nonblocking(head_started)? else {
+                return Ok(Ready::Park);
+            };
+            *head_started = None;
+            match self.answer(outcome)? {
+                Next::Continue if self.input.buffered().is_empty() => {
+                    // Nothing of the next request has arrived: park instead of waiting on a worker.
+                    return Ok(Ready::Park);
+                }
+                Next::Continue => {
+                    // A pipelined request is already here; its head clock starts now.
+                    *head_started = Some(Instant::now());
+                }
+                Next::Close => {
+                    self.output.flush()?;
+                    return Ok(Ready::Close);
+                }
+                Next::Linger => {
+                    self.output.flush()?;
+                    self.linger();
+                    return Ok(Ready::Close);
+                }
+            }
+        }
+    }
+
+    /// Parses the head from what has arrived, reading only what the socket already holds; `None` when more must come first.
+    fn read_head_nonblocking(
+        &mut self,
+        head_started: &mut Option<Instant>,
+    ) -> io::Result<Option<HeadOutcome>> {
+        loop {
+            match self.parser.parse(self.input.buffered()) {
+                Ok(Status::Complete(head)) => return Ok(Some(HeadOutcome::Head(head))),
+                Ok(Status::Partial) => {}
+                Err(error) => return Ok(Some(HeadOutcome::Refused(error))),
+            }
+            if let (Some(started), Some(limit)) = (*head_started, self.limits.head_timeout) {
+                if started.elapsed() >= limit {
+                    return Ok(Some(HeadOutcome::TimedOut));
+                }
+            }
+            match self.input.read_more_nonblocking() {
+                Ok(0) => return Ok(Some(HeadOutcome::Closed)),
+                Ok(_) => {
+                    head_started.get_or_insert_with(Instant::now);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
 impl<R: Read, W: Write> Connection<'_, R, W> {
     fn run(&mut self) -> io::Result<()> {
         if let Some(socket) = self.socket {
@@ -132,25 +270,7 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
             self.parser.reset();
             self.input.shrink();
             let outcome = self.read_head()?;
-            let next = match outcome {
-                HeadOutcome::Head(head) => self.handle_one_request(head)?,
-                HeadOutcome::Refused(ParseError::EmptyRequestLine) | HeadOutcome::Closed => {
-                    Next::Close
-                }
-                HeadOutcome::Refused(error) => {
-                    self.refuse(error)?;
-                    Next::Linger
-                }
-                HeadOutcome::TimedOut => {
-                    let requestline = self.parser.requestline().unwrap_or("").to_owned();
-                    self.with_bare_request(requestline, |req| {
-                        req.log_error(format_args!("{TIMED_OUT}"));
-                        Ok(())
-                    })?;
-                    Next::Close
-                }
-            };
-            match next {
+            match self.answer(outcome)? {
                 Next::Continue => {}
                 Next::Close => return self.output.flush(),
                 Next::Linger => {
@@ -160,6 +280,26 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 }
             }
         }
+    }
+
+    /// Serves or refuses one request once its head has been read (or failed to be).
+    fn answer(&mut self, outcome: HeadOutcome) -> io::Result<Next> {
+        Ok(match outcome {
+            HeadOutcome::Head(head) => self.handle_one_request(head)?,
+            HeadOutcome::Refused(ParseError::EmptyRequestLine) | HeadOutcome::Closed => Next::Close,
+            HeadOutcome::Refused(error) => {
+                self.refuse(error)?;
+                Next::Linger
+            }
+            HeadOutcome::TimedOut => {
+                let requestline = self.parser.requestline().unwrap_or("").to_owned();
+                self.with_bare_request(requestline, |req| {
+                    req.log_error(format_args!("{TIMED_OUT}"));
+                    Ok(())
+                })?;
+                Next::Close
+            }
+        })
     }
 
     /// Stops sending, then reads and discards the client's bytes until it closes, for at most
@@ -401,6 +541,29 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// An input with no buffer, left behind when a parked connection takes its buffer along.
+    fn empty(inner: R) -> Self {
+        Input {
+            inner,
+            buffer: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Makes room after the buffered bytes: moves them to the front, or grows the buffer when it is full.
+    fn make_room(&mut self) {
+        if self.start > 0 {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buffer.len() {
+            let grown = (self.buffer.len() * 2).max(BUFFER_SIZE);
+            self.buffer.resize(grown, 0);
+        }
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.buffer[self.start..self.end]
     }
@@ -408,15 +571,7 @@ impl<R: Read> Input<R> {
     /// Reads more bytes after the buffered ones, moving them to the front or growing the buffer when it is full.
     /// The head parser bounds how far it grows (a line over its limit is refused before the next read).
     fn read_more(&mut self) -> io::Result<usize> {
-        if self.start > 0 {
-            self.buffer.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buffer.len() {
-            let grown = self.buffer.len() * 2;
-            self.buffer.resize(grown, 0);
-        }
+        self.make_room();
         let count = self.inner.read(&mut self.buffer[self.end..])?;
         self.end += count;
         Ok(count)
@@ -432,6 +587,16 @@ impl<R: Read> Input<R> {
             self.buffer.truncate(BUFFER_SIZE);
             self.buffer.shrink_to_fit();
         }
+    }
+}
+
+impl Input<&Stream> {
+    /// `read_more`, but only what the socket already holds: `WouldBlock` when nothing has arrived.
+    fn read_more_nonblocking(&mut self) -> io::Result<usize> {
+        self.make_room();
+        let count = self.inner.read_nonblocking(&mut self.buffer[self.end..])?;
+        self.end += count;
+        Ok(count)
     }
 }
 

@@ -11,11 +11,11 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    Address, Mode, ServerConfig, ServerHooks, ShutdownHandle, StreamRequest, StreamRequestHandler,
-    TcpServer,
+    Address, Mode, Ready, ServerConfig, ServerHooks, ShutdownHandle, StreamRequest,
+    StreamRequestHandler, TcpServer,
 };
 
-use crate::connection::{serve_connection, ConnectionInfo};
+use crate::connection::{serve_connection, serve_ready, ConnectionInfo};
 use crate::handler::BaseHttpRequestHandler;
 
 /// Runs a [`BaseHttpRequestHandler`] on each connection of a socketserver stream server.
@@ -52,6 +52,23 @@ impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
 
     fn disable_nagle_algorithm(&self) -> bool {
         true
+    }
+
+    /// Serves the requests that have arrived whole and parks between them, in socketserver's readiness mode.
+    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
+        let stream = request.request.clone();
+        let info = ConnectionInfo {
+            client_address: request.client_address.clone(),
+            server_address: request.server_address.clone(),
+            socket: None,
+            plain: true,
+        };
+        serve_ready(&self.handler, &stream, &info, &mut request.state)
+    }
+
+    /// A parked connection is closed after the handler's idle timeout, as a silent one is in the other modes.
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.handler.limits().idle_timeout
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cgihttp::{CgiHttpRequestHandler, DEFAULT_TIMEOUT};
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches};
-use simplehttp::{serve_command, CommandLine};
+use simplehttp::{serve_command_threaded, CommandLine};
 
 fn command() -> clap::Command {
     CommandLine::command()
@@ -85,5 +85,6 @@ fn run(
     if let Some(cgi_directories) = cgi_directories {
         handler.cgi_directories = cgi_directories;
     }
-    serve_command(command, handler)
+    // CGI scripts run for as long as they like: a thread per connection keeps one slow script from holding a readiness worker.
+    serve_command_threaded(command, handler)
 }

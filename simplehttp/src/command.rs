@@ -9,7 +9,7 @@ use std::time::Duration;
 use basehttp::{
     serve_until_interrupted, BaseHttpRequestHandler, HttpServer, Limits, ThreadingHttpServer,
 };
-use socketserver::{Address, ServerConfig, TcpServer};
+use socketserver::{Address, Mode, ServerConfig, TcpServer};
 
 use crate::cli::{banner, CommandLine, LISTEN_BACKLOG};
 use crate::tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
@@ -43,7 +43,22 @@ impl CommandLine {
         limits
     }
 
-    /// The server settings of the command: a thread per connection up to `--max-connections`, a deep backlog, dual stack on `::`.
+    /// The server settings of the command over plain HTTP: readiness mode, with up to `--max-connections` connections,
+    /// a deep backlog, dual stack on `::`.
+    ///
+    /// Workers share one epoll set, one per core the process may run on, and idle keep-alive connections cost no thread.
+    pub fn readiness_config(&self, address: SocketAddr) -> ServerConfig {
+        let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        ServerConfig {
+            mode: Mode::Readiness { workers },
+            ..self.server_config(address)
+        }
+    }
+
+    /// The server settings of the command with a thread per connection, up to `--max-connections`, a deep backlog, dual stack on `::`.
+    ///
+    /// TLS and CGI use it: a TLS session and a CGI script hold their connection for its whole life,
+    /// which in readiness mode would hold one of a handful of workers.
     pub fn server_config(&self, address: SocketAddr) -> ServerConfig {
         let mut config = ThreadingHttpServer::default_config();
         config.request_queue_size = LISTEN_BACKLOG;
@@ -60,9 +75,27 @@ impl CommandLine {
 /// and serves until Ctrl-C, which prints `Keyboard interrupt received, exiting.`.
 ///
 /// Errors are one line each: a busy port reads `cannot bind 0.0.0.0:8000: address in use`.
+///
+/// Plain HTTP is served in readiness mode ([`CommandLine::readiness_config`]), TLS with a thread per connection.
 pub fn serve_command<H: BaseHttpRequestHandler>(
     command: &CommandLine,
     handler: H,
+) -> Result<(), Box<dyn Error>> {
+    serve(command, handler, true)
+}
+
+/// [`serve_command`] with a thread per connection over plain HTTP too, for handlers that block for long (CGI scripts).
+pub fn serve_command_threaded<H: BaseHttpRequestHandler>(
+    command: &CommandLine,
+    handler: H,
+) -> Result<(), Box<dyn Error>> {
+    serve(command, handler, false)
+}
+
+fn serve<H: BaseHttpRequestHandler>(
+    command: &CommandLine,
+    handler: H,
+    readiness: bool,
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
     let config = command.server_config(address);
@@ -78,6 +111,11 @@ pub fn serve_command<H: BaseHttpRequestHandler>(
         println!("{}", banner(bound_address(server.server_address()), true));
         serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
     } else {
+        let config = if readiness {
+            command.readiness_config(address)
+        } else {
+            config
+        };
         let server = HttpServer::with_config(address, handler, config)
             .map_err(|error| bind_error(address, error))?;
         println!("{}", banner(bound_address(server.server_address()), false));

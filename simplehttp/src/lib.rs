@@ -88,7 +88,7 @@ mod url_path;
 pub use cli::{
     banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, LISTEN_BACKLOG,
 };
-pub use command::serve_command;
+pub use command::{serve_command, serve_command_threaded};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,

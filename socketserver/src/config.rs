@@ -29,6 +29,20 @@ pub enum Mode {
         /// Requests that may wait for a worker (zero hands each request straight to an idle worker).
         queue: usize,
     },
+    /// Worker threads sharing one epoll set, serving whichever connection is ready (not in Python; Linux's epoll).
+    ///
+    /// The serving loop accepts each connection and registers it; a worker runs the handler's
+    /// [`handle_ready`](crate::StreamRequestHandler::handle_ready) when the connection becomes readable, then parks it again
+    /// (a one-shot re-arm) or closes it. A parked connection costs a registration and its buffers, not a thread,
+    /// and a busy worker goes from one ready connection to the next without a context switch.
+    /// Handlers that do not opt in get the default hook, which holds a worker for the whole connection, as the pool does.
+    /// Connections silent longer than the handler's `idle_timeout` are closed; `server_close` closes parked connections
+    /// and, with `block_on_close`, joins the workers. Datagram servers have no connections to park and run as `Pool { workers, queue: workers }`.
+    #[doc(alias = "epoll")]
+    Readiness {
+        /// Number of worker threads (at least one is started).
+        workers: usize,
+    },
 }
 
 /// Settings of a server, with Python's `TCPServer` defaults.
@@ -52,6 +66,7 @@ pub struct ServerConfig {
     pub max_children: usize,
     /// Threading mode: at most this many request threads at once, daemon or not; the serving loop waits for one to end
     /// or for `shutdown`, and clients wait in the listen backlog meanwhile (not in Python; `None`, Python's behaviour, sets no limit).
+    /// Readiness mode: at most this many connections registered, parked or served, at once, with the same waiting.
     pub max_threads: Option<usize>,
     /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
     pub max_packet_size: usize,

@@ -25,6 +25,19 @@ pub struct StreamRequest {
     pub rfile: BufReader<Stream>,
     /// The unbuffered write side of the connection (Python's `self.wfile`, `wbufsize = 0`): each write goes straight to the socket.
     pub wfile: Stream,
+    /// What a readiness handler keeps between two wake-ups of a parked connection (not in Python); `None` at first.
+    ///
+    /// Only [`StreamRequestHandler::handle_ready`] uses it: the request lives as long as the connection, so this does too.
+    pub state: Option<Box<dyn Any + Send>>,
+}
+
+/// What a connection served in [`Mode::Readiness`](crate::Mode::Readiness) needs next (not in Python).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// Wait, without a thread, until the client sends more; then `handle_ready` runs again.
+    Park,
+    /// The connection is done: close it.
+    Close,
 }
 
 /// One packet on a datagram server, as a `DatagramRequestHandler` sees it.
@@ -78,6 +91,31 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
     /// Whether to turn Nagle's algorithm off (TCP_NODELAY) before `setup` (Python's `disable_nagle_algorithm = False`).
     fn disable_nagle_algorithm(&self) -> bool {
         false
+    }
+
+    /// Serves what the connection has to offer now, in [`Mode::Readiness`](crate::Mode::Readiness) (not in Python).
+    ///
+    /// It runs each time a parked connection becomes readable (or hangs up), on a worker shared by every connection,
+    /// so it should not wait for the client: return [`Ready::Park`] when the next request has not arrived yet.
+    /// The default runs `setup`, `handle` and `finish` once and returns [`Ready::Close`], so every handler works in the mode unchanged,
+    /// holding a worker for the whole connection; `finish` runs even when `handle` fails or panics.
+    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
+        self.setup(request)?;
+        let handled = panic::catch_unwind(AssertUnwindSafe(|| self.handle(request)));
+        let finished = self.finish(request);
+        match handled {
+            // The mode catches the panic again and reports it through `handle_error`.
+            Err(payload) => panic::resume_unwind(payload),
+            Ok(handled) => handled?,
+        }
+        finished.map(|()| Ready::Close)
+    }
+
+    /// How long a parked connection may stay silent before the readiness mode closes it (not in Python); `None` waits without limit.
+    ///
+    /// The default is [`timeout`](Self::timeout). The mode checks it on each turn of the serving loop, so it is exact to a poll interval.
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.timeout()
     }
 }
 
@@ -155,13 +193,13 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Python's `BaseRequestHandler.__init__` for a stream: socket options, then `setup`, `handle` and always `finish`.
-pub(crate) fn run_stream_handler(
+/// The first half of Python's `BaseRequestHandler.__init__` for a stream: socket options, and the request value.
+pub(crate) fn new_stream_request(
     handler: &dyn StreamRequestHandler,
     stream: &Stream,
     client_address: &Address,
     server_address: &Address,
-) -> Result<(), HandlerError> {
+) -> io::Result<StreamRequest> {
     if let Some(timeout) = handler.timeout() {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
@@ -169,13 +207,24 @@ pub(crate) fn run_stream_handler(
     if handler.disable_nagle_algorithm() {
         stream.set_nodelay(true)?;
     }
-    let mut request = StreamRequest {
+    Ok(StreamRequest {
         request: stream.clone(),
         client_address: client_address.clone(),
         server_address: server_address.clone(),
         rfile: BufReader::with_capacity(RBUFSIZE, stream.clone()),
         wfile: stream.clone(),
-    };
+        state: None,
+    })
+}
+
+/// Python's `BaseRequestHandler.__init__` for a stream: socket options, then `setup`, `handle` and always `finish`.
+pub(crate) fn run_stream_handler(
+    handler: &dyn StreamRequestHandler,
+    stream: &Stream,
+    client_address: &Address,
+    server_address: &Address,
+) -> Result<(), HandlerError> {
+    let mut request = new_stream_request(handler, stream, client_address, server_address)?;
     guarded(|| handler.setup(&mut request))?;
     let handled = guarded(|| handler.handle(&mut request));
     let finished = guarded(|| handler.finish(&mut request));

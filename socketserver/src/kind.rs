@@ -4,6 +4,7 @@ use std::io;
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net as unix;
+use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
@@ -51,6 +52,10 @@ pub(crate) mod sealed {
         ) -> Result<(), HandlerError>;
         /// Closes one request (Python's `shutdown_request`).
         fn shutdown_request(request: Self::Request);
+        /// The handler as a stream handler, for the readiness mode; `None` for datagram kinds.
+        fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>>;
+        /// The connection of a stream request, for the readiness mode; datagram requests come back unchanged.
+        fn into_stream(request: Self::Request) -> Result<Stream, Self::Request>;
     }
 }
 
@@ -159,6 +164,14 @@ impl sealed::Sealed for Tcp {
     fn shutdown_request(request: Stream) {
         close_stream(request);
     }
+
+    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+        Some(handler.clone())
+    }
+
+    fn into_stream(request: Stream) -> Result<Stream, Stream> {
+        Ok(request)
+    }
 }
 
 /// UDP over IPv4 or IPv6 (Python's `UDPServer`).
@@ -214,6 +227,14 @@ impl sealed::Sealed for Udp {
     fn shutdown_request(_request: Self::Request) {
         // Python's UDPServer.shutdown_request: nothing to close per request.
     }
+
+    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+        None
+    }
+
+    fn into_stream(request: Self::Request) -> Result<Stream, Self::Request> {
+        Err(request)
+    }
 }
 
 /// Unix-domain stream sockets (Python's `UnixStreamServer`).
@@ -264,6 +285,14 @@ impl sealed::Sealed for UnixStream {
 
     fn shutdown_request(request: Stream) {
         close_stream(request);
+    }
+
+    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+        Some(handler.clone())
+    }
+
+    fn into_stream(request: Stream) -> Result<Stream, Stream> {
+        Ok(request)
     }
 }
 
@@ -317,5 +346,15 @@ impl sealed::Sealed for UnixDatagram {
         )
     }
 
-    fn shutdown_request(_request: Self::Request) {}
+    fn shutdown_request(_request: Self::Request) {
+        // Nothing to close per packet.
+    }
+
+    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+        None
+    }
+
+    fn into_stream(request: Self::Request) -> Result<Stream, Self::Request> {
+        Err(request)
+    }
 }

@@ -46,6 +46,7 @@
 //! | `ThreadingMixIn`, `ThreadingTCPServer`, ... | [`Mode::Threading`] |
 //! | `ForkingMixIn`, `ForkingTCPServer`, ... | [`Mode::Forking`] |
 //! | (none: a bounded worker pool) | [`Mode::Pool`] |
+//! | (none: workers on one epoll set; not in Python) | [`Mode::Readiness`], [`StreamRequestHandler::handle_ready`], [`Ready`] |
 //! | `TCPServer(addr, handler)` | [`TcpServer::new`], [`TcpServer::with_config`] |
 //! | `bind_and_activate=False` | [`TcpServer::unbound`], then [`BaseServer::server_bind`], [`BaseServer::server_activate`] |
 //! | `allow_reuse_address`, `allow_reuse_port`, `request_queue_size`, `timeout` | fields of [`ServerConfig`] |
@@ -69,10 +70,11 @@
 //!   From the serving thread it asks and returns instead of deadlocking.
 //! - A handler's error or panic is reported through `handle_error` and costs only its request.
 //! - `Mode::Pool` bounds threads and queued requests; Python can only start a thread per request.
+//! - `Mode::Readiness` parks connections in one epoll set served by a few workers, so an idle keep-alive connection costs a registration, not a thread.
 //! - A forking server waiting for a free child slot (`max_children`) still gives way to `shutdown()`; Python blocks in waitpid until a child ends.
 //! - Forked children are reaped by process id, never with `waitpid(-1)`, so other code's children are left alone.
 //!
-//! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll and sendfile.
+//! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
 
 mod address;
@@ -80,6 +82,7 @@ mod config;
 mod handler;
 mod hooks;
 pub mod kind;
+mod readiness;
 mod server;
 mod stream;
 mod sys;
@@ -87,7 +90,7 @@ mod sys;
 pub use address::Address;
 pub use config::{Mode, ServerConfig};
 pub use handler::{
-    panic_message, DatagramRequest, DatagramRequestHandler, HandlerError, StreamRequest,
+    panic_message, DatagramRequest, DatagramRequestHandler, HandlerError, Ready, StreamRequest,
     StreamRequestHandler,
 };
 pub use hooks::{error_report, DefaultHooks, ServerHooks};

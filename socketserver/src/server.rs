@@ -19,6 +19,7 @@ use crate::config::{Mode, ServerConfig};
 use crate::handler::{DatagramRequestHandler, HandlerError, StreamRequestHandler};
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::kind::{self, bind_address, sealed::Sealed, ServerKind};
+use crate::readiness::Readiness;
 use crate::sys;
 
 /// At most this many requests are taken per wake-up of the serving loop in the concurrent modes, so shutdown and service actions stay prompt.
@@ -58,6 +59,7 @@ struct Workers<K: ServerKind> {
     threads: Vec<JoinHandle<()>>,
     pool: Option<Pool<K>>,
     children: Vec<libc::pid_t>,
+    readiness: Option<(Arc<Readiness>, Vec<JoinHandle<()>>)>,
 }
 
 type Job<K> = (<K as Sealed>::Request, Address, Arc<Shared<K>>);
@@ -363,6 +365,7 @@ impl<K: ServerKind> BaseServer<K> {
                 threads: Vec::new(),
                 pool: None,
                 children: Vec::new(),
+                readiness: None,
             }),
             threads_in_flight: Arc::default(),
         })
@@ -570,6 +573,44 @@ impl<K: ServerKind> BaseServer<K> {
                 self.process_in_pool(request, client_address, workers, queue)
             }
             Mode::Forking => self.process_in_child(request, client_address),
+            Mode::Readiness { workers } => self.process_ready(request, client_address, workers),
+        }
+    }
+
+    /// Registers a connection with the readiness mode's epoll set, starting the workers on first use.
+    fn process_ready(&self, request: K::Request, client_address: Address, workers: usize) {
+        let Some(handler) = K::stream_handler(&self.shared.handler) else {
+            // Datagram servers have no connection to park: each packet goes to a pool of the same size.
+            return self.process_in_pool(request, client_address, workers, workers);
+        };
+        if let Some(limit) = self.config.max_threads {
+            if !self.wait_for_fewer_connections(limit.max(1)) {
+                // Shutdown was asked for while the set was full: close this connection instead of waiting on.
+                shutdown_request::<K>(&self.shared, request, &client_address);
+                return;
+            }
+        }
+        let started = {
+            let mut state = self.workers();
+            match &state.readiness {
+                Some((readiness, _)) => Ok(readiness.clone()),
+                None => Readiness::start(handler, self.shared.hooks.clone(), workers).map(
+                    |(readiness, threads)| {
+                        state.readiness = Some((readiness.clone(), threads));
+                        readiness
+                    },
+                ),
+            }
+        };
+        match (started, K::into_stream(request)) {
+            (Ok(readiness), Ok(stream)) => {
+                readiness.register(stream, client_address, &self.shared.server_address)
+            }
+            (Err(error), Ok(stream)) => {
+                report_error(&self.shared, &client_address, &HandlerError::Io(error));
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            (_, Err(request)) => shutdown_request::<K>(&self.shared, request, &client_address),
         }
     }
 
@@ -608,6 +649,30 @@ impl<K: ServerKind> BaseServer<K> {
             // The request moved into the closure, which the failed spawn dropped: its connection is closed.
             Err(error) => report_error(&self.shared, &client_address, &HandlerError::Io(error)),
         }
+    }
+
+    /// Waits until fewer than `limit` connections are registered in readiness mode; false when shutdown was asked for first.
+    ///
+    /// Connections end on the workers, which do not signal the serving loop, so it looks again every millisecond or so.
+    fn wait_for_fewer_connections(&self, limit: usize) -> bool {
+        let readiness = self
+            .workers()
+            .readiness
+            .as_ref()
+            .map(|(readiness, _)| readiness.clone());
+        let Some(readiness) = readiness else {
+            return true;
+        };
+        let mut pause = Duration::from_micros(50);
+        while readiness.connections() >= limit {
+            if self.control.requested.load(Ordering::SeqCst) {
+                return false;
+            }
+            readiness.close_idle();
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        true
     }
 
     fn process_in_pool(
@@ -760,6 +825,16 @@ impl<K: ServerKind> BaseServer<K> {
         match self.config.mode {
             Mode::Forking => self.reap_children(false),
             Mode::Threading => reap_finished_threads(&mut self.workers().threads),
+            Mode::Readiness { .. } => {
+                let readiness = self
+                    .workers()
+                    .readiness
+                    .as_ref()
+                    .map(|(readiness, _)| readiness.clone());
+                if let Some(readiness) = readiness {
+                    readiness.close_idle();
+                }
+            }
             Mode::Sync | Mode::Pool { .. } => {}
         }
         self.service_actions_hook();
@@ -778,7 +853,8 @@ impl<K: ServerKind> BaseServer<K> {
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_timeout()));
     }
 
-    /// How many requests are in flight in their own thread or child process (threading and forking modes), daemon threads included.
+    /// How many requests are in flight in their own thread or child process (threading and forking modes), daemon threads included,
+    /// or how many connections are registered, parked or served (readiness mode).
     pub fn active_requests(&self) -> usize {
         let threads = *self
             .threads_in_flight
@@ -787,12 +863,17 @@ impl<K: ServerKind> BaseServer<K> {
             .unwrap_or_else(PoisonError::into_inner);
         let mut workers = self.workers();
         reap_finished_threads(&mut workers.threads);
-        threads + workers.children.len()
+        let connections = workers
+            .readiness
+            .as_ref()
+            .map_or(0, |(readiness, _)| readiness.connections());
+        threads + workers.children.len() + connections
     }
 
     /// Closes the server socket and, with `block_on_close`, waits for requests in flight (Python's `server_close()`).
     ///
-    /// Threading mode joins its non-daemon threads, pool mode lets the workers finish the queue, forking mode reaps every child.
+    /// Threading mode joins its non-daemon threads, pool mode lets the workers finish the queue, forking mode reaps every child,
+    /// readiness mode closes its parked connections and joins its workers once they finish the connection they hold.
     /// Calling it twice is harmless.
     pub fn server_close(&mut self) {
         self.socket = None;
@@ -800,7 +881,16 @@ impl<K: ServerKind> BaseServer<K> {
         let mut workers = self.workers();
         let threads = std::mem::take(&mut workers.threads);
         let pool = workers.pool.take();
+        let readiness = workers.readiness.take();
         drop(workers);
+        if let Some((readiness, threads)) = readiness {
+            readiness.stop();
+            if block {
+                for thread in threads {
+                    let _ = thread.join();
+                }
+            }
+        }
         if block {
             for thread in threads {
                 let _ = thread.join();

@@ -95,6 +95,14 @@ impl Stream {
         }
     }
 
+    /// Reads what has already arrived without waiting, whatever the socket's blocking mode (recv(2) with MSG_DONTWAIT).
+    ///
+    /// Fails with `WouldBlock` when nothing has arrived yet; zero means the peer closed its side.
+    /// Readiness handlers use it to take a partial request head without letting a slow client hold the worker.
+    pub fn read_nonblocking(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        sys::recv_nonblocking(self.as_raw_fd(), buffer)
+    }
+
     /// Sends up to `count` bytes of `file`, starting at `offset`, without copying them through user space (sendfile(2)).
     ///
     /// Returns how many bytes went out and advances `offset` by as much; zero means the file ended before `offset`.

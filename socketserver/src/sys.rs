@@ -135,3 +135,125 @@ pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
         Err(error)
     }
 }
+
+/// An epoll instance (epoll_create1(2)); the descriptor closes when it is dropped.
+#[derive(Debug)]
+pub struct Epoll {
+    fd: std::os::fd::OwnedFd,
+}
+
+/// One readiness report from `Epoll::wait`: the token the descriptor was registered with.
+pub type EpollToken = u64;
+
+/// The events a connection waits for: readable or hung up, reported once until re-armed.
+const CONNECTION_EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+
+impl Epoll {
+    /// Creates an epoll instance, closed on exec (epoll_create1(2)).
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1; it touches no memory of ours.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by epoll_create1, is open, and nothing else owns it.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(Epoll { fd })
+    }
+
+    fn control(
+        &self,
+        operation: libc::c_int,
+        fd: RawFd,
+        events: u32,
+        token: EpollToken,
+    ) -> io::Result<()> {
+        let mut event = libc::epoll_event { events, u64: token };
+        let epoll = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
+        // SAFETY: `event` is a valid epoll_event for the duration of the call (the kernel copies it); a bad `fd` is reported as EBADF, not undefined behaviour.
+        let result = unsafe { libc::epoll_ctl(epoll, operation, fd, &mut event) };
+        if result < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Registers `fd` for one report of readability or hang-up, under `token` (EPOLL_CTL_ADD with EPOLLIN, EPOLLRDHUP, EPOLLONESHOT).
+    pub fn add_oneshot(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, CONNECTION_EVENTS, token)
+    }
+
+    /// Re-arms a one-shot registration after its report (EPOLL_CTL_MOD).
+    pub fn rearm_oneshot(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, fd, CONNECTION_EVENTS, token)
+    }
+
+    /// Registers `fd` level-triggered for readability, so every waiter sees it until it is read (EPOLL_CTL_ADD with EPOLLIN).
+    pub fn add_level(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, token)
+    }
+
+    /// Removes `fd` from the set (EPOLL_CTL_DEL).
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    /// Waits up to `timeout` (`None`: without limit) for ready descriptors and writes their tokens into `tokens` (epoll_wait(2)).
+    ///
+    /// Returns how many tokens were written; zero after the timeout or an interrupted wait (EINTR), which the caller's loop retries.
+    pub fn wait(&self, tokens: &mut [EpollToken], timeout: Option<Duration>) -> io::Result<usize> {
+        const MAX_EVENTS: usize = 64;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+        let capacity = tokens.len().min(MAX_EVENTS);
+        let millis = timeout.map_or(-1, |timeout| {
+            timeout
+                .as_micros()
+                .div_ceil(1000)
+                .min(libc::c_int::MAX as u128) as libc::c_int
+        });
+        let epoll = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
+        // SAFETY: `events` is a valid, writable array of at least `capacity` epoll_event structures for the duration of the call,
+        // and `capacity` (at most 64) fits in c_int.
+        let ready = unsafe {
+            libc::epoll_wait(epoll, events.as_mut_ptr(), capacity as libc::c_int, millis)
+        };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            return if error.raw_os_error() == Some(libc::EINTR) {
+                Ok(0)
+            } else {
+                Err(error)
+            };
+        }
+        let ready = ready as usize;
+        for (token, event) in tokens.iter_mut().zip(&events[..ready]) {
+            *token = event.u64;
+        }
+        Ok(ready)
+    }
+}
+
+/// Reads what the socket `fd` holds without waiting, whatever its blocking mode (recv(2) with MSG_DONTWAIT).
+///
+/// Nothing to read yet fails with `WouldBlock`; zero means the peer closed its side.
+pub fn recv_nonblocking(fd: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buffer` is valid and writable for `buffer.len()` bytes for the duration of the call; a bad `fd` is reported as EBADF.
+        let received = unsafe {
+            libc::recv(
+                fd,
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if received >= 0 {
+            return Ok(received as usize);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
+}

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use basehttp::{BaseHttpRequestHandler, ThreadingHttpServer};
-use socketserver::ShutdownHandle;
+use basehttp::{BaseHttpRequestHandler, HttpServer, ThreadingHttpServer};
+use socketserver::{ServerConfig, ShutdownHandle};
 
 /// A running server, shut down when dropped.
 pub struct Running {
@@ -30,6 +30,15 @@ impl Drop for Running {
 /// Starts `handler` on a threading server bound to 127.0.0.1:0.
 pub fn start(handler: impl BaseHttpRequestHandler) -> Running {
     let server = ThreadingHttpServer::new(("127.0.0.1", 0), handler).expect("bind 127.0.0.1:0");
+    run(server.into_inner())
+}
+
+/// Starts `handler` on a server bound to 127.0.0.1:0 with `config`.
+pub fn start_with_config(handler: impl BaseHttpRequestHandler, config: ServerConfig) -> Running {
+    run(HttpServer::with_config(("127.0.0.1", 0), handler, config).expect("bind 127.0.0.1:0"))
+}
+
+fn run(server: HttpServer) -> Running {
     let port = server.server_port();
     let shutdown = server.shutdown_handle();
     let thread = std::thread::spawn(move || {

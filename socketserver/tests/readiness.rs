@@ -1,0 +1,384 @@
+//! The readiness mode (not in Python): echo through the shared epoll set, many parked connections on two workers,
+//! slow clients, idle limits, shutdown, error reports and descriptor hygiene, over real sockets.
+
+// Tests keep CPython's names, such as test_ReadinessTCPServer, so they can be found next to the Python suite's.
+#![allow(non_snake_case)]
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use socketserver::{Mode, Ready, ServerConfig, StreamRequest, StreamRequestHandler, TcpServer};
+
+const READINESS: Mode = Mode::Readiness { workers: 2 };
+
+/// Echoes every complete line as it arrives and parks in between, never waiting for the client.
+#[derive(Debug)]
+struct ParkingEcho {
+    idle_timeout: Option<Duration>,
+}
+
+impl StreamRequestHandler for ParkingEcho {
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
+        // Outside the readiness mode the connection gets one line, as CPython's MyHandler does.
+        EchoLine.handle(request)
+    }
+
+    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
+        let mut pending = request
+            .state
+            .take()
+            .and_then(|state| state.downcast::<Vec<u8>>().ok())
+            .map_or_else(Vec::new, |pending| *pending);
+        let mut chunk = [0; 4096];
+        loop {
+            match request.request.read_nonblocking(&mut chunk) {
+                Ok(0) => return Ok(Ready::Close),
+                Ok(count) => pending.extend_from_slice(&chunk[..count]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+        if let Some(end) = pending.iter().rposition(|&byte| byte == b'\n') {
+            let lines: Vec<u8> = pending.drain(..=end).collect();
+            if lines.starts_with(b"error\n") {
+                return Err(io::Error::other("requested error"));
+            }
+            if lines.starts_with(b"panic\n") {
+                panic!("requested panic");
+            }
+            request.wfile.write_all(&lines)?;
+        }
+        // The partial line, if any, waits in the request's state for the next wake-up.
+        request.state = Some(Box::new(pending));
+        Ok(Ready::Park)
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+}
+
+fn parking_server(idle_timeout: Option<Duration>) -> TcpServer {
+    let config = ServerConfig {
+        // Hundreds of clients connect at once; Python's backlog of five would have the kernel drop their SYNs and retry a second later.
+        request_queue_size: 1024,
+        ..ServerConfig::with_mode(READINESS)
+    };
+    TcpServer::with_config("127.0.0.1:0", ParkingEcho { idle_timeout }, config).unwrap()
+}
+
+fn inet(server: &TcpServer) -> SocketAddr {
+    server.server_address().inet().unwrap()
+}
+
+/// One request and its echo on a kept-alive connection.
+fn echo_once(client: &mut TcpStream, line: &[u8]) {
+    client.write_all(line).unwrap();
+    let mut reply = vec![0; line.len()];
+    client.read_exact(&mut reply).expect("echo");
+    assert_eq!(reply, line);
+}
+
+macro_rules! echo_tests {
+    ($($(#[$comment:meta])* $name:ident: $proto:expr;)*) => {
+        $(
+            $(#[$comment])*
+            #[test]
+            fn $name() {
+                check_echo($proto, READINESS);
+            }
+        )*
+    };
+}
+
+echo_tests! {
+    /// Mirrors test_socketserver: SocketServerTest.test_ThreadingTCPServer, for the readiness mode, with a handler that does not opt in.
+    test_ReadinessTCPServer: Proto::Tcp;
+    /// Mirrors test_socketserver: SocketServerTest.test_ThreadingUnixStreamServer, for the readiness mode.
+    test_ReadinessUnixStreamServer: Proto::UnixStream;
+    /// Mirrors test_socketserver: SocketServerTest.test_ThreadingUDPServer: datagram servers run the readiness mode as a pool.
+    test_ReadinessUDPServer: Proto::Udp;
+    /// Mirrors test_socketserver: SocketServerTest.test_ThreadingUnixDatagramServer, likewise.
+    test_ReadinessUnixDatagramServer: Proto::UnixDatagram;
+}
+
+// Not in Python: a handler that opts in echoes through parked TCP connections.
+#[test]
+fn parking_handler_echoes_over_tcp() {
+    let server = parking_server(None);
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut client = tcp_client(address);
+        for _ in 0..3 {
+            echo_once(&mut client, TEST_STR);
+        }
+    });
+}
+
+// Not in Python: the same through a Unix stream socket.
+#[test]
+fn parking_handler_echoes_over_unix_stream() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("server.sock");
+    let server = socketserver::UnixStreamServer::with_config(
+        &path,
+        ParkingEcho { idle_timeout: None },
+        ServerConfig::with_mode(READINESS),
+    )
+    .unwrap();
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        client.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+        for _ in 0..3 {
+            client.write_all(TEST_STR).unwrap();
+            let mut reply = vec![0; TEST_STR.len()];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(reply, TEST_STR);
+        }
+    });
+}
+
+// Not in Python: two hundred kept-alive connections, all open at once, served by two workers.
+#[test]
+fn many_keep_alive_connections_on_two_workers() {
+    let server = parking_server(None);
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut clients: Vec<TcpStream> = (0..200).map(|_| tcp_client(address)).collect();
+        for round in 0..3 {
+            for (index, client) in clients.iter_mut().enumerate() {
+                echo_once(client, format!("round {round} client {index}\n").as_bytes());
+            }
+        }
+        assert!(wait_until(|| server.active_requests() == 200));
+        // A request on every connection at once, then every answer: the workers go from one ready connection to the next.
+        for client in &mut clients {
+            client.write_all(b"together\n").unwrap();
+        }
+        for client in &mut clients {
+            let mut reply = [0; 9];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"together\n");
+        }
+    });
+}
+
+// Not in Python: fifty clients that send half a line do not hold the workers, so a fresh client is answered at once.
+#[test]
+fn half_sent_requests_do_not_block_others() {
+    let server = parking_server(None);
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut slow: Vec<TcpStream> = (0..50).map(|_| tcp_client(address)).collect();
+        for client in &mut slow {
+            client.write_all(b"half a li").unwrap();
+        }
+        assert!(wait_until(|| server.active_requests() == 50));
+        let started = Instant::now();
+        let mut fresh = tcp_client(address);
+        echo_once(&mut fresh, TEST_STR);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a fresh client waited {:?}",
+            started.elapsed()
+        );
+        // The half lines were kept: their ends complete them.
+        for client in &mut slow {
+            client.write_all(b"ne\n").unwrap();
+            let mut reply = [0; 12];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"half a line\n");
+        }
+    });
+}
+
+// Not in Python: a parked connection silent past the handler's idle timeout is closed by the mode; a busy one is not.
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let hooks = RecordingHooks::default();
+    let record = hooks.record.clone();
+    let mut server = parking_server(Some(Duration::from_millis(200)));
+    server.set_hooks(hooks);
+    let address = inet(&server);
+    serve_while(&server, Duration::from_millis(20), || {
+        let mut idle = tcp_client(address);
+        echo_once(&mut idle, TEST_STR);
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        assert_eq!(
+            idle.read_to_end(&mut rest).unwrap(),
+            0,
+            "closed without a reply"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+            "closed after {waited:?}"
+        );
+        assert!(wait_until(|| server.active_requests() == 0));
+    });
+    assert_eq!(record.shutdown_requests.load(Ordering::SeqCst), 1);
+}
+
+// Mirrors test_socketserver: SocketServerTest.test_shutdown, with parked connections: shutdown stays prompt,
+// and server_close closes the parked connections.
+#[test]
+fn test_shutdown_with_parked_connections() {
+    let mut server = parking_server(None);
+    let address = inet(&server);
+    let mut clients = Vec::new();
+    thread::scope(|scope| {
+        let serving = scope.spawn(|| server.serve_forever(POLL_INTERVAL));
+        for _ in 0..20 {
+            let mut client = tcp_client(address);
+            echo_once(&mut client, TEST_STR);
+            clients.push(client);
+        }
+        let started = Instant::now();
+        server.shutdown();
+        let latency = started.elapsed();
+        serving.join().unwrap().unwrap();
+        assert!(
+            latency < Duration::from_millis(100),
+            "shutdown took {latency:?}"
+        );
+    });
+    let started = Instant::now();
+    server.server_close();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.active_requests(), 0);
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+    }
+}
+
+fn check_handled_ready(trigger: &[u8], expected: &str, opt_in: bool) {
+    let hooks = RecordingHooks::default();
+    let record = hooks.record.clone();
+    let config = ServerConfig::with_mode(READINESS);
+    let mut server = if opt_in {
+        TcpServer::with_config("127.0.0.1:0", ParkingEcho { idle_timeout: None }, config)
+    } else {
+        TcpServer::with_config("127.0.0.1:0", FailOnRequest, config)
+    }
+    .unwrap();
+    server.set_hooks(hooks);
+    let address = server.server_address().clone();
+    serve_while(&server, POLL_INTERVAL, || {
+        assert_eq!(stream_examine(&address, trigger), b"");
+        let mut client = tcp_client(address.inet().unwrap());
+        echo_once(&mut client, TEST_STR);
+    });
+    server.server_close();
+    let errors = record.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with(expected), "{errors:?}");
+    assert_eq!(record.shutdown_requests.load(Ordering::SeqCst), 2);
+}
+
+// Mirrors test_socketserver: ErrorHandlerTest.test_threading_handled, for the readiness mode's default hook.
+#[test]
+fn test_readiness_handled() {
+    check_handled_ready(b"error\n", "io: Other: requested error", false);
+}
+
+// Mirrors test_socketserver: ErrorHandlerTest.test_threading_not_handled, for the readiness mode's default hook.
+#[test]
+fn test_readiness_not_handled() {
+    check_handled_ready(b"panic\n", "panic: requested panic", false);
+}
+
+// Mirrors test_socketserver: ErrorHandlerTest.test_threading_handled, for a handler that opts in.
+#[test]
+fn test_readiness_opt_in_handled() {
+    check_handled_ready(b"error\n", "io: Other: requested error", true);
+}
+
+// Mirrors test_socketserver: ErrorHandlerTest.test_threading_not_handled, for a handler that opts in.
+#[test]
+fn test_readiness_opt_in_not_handled() {
+    check_handled_ready(b"panic\n", "panic: requested panic", true);
+}
+
+// Not in Python: pipelined lines sent in one write are all answered.
+#[test]
+fn pipelined_lines_on_one_connection() {
+    let server = parking_server(None);
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut client = tcp_client(address);
+        client.write_all(b"one\ntwo\nthree\n").unwrap();
+        let mut reply = [0; 14];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"one\ntwo\nthree\n");
+    });
+}
+
+// Not in Python: once clients disconnect, their connections leave the set and their descriptors close.
+#[test]
+fn no_descriptor_leak_after_clients_disconnect() {
+    let server = parking_server(None);
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        // The first connection starts the workers and the epoll set, which stay open.
+        echo_once(&mut tcp_client(address), TEST_STR);
+        assert!(wait_until(|| server.active_requests() == 0));
+        let before = open_descriptors();
+        for _ in 0..3 {
+            let mut clients: Vec<TcpStream> = (0..50).map(|_| tcp_client(address)).collect();
+            for client in &mut clients {
+                echo_once(client, TEST_STR);
+            }
+            drop(clients);
+            assert!(wait_until(|| server.active_requests() == 0));
+        }
+        assert!(
+            wait_until(|| open_descriptors() <= before),
+            "{} descriptors open, {before} before",
+            open_descriptors()
+        );
+    });
+}
+
+// Not in Python: as test_ThreadingTCPServer_max_threads in tests/socketserver.rs, for the readiness mode, where `max_threads`
+// bounds registered connections, so a third client waits in the backlog until one of two connections ends.
+#[test]
+fn max_threads_bounds_registered_connections() {
+    let config = ServerConfig {
+        max_threads: Some(2),
+        ..ServerConfig::with_mode(READINESS)
+    };
+    let server =
+        TcpServer::with_config("127.0.0.1:0", ParkingEcho { idle_timeout: None }, config).unwrap();
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut first = tcp_client(address);
+        let mut second = tcp_client(address);
+        echo_once(&mut first, TEST_STR);
+        echo_once(&mut second, TEST_STR);
+        let mut third = tcp_client(address);
+        third.write_all(TEST_STR).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut reply = vec![0; TEST_STR.len()];
+        let early = third.read_exact(&mut reply);
+        assert!(
+            early.is_err(),
+            "the third client was served while two were registered"
+        );
+        drop(first);
+        third.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+        third
+            .read_exact(&mut reply)
+            .expect("served once a connection ended");
+        assert_eq!(reply, TEST_STR);
+    });
+}
