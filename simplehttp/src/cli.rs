@@ -57,6 +57,11 @@ pub struct CommandLine {
     /// serve at most this many connections at once; more wait in the listen backlog
     #[arg(long = "max-connections", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// serve keep-alive connections from N threads sharing one epoll set (faster, idle connections cost no thread;
+    /// but each slow download holds one of the N); default: a thread per connection
+    #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
 }
 
 /// Connections served at once unless `--max-connections` says otherwise: one thread each.

@@ -46,9 +46,12 @@ impl CommandLine {
     /// The server settings of the command over plain HTTP: readiness mode, with up to `--max-connections` connections,
     /// a deep backlog, dual stack on `::`.
     ///
-    /// Workers share one epoll set, one per core the process may run on, and idle keep-alive connections cost no thread.
+    /// `--workers` threads share one epoll set (one per core the process may run on when not given), and idle keep-alive connections cost no thread.
     pub fn readiness_config(&self, address: SocketAddr) -> ServerConfig {
-        let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let workers = self.workers.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            |workers| workers as usize,
+        );
         ServerConfig {
             mode: Mode::Readiness { workers },
             ..self.server_config(address)
@@ -76,12 +79,17 @@ impl CommandLine {
 ///
 /// Errors are one line each: a busy port reads `cannot bind 0.0.0.0:8000: address in use`.
 ///
-/// Plain HTTP is served in readiness mode ([`CommandLine::readiness_config`]), TLS with a thread per connection.
+/// Plain HTTP gets a thread per connection unless `--workers` asks for readiness mode ([`CommandLine::readiness_config`]);
+/// TLS always gets a thread per connection.
+///
+/// Readiness mode is not the default: a worker writing a body waits for the client, so N slow downloads stall an N-worker server
+/// until the write timeout (measured: 2 workers serve the small file at about twice the threading rate, but 32 workers, enough
+/// to ride out slow clients, fall below it). Waiting for writability on the epoll set would remove the trade-off.
 pub fn serve_command<H: BaseHttpRequestHandler>(
     command: &CommandLine,
     handler: H,
 ) -> Result<(), Box<dyn Error>> {
-    serve(command, handler, true)
+    serve(command, handler, command.workers.is_some())
 }
 
 /// [`serve_command`] with a thread per connection over plain HTTP too, for handlers that block for long (CGI scripts).

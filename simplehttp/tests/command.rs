@@ -37,7 +37,7 @@ fn get(port: u16, path: &str) -> String {
 // Mirrors test_httpservers: CommandLineRunTimeTestCase (banner, a request, Ctrl-C exits 0 with Python's message).
 #[test]
 fn serves_until_ctrl_c() {
-    let (_directory, mut guard, mut stdout, port) = serve_a_txt(Stdio::piped());
+    let (_directory, mut guard, mut stdout, port) = serve_a_txt(Stdio::piped(), &[]);
 
     let response = get(port, "/a.txt");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -99,6 +99,7 @@ fn refuses_impossible_arguments() {
 /// Starts the command on a free port over a directory holding `a.txt` ("hello"); returns the directory, the process, its stdout past the banner, and the port.
 fn serve_a_txt(
     stderr: Stdio,
+    extra: &[&str],
 ) -> (
     tempfile::TempDir,
     Guard,
@@ -108,7 +109,9 @@ fn serve_a_txt(
     let directory = tempfile::tempdir().unwrap();
     std::fs::write(directory.path().join("a.txt"), "hello").unwrap();
     let child = command()
-        .args(["0", "-b", "127.0.0.1", "-d"])
+        .args(["0", "-b", "127.0.0.1"])
+        .args(extra)
+        .arg("-d")
         .arg(directory.path())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -236,7 +239,7 @@ fn says_in_one_line_why_it_cannot_start() {
 // Not in Python: its backlog of 5 refuses some of 300 clients arriving at once; the command's backlog takes them all.
 #[test]
 fn takes_a_burst_of_300_clients() {
-    let (_directory, _guard, _stdout, port) = serve_a_txt(Stdio::null());
+    let (_directory, _guard, _stdout, port) = serve_a_txt(Stdio::null(), &[]);
 
     // All connect at once; a dropped SYN is retried only after a second, so a short backlog shows as a missed deadline.
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
@@ -259,4 +262,28 @@ fn takes_a_burst_of_300_clients() {
             });
         }
     });
+}
+
+// Not in Python: --workers serves from a few threads on one epoll set; a keep-alive client and fresh ones are all answered.
+#[test]
+fn serves_in_readiness_mode_with_workers() {
+    let (_directory, _guard, _stdout, port) = serve_a_txt(Stdio::null(), &["--workers", "2"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut answer = vec![0; 4096];
+        let mut seen = Vec::new();
+        while !seen.ends_with(b"\r\n\r\nhello") {
+            let read = stream.read(&mut answer).unwrap();
+            assert!(read > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&answer[..read]);
+        }
+        assert!(seen.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+    assert!(get(port, "/a.txt").ends_with("\r\n\r\nhello"));
 }
