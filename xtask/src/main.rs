@@ -4,6 +4,7 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 mod shell;
 mod test;
 #[cfg(test)]
@@ -33,6 +34,12 @@ const TASKS: &[Task] = &[
         name: "bench",
         summary: "load harness against python3 and nginx (wrk), plus criterion benches",
         run: bench::run,
+    },
+    Task {
+        name: "fuzz",
+        summary:
+            "cargo +nightly fuzz: [TARGET] [--runs N], -jobs=1, fails on a crash (not part of ci)",
+        run: fuzz::run,
     },
 ];
 
