@@ -926,6 +926,33 @@ impl HttpConnection {
     }
 }
 
+/// For fuzzing only, not part of the API (it may change or go away): reads `bytes` as the answer to a `method` request,
+/// head and whole body, as if a server had sent exactly these bytes and then closed the connection.
+///
+/// The bytes go into the receive buffer of a connection that has no socket, so the status line, header and body
+/// framing code of [`HttpConnection::getresponse`] and [`HttpResponse::readinto`] runs on them unchanged.
+/// Returns the status and the body.
+#[doc(hidden)]
+pub fn fuzz_response(bytes: &[u8], method: &str) -> Result<(u16, Vec<u8>)> {
+    let mut connection = HttpConnection::new("fuzz.invalid")?;
+    connection.buffer = bytes.to_vec();
+    connection.buffer.resize(bytes.len().max(1024), 0);
+    connection.start = 0;
+    connection.end = bytes.len();
+    connection.state = State::RequestSent;
+    connection.method = method.to_owned();
+    let mut response = connection.getresponse()?;
+    let mut body = Vec::new();
+    let mut block = [0; 4096];
+    loop {
+        let read = response.readinto(&mut block)?;
+        if read == 0 {
+            return Ok((response.status, body));
+        }
+        body.extend_from_slice(&block[..read]);
+    }
+}
+
 /// Python's `HTTPResponse._check_close`.
 fn check_close(version: u8, headers: &Headers) -> bool {
     let has_token = |name: &str, token: &str| {

@@ -83,6 +83,8 @@ mod stream;
 mod tls;
 mod url;
 
+#[doc(hidden)]
+pub use connection::fuzz_response;
 pub use connection::{Body, Config, HttpConnection, Timeouts, HTTPS_PORT, HTTP_PORT};
 pub use error::{Error, Result, State, TimeoutKind};
 pub use headers::Headers;

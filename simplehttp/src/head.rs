@@ -634,4 +634,19 @@ mod tests {
             std::os::unix::net::UnixListener::bind(site.root.path().join("socket")).unwrap();
         assert!(matches!(site.get("/socket"), HeadReply::NotFound { .. }));
     }
+
+    /// Symbolic links are followed, as in Python, even when they point outside the directory:
+    /// `translate_path` keeps the request inside the root, but a link placed there by the operator is trusted.
+    /// SECURITY.md lists this as a known gap.
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_root_are_followed() {
+        let site = Site::new();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"outside").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), site.root.path().join("link"))
+            .unwrap();
+        let (status, _, data) = body(site.get("/link"));
+        assert_eq!((status, data.as_slice()), (200, &b"outside"[..]));
+    }
 }

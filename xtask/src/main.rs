@@ -5,6 +5,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod fuzz;
 mod shell;
 mod test;
 #[cfg(test)]
@@ -39,6 +40,12 @@ const TASKS: &[Task] = &[
         name: "browser",
         summary: "a listing of odd names in headless chromium: screenshot, then every rendered link must answer 200",
         run: browser::run,
+    },
+    Task {
+        name: "fuzz",
+        summary:
+            "cargo +nightly fuzz: [TARGET] [--runs N], -jobs=1, fails on a crash (not part of ci)",
+        run: fuzz::run,
     },
 ];
 
