@@ -131,27 +131,34 @@ impl<R: BufRead> Read for LengthReader<R> {
     }
 }
 
+/// The inner reader's buffered bytes, cut to the `remaining` bytes the body still owns; an early end of stream is an error.
+fn window<R: BufRead>(inner: &mut R, remaining: u64) -> io::Result<&[u8]> {
+    let available = inner.fill_buf()?;
+    if available.is_empty() {
+        return Err(truncated());
+    }
+    let count = usize::try_from(remaining)
+        .map_or(available.len(), |remaining| remaining.min(available.len()));
+    Ok(&available[..count])
+}
+
+/// Consumes `amount` bytes of the body, never more than it still owns, so the next message's bytes stay in the buffer.
+fn consume_within<R: BufRead>(inner: &mut R, remaining: &mut u64, amount: usize) {
+    let amount = u64::try_from(amount).unwrap_or(u64::MAX).min(*remaining);
+    *remaining -= amount;
+    inner.consume(amount as usize);
+}
+
 impl<R: BufRead> BufRead for LengthReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.remaining == 0 {
             return Ok(&[]);
         }
-        let remaining = self.remaining;
-        let available = self.inner.fill_buf()?;
-        if available.is_empty() {
-            return Err(truncated());
-        }
-        let count = usize::try_from(remaining)
-            .map_or(available.len(), |remaining| remaining.min(available.len()));
-        Ok(&available[..count])
+        window(&mut self.inner, self.remaining)
     }
 
     fn consume(&mut self, amount: usize) {
-        let amount = u64::try_from(amount)
-            .unwrap_or(u64::MAX)
-            .min(self.remaining);
-        self.remaining -= amount;
-        self.inner.consume(amount as usize);
+        consume_within(&mut self.inner, &mut self.remaining, amount);
     }
 }
 
@@ -270,22 +277,11 @@ impl<R: BufRead> BufRead for ChunkedReader<R> {
         if self.state == ChunkState::Done {
             return Ok(&[]);
         }
-        let remaining = self.remaining;
-        let available = self.inner.fill_buf()?;
-        if available.is_empty() {
-            return Err(truncated());
-        }
-        let count = usize::try_from(remaining)
-            .map_or(available.len(), |remaining| remaining.min(available.len()));
-        Ok(&available[..count])
+        window(&mut self.inner, self.remaining)
     }
 
     fn consume(&mut self, amount: usize) {
-        let amount = u64::try_from(amount)
-            .unwrap_or(u64::MAX)
-            .min(self.remaining);
-        self.remaining -= amount;
-        self.inner.consume(amount as usize);
+        consume_within(&mut self.inner, &mut self.remaining, amount);
     }
 }
 
