@@ -14,73 +14,17 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::Duration;
 
-use basehttp::{HttpRequest, HttpServer, ThreadingHttpServer};
 use simplehttp::SimpleHttpRequestHandler;
 
-/// simplehttp's handler with its log lines dropped, so test output stays readable.
-struct Quiet(SimpleHttpRequestHandler);
+mod common;
 
-impl simplehttp::SimpleHooks for Quiet {
-    fn directory(&self) -> &Path {
-        &self.0.directory
-    }
-}
-
-impl basehttp::BaseHttpRequestHandler for Quiet {
-    fn server_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::server_version(&self.0)
-    }
-    fn protocol_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::protocol_version(&self.0)
-    }
-    fn do_get(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
-    }
-    fn do_head(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
-    }
-    fn log_message(&self, _: &HttpRequest<'_>, _: std::fmt::Arguments<'_>) {}
-}
-
-/// simplehttp in this process, on a free port; stopped when dropped.
-struct Simple {
-    port: u16,
-    shutdown: socketserver::ShutdownHandle,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for Simple {
-    fn drop(&mut self) {
-        self.shutdown.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn start_simple(root: &Path) -> Simple {
+fn start_simple(root: &Path) -> common::Serving {
     // HTTP/1.0 is also simplehttp's default; set it anyway, as Python's `--protocol HTTP/1.0` is.
     let mut handler = SimpleHttpRequestHandler::new(root);
     handler.protocol_version = "HTTP/1.0".to_owned();
-    let server = HttpServer::with_config(
-        ("127.0.0.1", 0),
-        Quiet(handler),
-        ThreadingHttpServer::default_config(),
-    )
-    .unwrap();
-    let port = server.server_port();
-    let shutdown = server.shutdown_handle();
-    let thread = thread::spawn(move || {
-        server.serve_forever(Duration::from_millis(20)).unwrap();
-    });
-    Simple {
-        port,
-        shutdown,
-        thread: Some(thread),
-    }
+    common::serve_quietly(handler)
 }
 
 /// `python3 -m http.server` as a child process; killed when dropped.

@@ -3,51 +3,17 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::thread;
 use std::time::Duration;
 
-use basehttp::{HttpRequest, HttpServer, ThreadingHttpServer};
 use simplehttp::SimpleHttpRequestHandler;
 
-/// A quiet handler, so test output stays readable.
-struct Quiet(SimpleHttpRequestHandler);
+mod common;
 
-impl simplehttp::SimpleHooks for Quiet {
-    fn directory(&self) -> &std::path::Path {
-        &self.0.directory
-    }
-}
-
-impl basehttp::BaseHttpRequestHandler for Quiet {
-    fn server_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::server_version(&self.0)
-    }
-    fn protocol_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::protocol_version(&self.0)
-    }
-    fn do_get(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
-    }
-    fn do_head(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
-    }
-    fn log_message(&self, _: &HttpRequest<'_>, _: std::fmt::Arguments<'_>) {}
-}
-
+/// The served tree of a test and the server over it.
 struct Running {
     port: u16,
     root: tempfile::TempDir,
-    shutdown: socketserver::ShutdownHandle,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    _serving: common::Serving,
 }
 
 fn start(protocol: &str) -> Running {
@@ -56,22 +22,11 @@ fn start(protocol: &str) -> Running {
     fs::create_dir(root.path().join("sub")).unwrap();
     let mut handler = SimpleHttpRequestHandler::new(root.path());
     handler.protocol_version = protocol.to_owned();
-    let server = HttpServer::with_config(
-        ("127.0.0.1", 0),
-        Quiet(handler),
-        ThreadingHttpServer::default_config(),
-    )
-    .unwrap();
-    let port = server.server_port();
-    let shutdown = server.shutdown_handle();
-    let thread = thread::spawn(move || {
-        server.serve_forever(Duration::from_millis(20)).unwrap();
-    });
+    let serving = common::serve_quietly(handler);
     Running {
-        port,
+        port: serving.port,
         root,
-        shutdown,
-        thread: Some(thread),
+        _serving: serving,
     }
 }
 
