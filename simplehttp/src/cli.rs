@@ -54,17 +54,18 @@ pub struct CommandLine {
     #[arg(long = "timeout", value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// serve at most this many connections at once; more wait in the listen backlog
+    /// serve at most this many connections at once (idle ones included); more wait in the listen backlog
     #[arg(long = "max-connections", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// serve keep-alive connections from N threads sharing one epoll set (faster, idle connections cost no thread;
-    /// but each slow download holds one of the N); default: a thread per connection
+    /// keep N worker threads on the epoll set that serves the connections (default: one per core); another starts
+    /// whenever all are held by slow clients, and the extra ones leave when idle
+    /// (over TLS: a thread per connection)
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
 }
 
-/// Connections served at once unless `--max-connections` says otherwise: one thread each.
+/// Connections served at once unless `--max-connections` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 
 /// The listen backlog of the command (Python's `request_queue_size` is 5, which refuses bursts of clients).

@@ -46,7 +46,8 @@ impl CommandLine {
     /// The server settings of the command over plain HTTP: readiness mode, with up to `--max-connections` connections,
     /// a deep backlog, dual stack on `::`.
     ///
-    /// `--workers` threads share one epoll set (one per core the process may run on when not given), and idle keep-alive connections cost no thread.
+    /// `--workers` threads share one epoll set (one per core the process may run on when not given), more start while
+    /// slow clients hold them all, and idle keep-alive connections or slowly sent request heads cost no thread.
     pub fn readiness_config(&self, address: SocketAddr) -> ServerConfig {
         let workers = self.workers.map_or_else(
             || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
@@ -79,17 +80,15 @@ impl CommandLine {
 ///
 /// Errors are one line each: a busy port reads `cannot bind 0.0.0.0:8000: address in use`.
 ///
-/// Plain HTTP gets a thread per connection unless `--workers` asks for readiness mode ([`CommandLine::readiness_config`]);
-/// TLS always gets a thread per connection.
-///
-/// Readiness mode is not the default: a worker writing a body waits for the client, so N slow downloads stall an N-worker server
-/// until the write timeout (measured: 2 workers serve the small file at about twice the threading rate, but 32 workers, enough
-/// to ride out slow clients, fall below it). Waiting for writability on the epoll set would remove the trade-off.
+/// Plain HTTP is served in readiness mode ([`CommandLine::readiness_config`]): a worker per core on one epoll set,
+/// and another whenever slow clients hold them all (a worker writing a body waits for its client), so slow downloads
+/// cost a thread each, as in Python's threading server, while idle connections and half-sent heads cost none.
+/// TLS gets a thread per connection.
 pub fn serve_command<H: BaseHttpRequestHandler>(
     command: &CommandLine,
     handler: H,
 ) -> Result<(), Box<dyn Error>> {
-    serve(command, handler, command.workers.is_some())
+    serve(command, handler, true)
 }
 
 /// [`serve_command`] with a thread per connection over plain HTTP too, for handlers that block for long (CGI scripts).

@@ -1,7 +1,7 @@
 //! The `simplehttp` command: `python -m http.server` in Rust.
 //!
 //! `simplehttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS]`
-//! serves a directory with a thread per connection, over TLS when given a certificate,
+//! serves a directory from a few worker threads on one epoll set (a thread per connection over TLS, when given a certificate),
 //! prints Python's banner, and on Ctrl-C prints `Keyboard interrupt received, exiting.` and exits with status 0.
 
 #![forbid(unsafe_code)]

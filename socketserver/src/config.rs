@@ -24,7 +24,7 @@ pub enum Mode {
     /// When every worker is busy and the queue is full, the serving loop waits for room, so pending clients stay in the kernel's listen backlog
     /// instead of becoming threads: a flood of clients costs at most `workers` threads and `queue` waiting requests.
     Pool {
-        /// Number of worker threads (at least one is started).
+        /// Number of worker threads kept (at least one); more start while all are held.
         workers: usize,
         /// Requests that may wait for a worker (zero hands each request straight to an idle worker).
         queue: usize,
@@ -35,12 +35,14 @@ pub enum Mode {
     /// [`handle_ready`](crate::StreamRequestHandler::handle_ready) when the connection becomes readable, then parks it again
     /// (a one-shot re-arm) or closes it. A parked connection costs a registration and its buffers, not a thread,
     /// and a busy worker goes from one ready connection to the next without a context switch.
-    /// Handlers that do not opt in get the default hook, which holds a worker for the whole connection, as the pool does.
-    /// Connections silent longer than the handler's `idle_timeout` are closed; `server_close` closes parked connections
+    /// Handlers that do not opt in get the default hook, which holds a worker for the whole connection.
+    /// When no worker waits on the set and one has held a single connection for more than 10 ms (a slow client, a blocking
+    /// handler), another worker starts, so a ready connection never waits behind held ones; the extra workers leave after
+    /// 5 s without work. Connections silent longer than the handler's `idle_timeout` are closed; `server_close` closes parked connections
     /// and, with `block_on_close`, joins the workers. Datagram servers have no connections to park and run as `Pool { workers, queue: workers }`.
     #[doc(alias = "epoll")]
     Readiness {
-        /// Number of worker threads (at least one is started).
+        /// Number of worker threads kept (at least one); more start while all are held.
         workers: usize,
     },
 }

@@ -59,7 +59,7 @@ struct Workers<K: ServerKind> {
     threads: Vec<JoinHandle<()>>,
     pool: Option<Pool<K>>,
     children: Vec<libc::pid_t>,
-    readiness: Option<(Arc<Readiness>, Vec<JoinHandle<()>>)>,
+    readiness: Option<Arc<Readiness>>,
 }
 
 type Job<K> = (<K as Sealed>::Request, Address, Arc<Shared<K>>);
@@ -593,13 +593,9 @@ impl<K: ServerKind> BaseServer<K> {
         let started = {
             let mut state = self.workers();
             match &state.readiness {
-                Some((readiness, _)) => Ok(readiness.clone()),
-                None => Readiness::start(handler, self.shared.hooks.clone(), workers).map(
-                    |(readiness, threads)| {
-                        state.readiness = Some((readiness.clone(), threads));
-                        readiness
-                    },
-                ),
+                Some(readiness) => Ok(readiness.clone()),
+                None => Readiness::start(handler, self.shared.hooks.clone(), workers)
+                    .inspect(|readiness| state.readiness = Some(readiness.clone())),
             }
         };
         match (started, K::into_stream(request)) {
@@ -655,11 +651,7 @@ impl<K: ServerKind> BaseServer<K> {
     ///
     /// Connections end on the workers, which do not signal the serving loop, so it looks again every millisecond or so.
     fn wait_for_fewer_connections(&self, limit: usize) -> bool {
-        let readiness = self
-            .workers()
-            .readiness
-            .as_ref()
-            .map(|(readiness, _)| readiness.clone());
+        let readiness = self.workers().readiness.as_ref().cloned();
         let Some(readiness) = readiness else {
             return true;
         };
@@ -826,11 +818,7 @@ impl<K: ServerKind> BaseServer<K> {
             Mode::Forking => self.reap_children(false),
             Mode::Threading => reap_finished_threads(&mut self.workers().threads),
             Mode::Readiness { .. } => {
-                let readiness = self
-                    .workers()
-                    .readiness
-                    .as_ref()
-                    .map(|(readiness, _)| readiness.clone());
+                let readiness = self.workers().readiness.as_ref().cloned();
                 if let Some(readiness) = readiness {
                     readiness.close_idle();
                 }
@@ -866,7 +854,7 @@ impl<K: ServerKind> BaseServer<K> {
         let connections = workers
             .readiness
             .as_ref()
-            .map_or(0, |(readiness, _)| readiness.connections());
+            .map_or(0, |readiness| readiness.connections());
         threads + workers.children.len() + connections
     }
 
@@ -883,12 +871,10 @@ impl<K: ServerKind> BaseServer<K> {
         let pool = workers.pool.take();
         let readiness = workers.readiness.take();
         drop(workers);
-        if let Some((readiness, threads)) = readiness {
+        if let Some(readiness) = readiness {
             readiness.stop();
             if block {
-                for thread in threads {
-                    let _ = thread.join();
-                }
+                readiness.join();
             }
         }
         if block {

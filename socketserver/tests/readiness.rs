@@ -52,6 +52,10 @@ impl StreamRequestHandler for ParkingEcho {
             if lines.starts_with(b"panic\n") {
                 panic!("requested panic");
             }
+            if lines.starts_with(b"hold\n") {
+                // A handler that blocks, as a slow download does: it keeps its worker.
+                thread::sleep(HOLD);
+            }
             request.wfile.write_all(&lines)?;
         }
         // The partial line, if any, waits in the request's state for the next wake-up.
@@ -64,11 +68,18 @@ impl StreamRequestHandler for ParkingEcho {
     }
 }
 
+/// How long a `hold` line keeps its worker.
+const HOLD: Duration = Duration::from_millis(1500);
+
 fn parking_server(idle_timeout: Option<Duration>) -> TcpServer {
+    parking_server_with(idle_timeout, READINESS)
+}
+
+fn parking_server_with(idle_timeout: Option<Duration>, mode: Mode) -> TcpServer {
     let config = ServerConfig {
         // Hundreds of clients connect at once; Python's backlog of five would have the kernel drop their SYNs and retry a second later.
         request_queue_size: 1024,
-        ..ServerConfig::with_mode(READINESS)
+        ..ServerConfig::with_mode(mode)
     };
     TcpServer::with_config("127.0.0.1:0", ParkingEcho { idle_timeout }, config).unwrap()
 }
@@ -195,6 +206,58 @@ fn half_sent_requests_do_not_block_others() {
             client.read_exact(&mut reply).unwrap();
             assert_eq!(&reply, b"half a line\n");
         }
+    });
+}
+
+/// The readiness workers alive in this process (nextest runs each test in its own process).
+fn ready_workers() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "ready-worker")
+        .count()
+}
+
+// Not in Python: connections that hold their worker (a slow download, a blocking handler) do not hold up the others,
+// because another worker starts when every one is held; the extra workers leave once idle.
+#[test]
+fn held_workers_do_not_hold_up_ready_connections() {
+    let server = parking_server_with(None, Mode::Readiness { workers: 1 });
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        // Start the workers, then hold three of them.
+        echo_once(&mut tcp_client(address), TEST_STR);
+        let before = ready_workers();
+        let mut held: Vec<TcpStream> = (0..3).map(|_| tcp_client(address)).collect();
+        for client in &mut held {
+            client.write_all(b"hold\n").unwrap();
+        }
+        thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let mut fresh = tcp_client(address);
+        echo_once(&mut fresh, TEST_STR);
+        let waited = started.elapsed();
+        assert!(
+            waited < HOLD / 2,
+            "a fresh client waited {waited:?} behind held workers"
+        );
+        let during = ready_workers();
+        assert!(
+            during > before && during <= before + 4,
+            "{before} workers before, {during} while three are held"
+        );
+        for client in &mut held {
+            let mut reply = [0; 5];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"hold\n");
+        }
+        // The spare workers leave after SPARE_WORKER_LINGER (5 s) without work.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ready_workers() > before && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(ready_workers(), before, "spare workers stayed");
+        echo_once(&mut fresh, TEST_STR);
     });
 }
 
