@@ -139,8 +139,15 @@ pub(crate) fn serve_ready(
                 input: kept,
                 head_started,
             }));
-            Ok(Ready::Park)
+            // A partial head is closed at its deadline even if the client stays silent; a limit too long for the clock is none.
+            Ok(match (head_started, limits.head_timeout) {
+                (Some(started), Some(limit)) => started
+                    .checked_add(limit)
+                    .map_or(Ready::Park, Ready::ParkUntil),
+                _ => Ready::Park,
+            })
         }
+        Ok(Ready::ParkUntil(deadline)) => Ok(Ready::ParkUntil(deadline)),
         Ok(Ready::Close) => Ok(Ready::Close),
         Err(error) if is_disconnect(&error) => Ok(Ready::Close),
         Err(error) => Err(error),
@@ -349,7 +356,10 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 self.limits.idle_timeout
             } else {
                 let deadline = *deadline.get_or_insert_with(|| {
-                    self.limits.head_timeout.map(|limit| Instant::now() + limit)
+                    // A limit too long to add to the clock is no limit.
+                    self.limits
+                        .head_timeout
+                        .and_then(|limit| Instant::now().checked_add(limit))
                 });
                 match deadline {
                     None => self.limits.idle_timeout,

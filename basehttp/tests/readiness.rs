@@ -210,6 +210,48 @@ fn trickled_head_is_cut_at_the_head_timeout() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
+// Not in Python: a half head that goes silent is closed at the head deadline, though the idle timeout is far off,
+// as the blocking modes' read timeout does; no worker waits for it meanwhile.
+#[test]
+fn silent_half_head_is_closed_at_the_head_deadline() {
+    let server = start(Limits {
+        idle_timeout: Some(Duration::from_secs(30)),
+        head_timeout: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    });
+    let mut client = Client::new(server.port);
+    client.send(b"GET /silent HTTP/1.1\r\nHost: t\r\n");
+    let started = Instant::now();
+    assert!(client.is_closed(), "a silent half head was answered");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "closed after {waited:?}"
+    );
+    let mut fresh = Client::new(server.port);
+    assert_eq!(get(&mut fresh, "/fresh"), b"/fresh");
+}
+
+// Not in Python: limits too long to add to the clock mean no limit, in both the readiness and the blocking modes, never a panic.
+#[test]
+fn endless_limits_do_not_overflow_the_clock() {
+    let endless = Limits {
+        idle_timeout: Some(Duration::MAX),
+        head_timeout: Some(Duration::MAX),
+        ..Limits::default()
+    };
+    let readiness = start(endless);
+    let blocking = start_with_config(Echo { limits: endless }, HttpServer::default_config());
+    for port in [readiness.port, blocking.port] {
+        let mut client = Client::new(port);
+        client.send(b"GET /late HTTP/1.1\r\n");
+        thread::sleep(Duration::from_millis(50));
+        client.send(b"Host: t\r\n\r\n");
+        assert_eq!(read_response(&mut client.reader).unwrap().body, b"/late");
+        assert_eq!(get(&mut client, "/again"), b"/again");
+    }
+}
+
 /// Records `handle_error` calls.
 #[derive(Clone, Default)]
 struct Errors(Arc<Mutex<Vec<String>>>);

@@ -36,6 +36,9 @@ pub struct StreamRequest {
 pub enum Ready {
     /// Wait, without a thread, until the client sends more; then `handle_ready` runs again.
     Park,
+    /// As `Park`, but the mode closes the connection once this instant passes with the client still silent
+    /// (a request head's deadline); checked with the idle timeout, once per turn of the serving loop.
+    ParkUntil(std::time::Instant),
     /// The connection is done: close it.
     Close,
 }

@@ -48,6 +48,8 @@ struct Entry {
     request: Option<StreamRequest>,
     fd: RawFd,
     parked_since: Instant,
+    /// From `Ready::ParkUntil`: closed once this passes while parked.
+    deadline: Option<Instant>,
 }
 
 struct Connections {
@@ -296,6 +298,7 @@ impl Readiness {
                 request: Some(request),
                 fd,
                 parked_since: Instant::now(),
+                deadline: None,
             },
         );
     }
@@ -357,7 +360,12 @@ impl Readiness {
             return;
         };
         let outcome = guarded(|| self.handler.handle_ready(&mut request));
-        if outcome.as_ref().is_ok_and(|ready| *ready == Ready::Park) {
+        let park = match outcome {
+            Ok(Ready::Park) => Some(None),
+            Ok(Ready::ParkUntil(deadline)) => Some(Some(deadline)),
+            _ => None,
+        };
+        if let Some(deadline) = park {
             let mut connections = self.lock();
             if !connections.stopping {
                 if let Some(entry) = connections.entries.get_mut(&token) {
@@ -365,6 +373,7 @@ impl Readiness {
                     if self.epoll.rearm_oneshot(entry.fd, token).is_ok() {
                         entry.request = Some(request);
                         entry.parked_since = Instant::now();
+                        entry.deadline = deadline;
                         return;
                     }
                 }
@@ -377,18 +386,20 @@ impl Readiness {
         self.close_request(request);
     }
 
-    /// Closes parked connections that have been silent longer than the handler's `idle_timeout`.
+    /// Closes parked connections that have been silent longer than the handler's `idle_timeout`, or past their `ParkUntil` deadline.
     pub(crate) fn close_idle(&self) {
-        let Some(limit) = self.idle_timeout else {
-            return;
-        };
+        let now = Instant::now();
         let expired: Vec<StreamRequest> = {
             let mut connections = self.lock();
             let tokens: Vec<EpollToken> = connections
                 .entries
                 .iter()
                 .filter(|(_, entry)| {
-                    entry.request.is_some() && entry.parked_since.elapsed() >= limit
+                    entry.request.is_some()
+                        && (self
+                            .idle_timeout
+                            .is_some_and(|limit| now.duration_since(entry.parked_since) >= limit)
+                            || entry.deadline.is_some_and(|deadline| now >= deadline))
                 })
                 .map(|(&token, _)| token)
                 .collect();

@@ -796,11 +796,14 @@ impl<K: ServerKind> BaseServer<K> {
             }
         };
         signal_all(libc::SIGTERM);
-        let deadline = std::time::Instant::now() + grace;
+        // A grace too long to add to the clock waits for the children without limit.
+        let deadline = std::time::Instant::now().checked_add(grace);
         loop {
             // Reap without waiting at max_children: a child that ignores SIGTERM must not hold up the SIGKILL.
             self.reap_children(false);
-            if self.workers().children.is_empty() || std::time::Instant::now() >= deadline {
+            if self.workers().children.is_empty()
+                || deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline)
+            {
                 break;
             }
             thread::sleep(Duration::from_millis(5));

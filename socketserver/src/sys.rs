@@ -71,7 +71,8 @@ pub fn poll_readable<const N: usize>(
     fds: [RawFd; N],
     timeout: Option<Duration>,
 ) -> io::Result<[bool; N]> {
-    let deadline = timeout.map(|timeout| std::time::Instant::now() + timeout);
+    // A timeout too long to add to the clock waits without limit.
+    let deadline = timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout));
     let mut entries = fds.map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
