@@ -106,14 +106,14 @@ pub(crate) fn serve_ready(
                     start,
                     end,
                 },
-                None => Input::new(stream),
+                None => Input::recycled(stream),
             };
             (input, parked.head_started)
         }
         None => {
             // The first wake-up: the settings `run` makes once per connection.
             stream.set_write_timeout(limits.idle_timeout)?;
-            (Input::new(stream), None)
+            (Input::recycled(stream), None)
         }
     };
     let mut connection = Connection {
@@ -128,7 +128,7 @@ pub(crate) fn serve_ready(
         client_address: &info.client_address,
         server_address: &info.server_address,
     };
-    match connection.run_ready(&mut head_started) {
+    let outcome = match connection.run_ready(&mut head_started) {
         Ok(Ready::Park) => {
             let input = &connection.input;
             let kept = (input.start < input.end).then(|| {
@@ -151,7 +151,10 @@ pub(crate) fn serve_ready(
         Ok(Ready::Close) => Ok(Ready::Close),
         Err(error) if is_disconnect(&error) => Ok(Ready::Close),
         Err(error) => Err(error),
-    }
+    };
+    // The next wake-up on this worker reads into the same buffer instead of allocating and zeroing a new one.
+    recycle(std::mem::take(&mut connection.input.buffer));
+    outcome
 }
 
 fn is_disconnect(error: &io::Error) -> bool {
@@ -533,6 +536,18 @@ fn dispatch(handler: &dyn BaseHttpRequestHandler, req: &mut HttpRequest<'_>) -> 
     hook(handler, req)
 }
 
+thread_local! {
+    /// A readiness worker's spare input buffer: a parked connection keeps none, so each wake-up takes this one.
+    static SPARE_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Keeps a buffer of the usual size for the next [`Input::recycled`] on this thread.
+fn recycle(buffer: Vec<u8>) {
+    if buffer.len() == BUFFER_SIZE {
+        SPARE_BUFFER.set(buffer);
+    }
+}
+
 /// The connection's read side: a buffer the head parser sees whole, and a `BufRead` for the body after it.
 struct Input<R> {
     inner: R,
@@ -546,6 +561,20 @@ impl<R: Read> Input<R> {
         Input {
             inner,
             buffer: vec![0; BUFFER_SIZE],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// [`Input::new`] with this thread's spare buffer, if it has one; only `start..end` of a buffer is ever read.
+    fn recycled(inner: R) -> Self {
+        let buffer = SPARE_BUFFER.take();
+        if buffer.len() != BUFFER_SIZE {
+            return Input::new(inner);
+        }
+        Input {
+            inner,
+            buffer,
             start: 0,
             end: 0,
         }

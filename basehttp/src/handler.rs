@@ -336,7 +336,8 @@ impl<'a> HttpRequest<'a> {
             rfile,
             wfile: ResponseWriter::new(wfile),
             handler,
-            headers_buffer: Vec::new(),
+            // Room for a typical response head, so the headers go in without regrowing.
+            headers_buffer: Vec::with_capacity(256),
             http_0_9: parts.http_0_9,
             raw_stream,
             raw_used: false,
@@ -405,9 +406,22 @@ impl<'a> HttpRequest<'a> {
     /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
     pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
         let bad = |text: &str| {
-            text.chars().any(|character| {
-                matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
-            })
+            if text.is_ascii() {
+                text.bytes()
+                    .any(|byte| matches!(byte, b'\r' | b'\n' | b'\0'))
+            } else {
+                text.chars().any(|character| {
+                    matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
+                })
+            }
+        };
+        // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
+        let latin1 = |buffer: &mut Vec<u8>, text: &str| {
+            if text.is_ascii() {
+                buffer.extend_from_slice(text.as_bytes());
+            } else {
+                buffer.extend(text.chars().map(|character| u32::from(character) as u8));
+            }
         };
         if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
             return Err(io::Error::new(
@@ -421,11 +435,9 @@ impl<'a> HttpRequest<'a> {
         }
         if !self.http_0_9 {
             let start = self.headers_buffer.len();
-            self.headers_buffer
-                .extend(name.chars().map(|character| u32::from(character) as u8));
+            latin1(&mut self.headers_buffer, name);
             self.headers_buffer.extend_from_slice(b": ");
-            self.headers_buffer
-                .extend(value.chars().map(|character| u32::from(character) as u8));
+            latin1(&mut self.headers_buffer, value);
             self.headers_buffer.extend_from_slice(b"\r\n");
             debug_assert!(self.headers_buffer.len() > start);
         }

@@ -1,5 +1,6 @@
 //! Text helpers reproducing Python's: `%r`, `html.escape`, the log escaping, the date strings and the error page.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -134,6 +135,13 @@ pub fn format_error_message(template: &str, code: u16, message: &str, explain: &
 /// Any time is accepted, also one before 1970 or after 9999 (where `httpdate` panics):
 /// a file's modification time is not under the server's control.
 pub fn date_time_string(time: SystemTime) -> String {
+    thread_local! {
+        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| recent.format(time, format_date_time))
+}
+
+fn format_date_time(time: SystemTime) -> String {
     let (days, second_of_day) = days_and_seconds(time);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
@@ -153,6 +161,13 @@ pub fn date_time_string(time: SystemTime) -> String {
 /// local-time source in std's reach, so the time is given in UTC.
 /// Override [`crate::BaseHttpRequestHandler::log_message`] to log with another clock.
 pub fn log_date_time_string(time: SystemTime) -> String {
+    thread_local! {
+        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| recent.format(time, format_log_date_time))
+}
+
+fn format_log_date_time(time: SystemTime) -> String {
     let (days, second_of_day) = days_and_seconds(time);
     let (year, month, day) = civil_from_days(days);
     format!(
@@ -162,6 +177,40 @@ pub fn log_date_time_string(time: SystemTime) -> String {
         second_of_day % 3600 / 60,
         second_of_day % 60
     )
+}
+
+/// The last two times a thread formatted, by whole second: a response's `Date` and its file's `Last-Modified`
+/// repeat from one request to the next, and formatting a date costs more than the rest of the headers together.
+struct RecentTimes {
+    entries: [Option<(i64, String)>; 2],
+    /// Which entry the next new time replaces.
+    next: usize,
+}
+
+impl RecentTimes {
+    const fn new() -> Self {
+        RecentTimes {
+            entries: [None, None],
+            next: 0,
+        }
+    }
+
+    fn format(&mut self, time: SystemTime, format: fn(SystemTime) -> String) -> String {
+        let (days, second_of_day) = days_and_seconds(time);
+        let key = days.saturating_mul(86_400).saturating_add(second_of_day);
+        let saturated = key == i64::MAX || key == i64::MIN;
+        if !saturated {
+            if let Some((_, text)) = self.entries.iter().flatten().find(|(seen, _)| *seen == key) {
+                return text.clone();
+            }
+        }
+        let text = format(time);
+        if !saturated {
+            self.entries[self.next] = Some((key, text.clone()));
+            self.next = (self.next + 1) % self.entries.len();
+        }
+        text
+    }
 }
 
 /// Whole days since 1970-01-01 and the second within that day, flooring as Python's `gmtime` does
@@ -202,6 +251,24 @@ fn civil_from_days(days: i64) -> (i128, i128, i128) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn remembered_times_are_the_times_asked_for() {
+        // Three times taking turns through a two-entry memory, and sub-second steps within one second.
+        let times: Vec<SystemTime> = [784_111_777, 0, 784_111_777, 4_102_444_800, 0, 784_111_777]
+            .iter()
+            .flat_map(|&seconds| {
+                [0, 999].map(|millis| {
+                    UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis)
+                })
+            })
+            .chain([UNIX_EPOCH - Duration::from_millis(1), SystemTime::now()])
+            .collect();
+        for time in times {
+            assert_eq!(date_time_string(time), format_date_time(time));
+            assert_eq!(log_date_time_string(time), format_log_date_time(time));
+        }
+    }
 
     #[test]
     fn date_time_string_takes_any_time() {
