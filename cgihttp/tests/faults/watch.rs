@@ -4,6 +4,10 @@
 //! descriptors are counted in the server's own `/proc/<pid>/fd`, processes are the server's descendants
 //! (by parent id) and the processes whose working directory lies in the test's own directory (scripts and their children,
 //! even those that were re-parented).
+//!
+//! The same module serves simplehttp's fault tests (`simplehttp/tests/faults/watch.rs`); each file uses its own part.
+
+#![allow(dead_code)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
