@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -293,7 +293,7 @@ impl ScriptCommand {
     }
 
     /// [`run`](Self::run) over one value that is both the request body and the response (the handler's request);
-    /// with the script's exit status, on failure too.
+    /// with the script's exit status when it ended on its own (on failure too), `None` when it was killed here.
     pub(crate) fn run_exchange<E, H, L>(
         &self,
         exchange: &mut E,
@@ -359,6 +359,10 @@ impl ScriptCommand {
             } else {
                 guard.reap(&mut child)
             };
+            if !timed_out && guard.timed_out() {
+                // The timeout struck in the grace after the output ended: the answer is whole, the kill ours.
+                lingered = true;
+            }
             drop(finished);
             let _ = reader.join();
             let _ = logger.join();
@@ -376,7 +380,11 @@ impl ScriptCommand {
                     lingered,
                 }),
             };
-            (result, exit_status)
+            // A failure's exit status, for the log, unless it only shows our own kill
+            // (a script that had already died keeps its own status: the kill reached only what it left behind).
+            let our_kill = exit_status.is_some_and(|status| status.signal() == Some(libc::SIGKILL));
+            let failure_status = exit_status.filter(|_| !(guard.killed() && our_kill));
+            (result, failure_status)
         })
     }
 
@@ -756,6 +764,8 @@ struct Guard {
 struct GuardState {
     reaped: bool,
     timed_out: bool,
+    /// The process group was sent SIGKILL from here (timeout, failure, client gone, grace over).
+    killed: bool,
     /// When the script was killed or reaped: from then on its pipes get [`GRACE_AFTER_KILL`] more.
     ended_at: Option<Instant>,
 }
@@ -776,6 +786,7 @@ impl Guard {
     fn kill(&self) {
         let mut state = self.lock();
         if !state.reaped {
+            state.killed = true;
             // The group may already be gone (ESRCH); there is nothing else to do then.
             let _ = sys::kill_process_group(self.pid);
             state.ended_at.get_or_insert_with(Instant::now);
@@ -787,6 +798,7 @@ impl Guard {
         let mut state = self.lock();
         if !state.reaped {
             state.timed_out = true;
+            state.killed = true;
             let _ = sys::kill_process_group(self.pid);
             state.ended_at.get_or_insert_with(Instant::now);
         }
@@ -816,6 +828,10 @@ impl Guard {
 
     fn timed_out(&self) -> bool {
         self.lock().timed_out
+    }
+
+    fn killed(&self) -> bool {
+        self.lock().killed
     }
 
     /// Whether the script has exited, leaving it unreaped so its group may still be signalled.
