@@ -199,9 +199,52 @@ fn client_leaves_while_the_request_body_streams_in() {
         wait_for_script(site.directory());
         cut.apply(stream);
         server.assert_no_leaks(baseline, site.directory());
-        server.expect_log("request body");
+        server.expect_log("CGI script failed: cannot read request body");
         assert_hello(&server);
     }
+}
+
+// Outcome: a chunked body is read whole before the script starts (RFC 3875 §4.1.2 wants CONTENT_LENGTH), so a client that leaves
+// inside a chunk never starts a script: "Bad request body" is logged (a reset reads as a cut too), the connection closed.
+#[test]
+fn client_leaves_inside_a_chunked_body_before_the_script_starts() {
+    let site = Site::new();
+    site.script(
+        "slurp.sh",
+        "cat > /dev/null\nprintf 'Content-Type: text/plain\\n\\nread it all'",
+    );
+    let (server, baseline) = site.serve_warm(30);
+    for (cut, logged) in [
+        (
+            Cut::Close,
+            "Bad request body: connection closed inside the request body",
+        ),
+        (
+            Cut::Reset,
+            "Bad request body: connection reset inside the request body",
+        ),
+    ] {
+        let mut stream = server.connect();
+        stream
+            .write_all(
+                b"POST /cgi-bin/slurp.sh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  10000\r\ncut inside the chunk",
+            )
+            .unwrap_or_else(|error| panic!("send: {error}"));
+        // Let the server start reading the body before the client goes.
+        std::thread::sleep(Duration::from_millis(50));
+        cut.apply(stream);
+        server.expect_log(logged);
+        server.assert_no_leaks(baseline, site.directory());
+        assert!(
+            !server
+                .log()
+                .contains("POST /cgi-bin/slurp.sh HTTP/1.1\" 200"),
+            "{}",
+            server.log()
+        );
+    }
+    assert_hello(&server);
 }
 
 // Outcome: a client that leaves while a script streams its output makes the next write fail;

@@ -110,7 +110,8 @@ fn client_leaves_during_a_multipart_range_answer() {
 // Outcome: a client that leaves in the middle of a request body (a Content-Length larger than what it sent,
 // or a chunked body cut inside a chunk) gets its request answered (501: simplehttp has no POST or PUT, as Python),
 // and then, the rest of the body never coming, the connection closed; nothing is read as a next request.
-// Mirrors test_httpservers: SimpleHTTPServerTestCase answers 501 to POST (test_post in BaseHTTPServerTestCase's request handler).
+// The 501 is Python's for a method the handler lacks (test_httpservers: BaseHTTPServerTestCase.test_header_close);
+// the cut body is not in Python.
 #[test]
 fn client_leaves_mid_request_body() {
     let directory = site();
@@ -152,7 +153,7 @@ fn client_leaves_mid_request_body() {
 
 // Outcome: a client that leaves between two requests on a kept-alive connection, by FIN or reset, is an ordinary end:
 // the connection is closed with no error logged, and nothing kept.
-// Mirrors test_httpservers: BaseHTTPServerTestCase.test_http_1_1 (a kept-alive connection), then the client goes.
+// Mirrors test_httpservers: BaseHTTPServerTestCase.test_header_keep_alive (an HTTP/1.1 kept-alive connection), then the client goes.
 #[test]
 fn client_leaves_between_kept_alive_requests() {
     let directory = site();
