@@ -260,6 +260,8 @@ impl ScriptCommand {
     /// and a slow client slows the script down rather than filling the server's memory.
     /// A script that exits without reading its input ends the copy (the pipe breaks); the rest of the body stays unread.
     /// When the timeout strikes, the whole process group gets SIGKILL. The script is always waited for, so no zombie is left.
+    /// Once its output has ended (stdout closed, or the script exited while a process it started still holds the pipe),
+    /// whatever of its group still runs a second later is killed too ([`ScriptOutcome::lingered`]): nothing outlives the request.
     ///
     /// Reading `request_body` blocks the calling thread: give it a bounded reader
     /// (the request's Content-Length over a socket with a read timeout).
@@ -272,6 +274,7 @@ impl ScriptCommand {
     /// Before `on_headers` has run (nothing sent yet): the [`CgiError`] to answer with ([`CgiError::status`]):
     /// a bad header block, [`CgiError::Timeout`], [`CgiError::Spawn`].
     /// After it: [`CgiError::Write`] when the client went away (the script is then killed) or [`CgiError::Read`].
+    /// At any time: [`CgiError::RequestBody`] when `request_body` fails before its end (the script is then killed).
     pub fn run<R, W, H, L>(
         &self,
         request_body: R,
