@@ -73,7 +73,7 @@ fn start_big_download(server: &Server, extra_headers: &str) -> (std::net::TcpStr
 fn client_leaves_during_a_sendfile_body() {
     let directory = site();
     let (server, baseline) = serve(&directory, &[]);
-    for cut in [Cut::Close, Cut::Reset] {
+    for (times, cut) in [(1, Cut::Close), (2, Cut::Reset)] {
         let (stream, head) = start_big_download(&server, "");
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
         assert!(
@@ -81,7 +81,7 @@ fn client_leaves_during_a_sendfile_body() {
             "{head}"
         );
         cut.apply(stream);
-        server.expect_log("File body cut short");
+        server.expect_log_times("File body cut short", times);
         server.assert_no_leaks(baseline, directory.path());
         assert_hello(&server);
     }
@@ -92,7 +92,7 @@ fn client_leaves_during_a_sendfile_body() {
 fn client_leaves_during_a_multipart_range_answer() {
     let directory = site();
     let (server, baseline) = serve(&directory, &[]);
-    for cut in [Cut::Close, Cut::Reset] {
+    for (times, cut) in [(1, Cut::Close), (2, Cut::Reset)] {
         let (stream, head) =
             start_big_download(&server, "Range: bytes=0-19999999,30000000-59999999\r\n");
         assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
@@ -101,7 +101,7 @@ fn client_leaves_during_a_multipart_range_answer() {
             "{head}"
         );
         cut.apply(stream);
-        server.expect_log("File body cut short");
+        server.expect_log_times("File body cut short", times);
         server.assert_no_leaks(baseline, directory.path());
         assert_hello(&server);
     }

@@ -96,11 +96,16 @@ impl Server {
 
     /// Waits until the log holds `needle` (the log line of a request can follow its answer by a moment).
     pub fn expect_log(&self, needle: &str) {
+        self.expect_log_times(needle, 1);
+    }
+
+    /// Waits until the log holds `needle` at least `times` times.
+    pub fn expect_log_times(&self, needle: &str, times: usize) {
         let deadline = Instant::now() + SETTLE;
-        while !self.log().contains(needle) {
+        while self.log().matches(needle).count() < times {
             assert!(
                 Instant::now() < deadline,
-                "no {needle:?} in the log:\n{}",
+                "{needle:?} not {times} times in the log:\n{}",
                 self.log()
             );
             thread::sleep(Duration::from_millis(20));
