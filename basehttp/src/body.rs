@@ -66,6 +66,18 @@ fn truncated() -> io::Error {
     )
 }
 
+/// A reset inside the body cuts it as surely as a close does: both are [`io::ErrorKind::UnexpectedEof`],
+/// which the connection loop logs as a bad request body, where a bare reset would pass as an ordinary disconnect, unlogged.
+fn cut_by(error: io::Error) -> io::Error {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection reset inside the request body",
+        ),
+        _ => error,
+    }
+}
+
 /// Reads one line of at most `limit` bytes into `line` (cleared first), without its LF and one CR before it.
 fn read_line_bounded<R: BufRead>(
     reader: &mut R,
@@ -74,7 +86,7 @@ fn read_line_bounded<R: BufRead>(
 ) -> io::Result<()> {
     line.clear();
     loop {
-        let available = reader.fill_buf()?;
+        let available = reader.fill_buf().map_err(cut_by)?;
         if available.is_empty() {
             return Err(truncated());
         }
@@ -133,7 +145,7 @@ impl<R: BufRead> Read for LengthReader<R> {
 
 /// The inner reader's buffered bytes, cut to the `remaining` bytes the body still owns; an early end of stream is an error.
 fn window<R: BufRead>(inner: &mut R, remaining: u64) -> io::Result<&[u8]> {
-    let available = inner.fill_buf()?;
+    let available = inner.fill_buf().map_err(cut_by)?;
     if available.is_empty() {
         return Err(truncated());
     }
@@ -481,5 +493,54 @@ mod tests {
         let mut body = Body::new(&b"3\r\nabc\r\n0\r\n\r\n"[..], BodyFraming::Chunked);
         assert!(body.drain(100).unwrap());
         assert!(body.is_done());
+    }
+
+    /// A reader that hands out `data`, then fails as a reset connection does.
+    struct ResetAfter<'a>(&'a [u8]);
+
+    impl Read for ResetAfter<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::from(io::ErrorKind::ConnectionReset));
+            }
+            let count = self.0.len().min(buffer.len());
+            buffer[..count].copy_from_slice(&self.0[..count]);
+            self.0 = &self.0[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn a_reset_inside_the_body_cuts_it_like_a_close() {
+        for (wire, framing) in [
+            (&b"01234"[..], BodyFraming::Length(10)),
+            (&b"a\r\n01234"[..], BodyFraming::Chunked),
+            (&b"5\r\n01234\r\n"[..], BodyFraming::Chunked),
+        ] {
+            let mut body = Body::new(io::BufReader::new(ResetAfter(wire)), framing);
+            let mut read = Vec::new();
+            let error = body.read_to_end(&mut read).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{wire:?}");
+            assert_eq!(
+                error.to_string(),
+                "connection reset inside the request body"
+            );
+            assert_eq!(read, b"01234");
+        }
+        // Other errors, a timeout among them, keep their kind.
+        let mut body = Body::new(
+            io::BufReader::new(io::repeat(0).take(0).chain(TimedOut)),
+            BodyFraming::Length(3),
+        );
+        let error = body.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    struct TimedOut;
+
+    impl Read for TimedOut {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::WouldBlock))
+        }
     }
 }

@@ -559,6 +559,15 @@ impl<'a> HttpRequest<'a> {
         log_date_time_string(SystemTime::now())
     }
 
+    /// The connection's socket when it is plain TCP or Unix, to watch but not to write: for example to poll it for a hang-up
+    /// while the answer is still being prepared.
+    ///
+    /// Unlike [`raw_stream`](Self::raw_stream) it flushes nothing and does not count as a started response;
+    /// `None` under a TLS layer or a test double.
+    pub fn connection_socket(&self) -> Option<&'a Stream> {
+        self.raw_stream
+    }
+
     /// The connection's socket, for `sendfile(2)` through [`Stream::send_file`], once buffered headers and output are flushed.
     ///
     /// `None` when the connection is not plain TCP or Unix (a TLS layer, a test double): write to `wfile` then.

@@ -77,6 +77,7 @@
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
 //! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, flushed after each hook    |
+//! | `self.connection` (the socket)                  | [`HttpRequest::raw_stream`] (to write, e.g. sendfile), [`HttpRequest::connection_socket`] (to watch) |
 //! | `send_response`, `send_response_only`           | [`HttpRequest::send_response`], [`HttpRequest::send_response_only`] |
 //! | `send_header`, `end_headers`, `flush_headers`   | [`HttpRequest::send_header`], [`HttpRequest::end_headers`], [`HttpRequest::flush_headers`] |
 //! | `send_error(code, message, explain)`            | [`HttpRequest::send_error`], [`HttpRequest::send_error_explain`] |

@@ -33,6 +33,12 @@ pub enum CgiError {
     Read(io::ErrorKind),
     /// Writing to the client failed (it went away); the script was stopped.
     Write(io::ErrorKind),
+    /// The client closed or reset the connection while the script ran; the script was stopped.
+    /// Nothing is answered (nobody is left to read it).
+    ClientGone,
+    /// Reading the request body for the script's stdin failed: the client left, or stalled past the timeout, mid-body.
+    /// The script was stopped, since the request it was given is incomplete.
+    RequestBody(io::ErrorKind),
 }
 
 impl CgiError {
@@ -41,6 +47,7 @@ impl CgiError {
         match self {
             CgiError::Timeout => 504,
             CgiError::Spawn(_) => 500,
+            CgiError::RequestBody(_) => 400,
             _ => 502,
         }
     }
@@ -64,6 +71,8 @@ impl fmt::Display for CgiError {
             CgiError::Spawn(kind) => write!(formatter, "cannot start script: {kind}"),
             CgiError::Read(kind) => write!(formatter, "cannot read script output: {kind}"),
             CgiError::Write(kind) => write!(formatter, "cannot write to client: {kind}"),
+            CgiError::ClientGone => formatter.write_str("client closed the connection"),
+            CgiError::RequestBody(kind) => write!(formatter, "cannot read request body: {kind}"),
         }
     }
 }
@@ -87,6 +96,12 @@ mod tests {
                 CgiError::MalformedHeader,
                 502,
                 "malformed script header line",
+            ),
+            (CgiError::ClientGone, 502, "client closed the connection"),
+            (
+                CgiError::RequestBody(io::ErrorKind::UnexpectedEof),
+                400,
+                "cannot read request body: unexpected end of file",
             ),
             (
                 CgiError::IncompleteHeader,

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -188,7 +190,7 @@ impl CgiHttpRequestHandler {
             body,
             framing: Framing::UntilClose,
         };
-        let result = command.run_exchange(
+        let (result, exit_status) = command.run_exchange(
             &mut exchange,
             |headers, output| {
                 if let Some(path) = headers.local_redirect() {
@@ -228,13 +230,28 @@ impl CgiHttpRequestHandler {
                     req.close_connection = true;
                     return Ok(local_redirect);
                 }
-                if let Some(status) = outcome.exit_status.filter(|status| !status.success()) {
+                let mut crashed = false;
+                if outcome.lingered {
+                    req.log_error(format_args!(
+                        "CGI script (or a process it started) still running after its output ended; killed"
+                    ));
+                } else if let Some(status) = outcome.exit_status.filter(|status| !status.success())
+                {
                     req.log_error(format_args!("CGI script exit status {status}"));
+                    // Killed by a signal (a crash, the OOM killer): whatever it meant to print may be missing.
+                    crashed = status.signal().is_some();
                 }
                 match framing {
                     // A local redirect sent nothing: the next answer decides.
                     _ if local_redirect.is_some() => {}
                     Framing::UntilClose => req.close_connection = true,
+                    Framing::Chunked if crashed => {
+                        // No last chunk: the client sees the body cut, as it is, rather than a complete-looking answer.
+                        req.log_error(format_args!(
+                            "CGI script died after its answer began, output cut short"
+                        ));
+                        req.close_connection = true;
+                    }
                     Framing::Chunked => {
                         req.wfile.write_all(b"0\r\n\r\n")?;
                     }
@@ -255,12 +272,23 @@ impl CgiHttpRequestHandler {
                 Ok(local_redirect)
             }
             Err(error) => {
-                req.log_error(format_args!("CGI script failed: {error}"));
-                if req.response_started() {
-                    // The answer is cut off: only closing tells the client.
+                match exit_status.filter(|status| !status.success()) {
+                    Some(status) => {
+                        req.log_error(format_args!("CGI script failed: {error} ({status})"));
+                    }
+                    None => req.log_error(format_args!("CGI script failed: {error}")),
+                }
+                let client_left = matches!(
+                    error,
+                    CgiError::Write(_) | CgiError::ClientGone | CgiError::RequestBody(_)
+                );
+                if req.response_started() || client_left {
+                    // The answer is cut off, or the request was: only closing tells the client.
                     req.close_connection = true;
                 }
-                if !req.response_started() && !matches!(error, CgiError::Write(_)) {
+                if !req.response_started()
+                    && !matches!(error, CgiError::Write(_) | CgiError::ClientGone)
+                {
                     req.send_error(error.status(), Some(&error.to_string()))?;
                 }
                 Ok(None)
@@ -469,6 +497,12 @@ impl Exchange for RequestOutput<'_, '_> {
 
     fn output(&mut self) -> &mut Self {
         self
+    }
+
+    fn client_gone(&mut self) -> bool {
+        self.req
+            .connection_socket()
+            .is_some_and(|socket| crate::sys::peer_closed(socket.as_fd()))
     }
 }
 

@@ -113,6 +113,12 @@
 //!   HEAD, 204 and 304 answers carry no body (HEAD keeps the framing headers a GET would get).
 //!   NPH scripts' output passes untouched, and the connection closes after it.
 //! - A path climbing above the root is answered with 400 (Python raises and drops the connection).
+//! - Faults have defined outcomes (Python waits for a script for ever and sends whatever it printed):
+//!   a client that closes or resets the connection while its script runs ([`CgiError::ClientGone`], checked while the script is silent)
+//!   or cuts its request body short ([`CgiError::RequestBody`]) gets its script killed and the connection closed;
+//!   a script whose output has ended but which keeps running (stdout closed early, or a child still holding it after the script exited)
+//!   has its answer completed and its process group killed after one second ([`ScriptOutcome::lingered`]), as Apache's mod_cgi does;
+//!   a script killed by a signal after its answer began ends a chunked body without its last chunk, so the client sees the cut.
 //!
 //! How [`CgiHttpRequestHandler`] puts the pieces together, in Python's order:
 //! 1. A path that [`url_collapse_path`] refuses (it climbs above the root) is answered with 400, never served as a file.
@@ -122,11 +128,12 @@
 //! 5. [`ScriptCommand::run`] feeds the request body in; in `on_headers`, a [`ScriptHeaders::local_redirect`] is answered
 //!    as a fresh GET of that path (at most [`MAX_LOCAL_REDIRECTS`] times), anything else with [`ScriptHeaders::status`],
 //!    its reason and headers ([`Body::Discard`] for HEAD).
-//! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500) and logged.
-//!    An answer cut short after it started (timeout, script output shorter than its `Content-Length`) closes the connection;
+//! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500, 400 for a cut request body) and logged,
+//!    with the script's exit status when it failed; a client that has gone gets nothing and its connection is closed.
+//!    An answer cut short after it started (timeout, a crash, script output shorter than its `Content-Length`) closes the connection;
 //!    a complete one on HTTP/1.1 leaves it open for the next request.
 //!
-//! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2) and geteuid(2).
+//! `unsafe` lives in one private module (`sys`) that wraps kill(2) of a process group, poll(2), waitid(2) and geteuid(2).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 

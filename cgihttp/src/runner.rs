@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -37,6 +37,11 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// A process it started (and, past a kill, one that left its group with `setsid`) may hold them open for ever;
 /// after this the server stops waiting for it.
 const GRACE_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// How long a script may keep running once its output has ended (it closed its stdout, or it exited while a process it started
+/// holds the pipe open), before its process group is killed: its answer is complete, and nothing may outlive the request.
+/// Apache's mod_cgi likewise kills a script still running when its request ends.
+const GRACE_AFTER_OUTPUT: Duration = Duration::from_secs(1);
 
 /// The most bytes written to the script's stdin after one readiness check; a pipe with room takes this much without blocking.
 const STDIN_PIECE: usize = 4096;
@@ -201,6 +206,10 @@ pub struct ScriptOutcome {
     /// Fewer than the request's Content-Length means the script stopped reading and the rest is still unread:
     /// the server must then drain the rest or close the connection, never read it as the next request.
     pub request_bytes: u64,
+    /// The script's output ended (it closed its stdout, or it exited while a process it started still held the pipe)
+    /// but its process group kept running, so it was killed after a grace of one second.
+    /// The answer is complete; `exit_status` then shows the kill when the script itself was still running.
+    pub lingered: bool,
 }
 
 /// One script to run: what Python's `run_cgi` does after its checks, with a clean environment and a timeout.
@@ -251,6 +260,8 @@ impl ScriptCommand {
     /// and a slow client slows the script down rather than filling the server's memory.
     /// A script that exits without reading its input ends the copy (the pipe breaks); the rest of the body stays unread.
     /// When the timeout strikes, the whole process group gets SIGKILL. The script is always waited for, so no zombie is left.
+    /// Once its output has ended (stdout closed, or the script exited while a process it started still holds the pipe),
+    /// whatever of its group still runs a second later is killed too ([`ScriptOutcome::lingered`]): nothing outlives the request.
     ///
     /// Reading `request_body` blocks the calling thread: give it a bounded reader
     /// (the request's Content-Length over a socket with a read timeout).
@@ -263,6 +274,7 @@ impl ScriptCommand {
     /// Before `on_headers` has run (nothing sent yet): the [`CgiError`] to answer with ([`CgiError::status`]):
     /// a bad header block, [`CgiError::Timeout`], [`CgiError::Spawn`].
     /// After it: [`CgiError::Write`] when the client went away (the script is then killed) or [`CgiError::Read`].
+    /// At any time: [`CgiError::RequestBody`] when `request_body` fails before its end (the script is then killed).
     pub fn run<R, W, H, L>(
         &self,
         request_body: R,
@@ -280,24 +292,26 @@ impl ScriptCommand {
             body: request_body,
             output,
         };
-        self.run_exchange(&mut exchange, on_headers, on_stderr)
+        self.run_exchange(&mut exchange, on_headers, on_stderr).0
     }
 
-    /// [`run`](Self::run) over one value that is both the request body and the response (the handler's request).
+    /// [`run`](Self::run) over one value that is both the request body and the response (the handler's request);
+    /// with the script's exit status when it ended on its own (on failure too), `None` when it was killed here.
     pub(crate) fn run_exchange<E, H, L>(
         &self,
         exchange: &mut E,
         on_headers: H,
         on_stderr: L,
-    ) -> Result<ScriptOutcome, CgiError>
+    ) -> (Result<ScriptOutcome, CgiError>, Option<ExitStatus>)
     where
         E: Exchange + ?Sized,
         H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
         L: FnMut(&str) + Send,
     {
-        let mut child = self
-            .spawn()
-            .map_err(|error| CgiError::Spawn(error.kind()))?;
+        let mut child = match self.spawn() {
+            Ok(child) => child,
+            Err(error) => return (Err(CgiError::Spawn(error.kind())), None),
+        };
         let pid = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -305,8 +319,8 @@ impl ScriptCommand {
             // Cannot happen with three piped streams; stop the script rather than panic.
             let guard = Guard::new(pid);
             guard.kill();
-            let _ = guard.reap(&mut child);
-            return Err(CgiError::Spawn(io::ErrorKind::Other));
+            let exit_status = guard.reap(&mut child);
+            return (Err(CgiError::Spawn(io::ErrorKind::Other)), exit_status);
         };
         let guard = Guard::new(pid);
         let (finished, finished_signal) = mpsc::channel::<()>();
@@ -326,20 +340,38 @@ impl ScriptCommand {
 
             let mut pump = Pump::new(self.nph, on_headers);
             let request_bytes = feed(exchange, stdin, guard, &queue, &mut pump);
-            pump.drain(&queue, exchange.output());
+            pump.drain(exchange, &queue, guard);
+            // Whether the timeout cut the output short; a timeout striking once the output has ended cuts nothing.
+            let timed_out = guard.timed_out();
             if pump.result.is_err() {
                 guard.kill();
             }
             // The reader may wait for room in a full queue: dropping the queue lets it end.
             drop(queue);
-            let exit_status = guard.reap(&mut child);
+            let mut lingered = pump.lingered;
+            let exit_status = if pump.result.is_ok() && !lingered && !timed_out {
+                // The output has ended: the script should exit now; one that keeps running is stopped after a grace.
+                match guard.reap_within(&mut child, GRACE_AFTER_OUTPUT) {
+                    Some(exit_status) => exit_status,
+                    None => {
+                        lingered = true;
+                        guard.kill();
+                        guard.reap(&mut child)
+                    }
+                }
+            } else {
+                guard.reap(&mut child)
+            };
+            if !timed_out && guard.timed_out() {
+                // The timeout struck in the grace after the output ended: the answer is whole, the kill ours.
+                lingered = true;
+            }
             drop(finished);
             let _ = reader.join();
             let _ = logger.join();
 
-            let timed_out = guard.timed_out();
             let answered = pump.answered || pump.body_bytes > 0;
-            match pump.result {
+            let result = match pump.result {
                 _ if timed_out && !answered => Err(CgiError::Timeout),
                 Err(error) => Err(error),
                 Ok(()) => Ok(ScriptOutcome {
@@ -348,8 +380,14 @@ impl ScriptCommand {
                     timed_out,
                     body_bytes: pump.body_bytes,
                     request_bytes,
+                    lingered,
                 }),
-            }
+            };
+            // A failure's exit status, for the log, unless it only shows our own kill
+            // (a script that had already died keeps its own status: the kill reached only what it left behind).
+            let our_kill = exit_status.is_some_and(|status| status.signal() == Some(libc::SIGKILL));
+            let failure_status = exit_status.filter(|_| !(guard.killed() && our_kill));
+            (result, failure_status)
         })
     }
 
@@ -398,6 +436,10 @@ pub(crate) trait Exchange {
     fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize>;
     /// The answer's writer.
     fn output(&mut self) -> &mut Self::Output;
+    /// Whether the client has closed or reset the connection, so no answer can reach it; asked while the script is silent.
+    fn client_gone(&mut self) -> bool {
+        false
+    }
 }
 
 /// [`Exchange`] for a separate reader and writer, as [`ScriptCommand::run`] takes them.
@@ -432,6 +474,8 @@ struct Pump<H> {
     body_bytes: u64,
     /// Written since the last flush.
     unflushed: bool,
+    /// The script exited while its pipe was still held open (by a process it started), and its group was killed.
+    lingered: bool,
 }
 
 impl<H> Pump<H> {
@@ -444,6 +488,7 @@ impl<H> Pump<H> {
             answered: false,
             body_bytes: 0,
             unflushed: false,
+            lingered: false,
         }
     }
 
@@ -526,32 +571,55 @@ impl<H> Pump<H> {
     }
 
     /// Takes the rest of the output until the script closes its stdout (or something failed), then checks the end.
-    fn drain<W>(&mut self, queue: &Receiver<Piece>, output: &mut W)
+    ///
+    /// While the script is silent it looks, every [`POLL_INTERVAL`], whether the client has gone (then the script is pointless:
+    /// [`CgiError::ClientGone`]) and whether the script has exited while something it started still holds its stdout
+    /// (then, after [`GRACE_AFTER_OUTPUT`], the group is killed so the pipe ends).
+    fn drain<E>(&mut self, exchange: &mut E, queue: &Receiver<Piece>, guard: &Guard)
     where
-        W: Write + ?Sized,
-        H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
+        E: Exchange + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
     {
+        let mut exited_at: Option<Instant> = None;
         while self.result.is_ok() {
             let piece = match queue.try_recv() {
                 Ok(piece) => piece,
                 Err(TryRecvError::Empty) => {
                     // Nothing is waiting: what was written so far goes out before the wait.
-                    self.flush(output);
-                    match queue.recv() {
+                    self.flush(exchange.output());
+                    match queue.recv_timeout(POLL_INTERVAL) {
                         Ok(piece) => piece,
-                        Err(_) => break,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                        Err(RecvTimeoutError::Timeout) => {
+                            if exchange.client_gone() {
+                                self.result = Err(CgiError::ClientGone);
+                                break;
+                            }
+                            match exited_at {
+                                _ if self.lingered => {}
+                                Some(exited_at) if exited_at.elapsed() >= GRACE_AFTER_OUTPUT => {
+                                    // Only the script's children hold the pipe now; the unreaped script keeps its group id ours.
+                                    self.lingered = true;
+                                    guard.kill();
+                                }
+                                Some(_) => {}
+                                None if guard.script_exited() => exited_at = Some(Instant::now()),
+                                None => {}
+                            }
+                            continue;
+                        }
                     }
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
-            self.take(piece, output);
+            self.take(piece, exchange.output());
         }
         if self.result.is_ok() {
             if let Some(header_parser) = &self.parser {
                 self.result = Err(header_parser.finish());
             } else {
                 self.unflushed = true;
-                self.flush(output);
+                self.flush(exchange.output());
             }
         }
     }
@@ -588,8 +656,10 @@ fn read_output(mut stdout: ChildStdout, queue: &SyncSender<Piece>, guard: &Guard
 /// While the pipe is full, and before each read of the body, the script's queued output is written out,
 /// so a script that answers before it reads (or instead of reading) cannot deadlock against us.
 /// A script that stops reading (exits, or closes stdin) ends the copy with a broken pipe, which is not an error here;
-/// one that stays alive without reading holds the copy until the timeout kills it.
+/// one that stays alive without reading holds the copy until the timeout kills it, or the client leaves.
 /// A failed answer (bad header block, client gone) ends it too.
+/// A request body that cannot be read whole (the client left or stalled mid-body) fails the run with [`CgiError::RequestBody`]:
+/// the script must not answer a request it only got part of.
 fn feed<E, H>(
     exchange: &mut E,
     mut stdin: ChildStdin,
@@ -612,13 +682,19 @@ where
             Ok(0) => break,
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
+            Err(error) => {
+                pump.result = Err(CgiError::RequestBody(error.kind()));
+                break;
+            }
         };
         let mut data = &buffer[..read];
         while !data.is_empty() {
             match sys::poll_one(stdin.as_fd(), sys::WRITABLE, STDIN_WAIT) {
                 Ok(false) => {
                     pump.take_queued(queue, exchange.output());
+                    if pump.result.is_ok() && exchange.client_gone() {
+                        pump.result = Err(CgiError::ClientGone);
+                    }
                     if pump.result.is_err() || guard.ended_long_ago() {
                         break 'reading;
                     }
@@ -691,6 +767,8 @@ struct Guard {
 struct GuardState {
     reaped: bool,
     timed_out: bool,
+    /// The process group was sent SIGKILL from here (timeout, failure, client gone, grace over).
+    killed: bool,
     /// When the script was killed or reaped: from then on its pipes get [`GRACE_AFTER_KILL`] more.
     ended_at: Option<Instant>,
 }
@@ -711,6 +789,7 @@ impl Guard {
     fn kill(&self) {
         let mut state = self.lock();
         if !state.reaped {
+            state.killed = true;
             // The group may already be gone (ESRCH); there is nothing else to do then.
             let _ = sys::kill_process_group(self.pid);
             state.ended_at.get_or_insert_with(Instant::now);
@@ -722,6 +801,7 @@ impl Guard {
         let mut state = self.lock();
         if !state.reaped {
             state.timed_out = true;
+            state.killed = true;
             let _ = sys::kill_process_group(self.pid);
             state.ended_at.get_or_insert_with(Instant::now);
         }
@@ -751,6 +831,45 @@ impl Guard {
 
     fn timed_out(&self) -> bool {
         self.lock().timed_out
+    }
+
+    fn killed(&self) -> bool {
+        self.lock().killed
+    }
+
+    /// Whether the script has exited, leaving it unreaped so its group may still be signalled.
+    fn script_exited(&self) -> bool {
+        let state = self.lock();
+        !state.reaped && sys::has_exited(self.pid)
+    }
+
+    /// [`reap`](Self::reap), but giving up after `limit`: `None` when the script still runs then.
+    fn reap_within(&self, child: &mut Child, limit: Duration) -> Option<Option<ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            {
+                let mut state = self.lock();
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        state.reaped = true;
+                        state.ended_at.get_or_insert_with(Instant::now);
+                        return Some(Some(status));
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        state.reaped = true;
+                        state.ended_at.get_or_insert_with(Instant::now);
+                        return Some(None);
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// Waits for the script to exit and reaps it, polling so the timeout thread can still kill it meanwhile.

@@ -1,4 +1,4 @@
-//! The only module of this crate with `unsafe`: the two system calls std does not wrap.
+//! The only module of this crate with `unsafe`: the system calls std does not wrap.
 //!
 //! Each function is a thin, checked wrapper; each `unsafe` block says why it is sound.
 #![allow(unsafe_code)]
@@ -54,6 +54,42 @@ pub fn poll_one(fd: BorrowedFd<'_>, events: libc::c_short, timeout: Duration) ->
     }
 }
 
+/// Whether the peer of the socket `fd` has closed its side or reset the connection, without waiting
+/// (poll(2) for `POLLRDHUP`, which also reports `POLLHUP` and `POLLERR`); data still unread does not hide it.
+pub fn peer_closed(fd: BorrowedFd<'_>) -> bool {
+    let mut entry = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: `entry` is one valid, writable pollfd for the duration of the call, and we pass a count of 1;
+    // the descriptor is borrowed, so it stays open meanwhile. A timeout of 0 only looks.
+    let ready = unsafe { libc::poll(&mut entry, 1, 0) };
+    ready > 0 && entry.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Whether the child `pid` has exited, without reaping it (waitid(2) with `WEXITED | WNOHANG | WNOWAIT`).
+///
+/// The child stays a zombie, so its process id, and the id of the group it leads, cannot pass to another process
+/// while the caller still signals the group. `false` when it runs, or when it cannot be asked (not our child).
+pub fn has_exited(pid: u32) -> bool {
+    let pid: libc::id_t = pid;
+    // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable siginfo_t for the duration of the call; the other arguments are integers.
+    let result = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // With WNOHANG and no state change, waitid leaves si_pid at 0.
+    // SAFETY: si_pid reads a field of the union that waitid filled (or left zeroed).
+    result == 0 && unsafe { info.si_pid() } != 0
+}
+
 /// poll(2) event: data to read.
 pub const READABLE: libc::c_short = libc::POLLIN;
 
@@ -88,6 +124,39 @@ mod tests {
         assert_eq!(poll_one(reader.as_fd(), READABLE, wait).ok(), Some(true));
         drop(writer);
         assert_eq!(poll_one(reader.as_fd(), READABLE, wait).ok(), Some(true));
+    }
+
+    #[test]
+    fn peer_closed_sees_a_close_behind_unread_data() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        use std::os::unix::net::UnixStream;
+
+        let (mut writer, reader) = UnixStream::pair().unwrap_or_else(|error| panic!("{error}"));
+        assert!(!peer_closed(reader.as_fd()));
+        writer
+            .write_all(b"unread")
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(!peer_closed(reader.as_fd()));
+        drop(writer);
+        assert!(peer_closed(reader.as_fd()));
+    }
+
+    #[test]
+    fn has_exited_leaves_the_child_to_be_reaped() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !has_exited(child.id()) {
+            assert!(std::time::Instant::now() < deadline, "child never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Still a zombie: the real wait reaps it and sees its status.
+        let status = child.wait().unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(status.code(), Some(3));
+        assert!(!has_exited(child.id()));
     }
 
     #[test]

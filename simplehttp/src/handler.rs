@@ -216,7 +216,16 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             if is_head {
                 return Ok(());
             }
-            write_file_body(req, &mut file)
+            write_file_body(req, &mut file).inspect_err(|error| {
+                // The status line is logged already and says 200; say that the body did not all go.
+                // A timeout is logged by the connection loop, as Python's "Request timed out".
+                if !matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) {
+                    req.log_error(format_args!("File body cut short: {error}"));
+                }
+            })
         }
     }
 }

@@ -824,3 +824,121 @@ fn script_printing_before_reading_a_body_read_on_the_calling_thread() {
     assert_eq!(run.body.len(), 1024 * 1024 + " read 1048576\n".len());
     assert!(run.body_text().ends_with("a read 1048576\n"));
 }
+
+/// A request body that yields `data`, then fails with `error`, as a connection cut mid-body does.
+struct CutBody {
+    data: &'static [u8],
+    error: io::ErrorKind,
+}
+
+impl Read for CutBody {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.data.is_empty() {
+            return Err(self.error.into());
+        }
+        let count = self.data.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&self.data[..count]);
+        self.data = &self.data[count..];
+        Ok(count)
+    }
+}
+
+#[test]
+fn request_body_cut_short_stops_the_script() {
+    let scripts = Scripts::new();
+    let mut command = scripts.sh(
+        "slurp.sh",
+        "cat > /dev/null\nprintf 'Content-Type: text/plain\\n\\nread it all'\nsleep 30",
+    );
+    command.timeout = Some(Duration::from_secs(60));
+    for error in [io::ErrorKind::UnexpectedEof, io::ErrorKind::WouldBlock] {
+        let run = run_with(
+            &command,
+            CutBody {
+                data: b"part of a body",
+                error,
+            },
+            Body::Forward,
+        );
+        assert_eq!(run.result, Err(CgiError::RequestBody(error)));
+        assert!(run.body.is_empty(), "{:?}", run.body_text());
+        assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+    }
+}
+
+#[test]
+fn script_outliving_its_output_is_killed_after_a_grace() {
+    let scripts = Scripts::new();
+    for (name, body) in [
+        // Closes its stdout and goes on.
+        (
+            "detach.sh",
+            "printf 'Content-Type: text/plain\\n\\nall of it'\nexec 1>&-\nsleep 30",
+        ),
+        // Exits, leaving a child that holds its stdout.
+        (
+            "orphan.sh",
+            "printf 'Content-Type: text/plain\\n\\nall of it'\nsleep 30 &\nexit 0",
+        ),
+    ] {
+        let mut command = scripts.sh(name, body);
+        command.timeout = Some(Duration::from_secs(60));
+        let run = execute(&command);
+        let outcome = run.outcome();
+        assert_eq!(run.body_text(), "all of it", "{name}");
+        assert!(outcome.lingered, "{name}");
+        assert!(!outcome.timed_out, "{name}");
+        assert!(
+            run.elapsed >= GRACE_AFTER_OUTPUT && run.elapsed < Duration::from_secs(5),
+            "{name}: {:?}",
+            run.elapsed
+        );
+        assert_reaped(outcome.pid);
+    }
+    // A script that ends with its output is no such case, and is not held for the grace.
+    let run = execute(&scripts.sh("plain.sh", "printf 'Content-Type: text/plain\\n\\ndone'"));
+    assert!(!run.outcome().lingered);
+    assert!(run.elapsed < GRACE_AFTER_OUTPUT, "{:?}", run.elapsed);
+}
+
+/// An exchange whose client has left: nothing to read, writes accepted, `client_gone` true.
+struct Abandoned {
+    output: Vec<u8>,
+}
+
+impl Exchange for Abandoned {
+    type Output = Vec<u8>;
+
+    fn read_body(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.output
+    }
+
+    fn client_gone(&mut self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn client_gone_stops_a_silent_script() {
+    let scripts = Scripts::new();
+    let mut command = scripts.sh("silent.sh", "sleep 30 &\nsleep 30");
+    command.timeout = Some(Duration::from_secs(60));
+    let started = Instant::now();
+    let (result, exit_status) = command.run_exchange(
+        &mut Abandoned { output: Vec::new() },
+        |_, _| Ok(Body::Forward),
+        |_| {},
+    );
+    assert_eq!(result, Err(CgiError::ClientGone));
+    // Our own kill is not reported as the script's failure.
+    assert_eq!(exit_status, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
