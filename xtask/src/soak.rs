@@ -194,12 +194,12 @@ fn paths(server: Server) -> (&'static str, &'static str) {
 
 /// Installs the tools, builds the servers in release and pins this process (the load) to core 1 when it can.
 ///
-/// Returns the programs and whether servers are to be pinned to core 0.
+/// Returns the programs, whether servers are to be pinned to core 0, and the cores there were before pinning.
 fn prepare(
     task: &str,
     servers: &[Server],
     tools: &[(&str, &str)],
-) -> Result<(Binaries, bool), String> {
+) -> Result<(Binaries, bool, usize), String> {
     install::ensure(tools)?;
     let wanted: BTreeSet<Server> = servers.iter().copied().collect();
     let binaries = crate::bench::build_servers(&wanted)?;
@@ -218,11 +218,11 @@ fn prepare(
     } else {
         eprintln!("xtask {task}: fewer than 2 cores or no taskset; the server and the load are not pinned");
     }
-    Ok((binaries, pinned))
+    Ok((binaries, pinned, cores))
 }
 
 /// A Markdown paragraph: when, where and how the figures were taken.
-fn machine_note(command: &str, pinned: bool) -> String {
+fn machine_note(command: &str, pinned: bool, cores: usize) -> String {
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -240,7 +240,6 @@ fn machine_note(command: &str, pinned: bool) -> String {
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|text| text.trim().to_owned())
         .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let load = fs::read_to_string("/proc/loadavg")
         .map(|text| {
             text.split_whitespace()
@@ -306,7 +305,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     }
     let started = Instant::now();
     let options = parse_options(arguments)?;
-    let (binaries, pinned) = prepare(
+    let (binaries, pinned, cores) = prepare(
         "soak",
         &options.servers,
         &[("wrk", "wrk"), ("taskset", "util-linux")],
@@ -322,16 +321,16 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     }
     let mut report = format!(
         "### Soak\n\n{}\n",
-        machine_note(&shown_command("soak", arguments), pinned)
+        machine_note(&shown_command("soak", arguments), pinned, cores)
     );
     report.push_str(&format!(
         "{} s under `wrk -t1 -c{CONNECTIONS}` after a {} s warm-up; {RESETTERS} resetters read 1 B to 1 MiB of a 4 MiB answer, then close with RST.\n\n",
         options.seconds, options.warm_up
     ));
     report.push_str(
-        "| server | wrk req/s | wrk errors | resetter cycles | resetter failures | fds baseline → after | VmRSS baseline → after (growth) | VmHWM | children left | result |\n",
+        "| server | wrk req/s | wrk p99 | wrk errors | resetter cycles | resetter failures | fds baseline → after | VmRSS baseline → after (growth) | VmHWM | children left | result |\n",
     );
-    report.push_str("| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |\n");
+    report.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |\n");
     let mut failed = Vec::new();
     for (server, result) in &results {
         match result {
@@ -347,7 +346,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
             }
             Err(reason) => {
                 report.push_str(&format!(
-                    "| {} | | | | | | | | | not run: {reason} |\n",
+                    "| {} | | | | | | | | | | not run: {reason} |\n",
                     server.describe()
                 ));
                 failed.push(format!("{}: {reason}", server.describe()));
@@ -382,7 +381,7 @@ struct Soaked {
 
 impl Soaked {
     fn row(&self) -> String {
-        let (rate, errors) = match &self.wrk {
+        let (rate, p99, errors) = match &self.wrk {
             Ok(measurement) => {
                 let errors = measurement.errors.total();
                 let kinds = if errors > 0 {
@@ -392,10 +391,13 @@ impl Soaked {
                 };
                 (
                     format!("{:.0}", measurement.requests_per_second),
+                    measurement
+                        .p99_milliseconds
+                        .map_or("?".into(), |p99| format!("{p99:.0} ms")),
                     format!("{errors}{kinds}"),
                 )
             }
-            Err(_) => ("wrk failed".into(), "—".into()),
+            Err(_) => ("wrk failed".into(), "—".into(), "—".into()),
         };
         let failures = self.tally.failures();
         let failure_text = if failures > 0 {
@@ -435,7 +437,7 @@ impl Soaked {
             format!("**fail**: {}", self.failures.join("; "))
         };
         format!(
-            "| `{}` | {rate} | {errors} | {} | {failure_text} | {fds} | {rss} | {} | {children} | {result} |\n",
+            "| `{}` | {rate} | {p99} | {errors} | {} | {failure_text} | {fds} | {rss} | {} | {children} | {result} |\n",
             self.command,
             self.tally.cycles.load(Ordering::Relaxed),
             self.peak_rss_kib.map_or("?".into(), mebibytes),
@@ -463,7 +465,7 @@ fn load(
     (measurement, tally)
 }
 
-/// The server's descriptor count once it has held still for a second (or after [`SETTLE`]), and whether it has script processes left.
+/// The server's descriptor count once it has held still for a second with no script process running (or after [`SETTLE`]).
 fn settled_descriptors(pid: u32) -> Result<usize, String> {
     let mut readings: Vec<usize> = Vec::new();
     wait_until(SETTLE, || {
