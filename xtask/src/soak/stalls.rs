@@ -308,6 +308,7 @@ fn half_heads(server: &mut ServerProcess) -> Result<Vec<Row>, String> {
     let port = server.port;
     let fds_idle = procfs::descriptor_count(server.pid).unwrap_or(0);
     let (sender, sent) = mpsc::channel();
+    let opening = Instant::now();
     let clients: Vec<_> = (0..HALF_HEADS)
         .map(|index| {
             let sender = sender.clone();
@@ -319,7 +320,6 @@ fn half_heads(server: &mut ServerProcess) -> Result<Vec<Row>, String> {
         })
         .collect::<Result<_, _>>()?;
     drop(sender);
-    let opening = Instant::now();
     let mut open = 0;
     let mut refused = Vec::new();
     while open + refused.len() < HALF_HEADS {
