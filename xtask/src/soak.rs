@@ -534,6 +534,9 @@ fn soak(
     });
     let after = procfs::status(pid).unwrap_or_default();
     let children = procfs::descendants(pid);
+    if let Err(reason) = probe(process.port, small) {
+        failures.push(format!("after the load: {reason}"));
+    }
 
     match &wrk {
         Ok(measurement) if measurement.errors.total() > 0 => {

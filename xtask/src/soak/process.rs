@@ -55,12 +55,23 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file);
+        // The temporary directory's name changes every run; the report shows its place instead.
+        let www_shown = "<tmp>/www".to_owned();
+        let shown_arguments: Vec<&String> = arguments
+            .iter()
+            .enumerate()
+            .map(|(index, argument)| if index == 4 { &www_shown } else { argument })
+            .collect();
         let shown = format!(
             "{} {}",
             program
                 .file_name()
                 .map_or_else(|| program.to_string_lossy(), |name| name.to_string_lossy()),
-            arguments.join(" ")
+            shown_arguments
+                .iter()
+                .map(|argument| argument.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         let mut child = command
             .spawn()
