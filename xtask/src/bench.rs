@@ -6,11 +6,11 @@
 //! The table is printed and written to `bench-results/latest.md`.
 
 mod client;
-mod install;
+pub mod install;
 mod report;
-mod scenarios;
-mod servers;
-mod wrk;
+pub mod scenarios;
+pub mod servers;
+pub mod wrk;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -185,6 +185,15 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
 
 /// Builds, in release, those of our servers that the chosen scenarios use and that the workspace has.
 fn build(scenarios: &[&Scenario]) -> Result<Binaries, String> {
+    let wanted: BTreeSet<Server> = scenarios
+        .iter()
+        .flat_map(|scenario| scenario.targets.iter().map(|target| target.server))
+        .collect();
+    build_servers(&wanted)
+}
+
+/// Builds, in release, those of `wanted` that are ours and that the workspace has (also used by `cargo xtask soak`).
+pub fn build_servers(wanted: &BTreeSet<Server>) -> Result<Binaries, String> {
     let output = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .output()
@@ -198,15 +207,11 @@ fn build(scenarios: &[&Scenario]) -> Result<Binaries, String> {
     let metadata = String::from_utf8_lossy(&output.stdout);
     let target_directory = json_string_field(&metadata, "target_directory")
         .ok_or("cargo metadata has no target_directory")?;
-    let wanted: BTreeSet<Server> = scenarios
-        .iter()
-        .flat_map(|scenario| scenario.targets.iter().map(|target| target.server))
-        .collect();
     let release = PathBuf::from(target_directory).join("release");
     let mut binaries = Binaries::default();
     let mut command = cargo();
     command.args(["build", "--release"]);
-    for server in wanted {
+    for &server in wanted {
         let Some(name) = server.program() else {
             continue;
         };

@@ -7,6 +7,7 @@ mod browser;
 mod ci;
 mod fuzz;
 mod shell;
+mod soak;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -40,6 +41,16 @@ const TASKS: &[Task] = &[
         name: "browser",
         summary: "a listing of odd names in headless chromium: screenshot, then every rendered link must answer 200",
         run: browser::run,
+    },
+    Task {
+        name: "soak",
+        summary: "[--duration S] [--quick] [--server NAME]... [-- ARGS]: wrk + 50 resetting clients; fds, RSS, children must not leak",
+        run: soak::run,
+    },
+    Task {
+        name: "stalls",
+        summary: "[-- ARGS]: simplehttp --timeout 2 with 1000 half heads and slowloris, then 1000/10 000 idle connections",
+        run: soak::stalls::run,
     },
     Task {
         name: "fuzz",

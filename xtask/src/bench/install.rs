@@ -23,9 +23,14 @@ fn found(program: &str) -> bool {
             .any(|directory| Path::new(directory).join(program).is_file())
 }
 
-/// Installs whatever is missing: one `apt-get update`, then one `apt-get install -y`.
+/// Installs whatever the harness needs and is missing.
 pub fn ensure_tools() -> Result<(), String> {
-    let missing: Vec<&str> = TOOLS
+    ensure(TOOLS)
+}
+
+/// Installs those of `tools` (program, Debian package) that are missing: one `apt-get update`, then one `apt-get install -y`.
+pub fn ensure(tools: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = tools
         .iter()
         .filter(|(program, _)| !found(program))
         .map(|(_, package)| *package)
@@ -33,7 +38,7 @@ pub fn ensure_tools() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("xtask bench: installing {}", missing.join(", "));
+    eprintln!("xtask: installing {}", missing.join(", "));
     if !have("apt-get") {
         return Err(format!(
             "missing {} and no apt-get to install them",
@@ -47,7 +52,7 @@ pub fn ensure_tools() -> Result<(), String> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
-    match TOOLS.iter().find(|(program, _)| !found(program)) {
+    match tools.iter().find(|(program, _)| !found(program)) {
         Some((program, _)) => Err(format!("{program} is still missing after apt-get install")),
         None => Ok(()),
     }
