@@ -56,6 +56,17 @@ pub fn run(
     seconds: u32,
     url: &str,
 ) -> Result<Measurement, String> {
+    run_with_timeout(core, connections, seconds, url, None)
+}
+
+/// [`run`] with wrk's `--timeout` (its default is 2 s): a request older than this counts as an error.
+pub fn run_with_timeout(
+    core: Option<u32>,
+    connections: u32,
+    seconds: u32,
+    url: &str,
+    timeout_seconds: Option<u32>,
+) -> Result<Measurement, String> {
     let mut command = match core {
         Some(core) => {
             let mut command = Command::new("taskset");
@@ -69,8 +80,11 @@ pub fn run(
         format!("-c{connections}"),
         format!("-d{seconds}s"),
         "--latency".to_owned(),
-        url.to_owned(),
     ]);
+    if let Some(timeout) = timeout_seconds {
+        command.arg(format!("--timeout={timeout}s"));
+    }
+    command.arg(url);
     let output = command
         .output()
         .map_err(|error| format!("cannot start wrk: {error}"))?;
