@@ -22,8 +22,12 @@ use std::process::{Command, Stdio};
 use super::scenarios::Server;
 use super::servers::{self, Binaries, Workdir};
 
-/// Requests per client in one measurement.
-const REQUESTS: u32 = 20_000;
+/// Requests per client in one round.
+const REQUESTS: u32 = 10_000;
+
+/// Rounds per server: every client runs once per round, the rounds interleaved, and the median round is kept,
+/// so a burst of load on the shared machine moves one round, not the result.
+const ROUNDS: usize = 5;
 
 /// The Python side: the same loop as the Rust bench, on one `HTTPConnection`, with its CPU time read the same way.
 const PYTHON_CLIENT: &str = r#"import http.client, sys, time
@@ -78,6 +82,37 @@ pub fn parse_rates(output: &str) -> Vec<Rate> {
                 client: client.trim().to_owned(),
                 per_second: number.parse().ok()?,
                 cpu_us,
+            })
+        })
+        .collect()
+}
+
+/// The median of `values` (the upper middle for an even count); `None` when empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// Each client's median rate and median CPU per request over the rounds, clients in the order they first appear.
+pub fn median_rates(rounds: &[Vec<Rate>]) -> Vec<Rate> {
+    let mut names: Vec<&str> = Vec::new();
+    for rate in rounds.iter().flatten() {
+        if !names.contains(&rate.client.as_str()) {
+            names.push(&rate.client);
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let runs: Vec<&Rate> = rounds
+                .iter()
+                .flatten()
+                .filter(|rate| rate.client == name)
+                .collect();
+            Some(Rate {
+                client: name.to_owned(),
+                per_second: median(runs.iter().map(|rate| rate.per_second).collect())?,
+                cpu_us: median(runs.iter().filter_map(|rate| rate.cpu_us).collect()),
             })
         })
         .collect()
@@ -228,8 +263,21 @@ pub fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     Some((host, port, if path.is_empty() { "/" } else { path }))
 }
 
-/// Runs every client, one after the other on the client core, against `url`.
+/// Runs every client `ROUNDS` times, interleaved, on the client core against `url`; returns the medians.
 fn run_clients(
+    bench: &Path,
+    script: &Path,
+    url: &str,
+    core: Option<u32>,
+) -> Result<Vec<Rate>, String> {
+    let rounds = (0..ROUNDS)
+        .map(|_| run_round(bench, script, url, core))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(median_rates(&rounds))
+}
+
+/// Runs every client once, one after the other on the client core, against `url`.
+fn run_round(
     bench: &Path,
     script: &Path,
     url: &str,
@@ -297,7 +345,7 @@ pub fn measure(workdir: &Workdir, binaries: &Binaries, pin: bool) -> Result<Stri
     });
 
     let mut text = format!(
-        "## Client: one keep-alive connection, {REQUESTS} GETs per client\n\n\
+        "## Client: one keep-alive connection, {REQUESTS} GETs per client per round, median of {ROUNDS} interleaved rounds\n\n\
          The floor writes a fixed request and reads exactly the known response length, parsing nothing: no client can go faster \
          against the same server. CPU is the client process's user + system time per request over the timed loop (`/proc/self/task/*/schedstat`); \
          the floor's CPU is the kernel's loopback work every client pays, so \"above floor\" is the client's own work.\n\n\
@@ -400,6 +448,34 @@ mod tests {
         let verdict = ten_times_python(&rates).unwrap();
         assert!(verdict.contains("within the floor"), "{verdict}");
         assert_eq!(ten_times_python(&rates[..1]), None);
+    }
+
+    #[test]
+    fn keeps_each_clients_median_round() {
+        let rate = |client: &str, per_second: f64, cpu_us: Option<f64>| Rate {
+            client: client.into(),
+            per_second,
+            cpu_us,
+        };
+        let rounds = vec![
+            vec![
+                rate("floor", 100.0, Some(30.0)),
+                rate("python", 10.0, Some(90.0)),
+            ],
+            vec![rate("floor", 300.0, Some(10.0)), rate("python", 30.0, None)],
+            vec![
+                rate("floor", 200.0, Some(50.0)),
+                rate("python", 20.0, Some(70.0)),
+            ],
+        ];
+        assert_eq!(
+            median_rates(&rounds),
+            [
+                rate("floor", 200.0, Some(30.0)),
+                rate("python", 20.0, Some(90.0))
+            ]
+        );
+        assert_eq!(median_rates(&[]), []);
     }
 
     #[test]
