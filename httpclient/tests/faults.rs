@@ -701,6 +701,36 @@ fn connect_timeout() {
     }
 }
 
+// No test_httplib counterpart: the TLS handshake counts as connecting, so a server that accepts the connection but
+// never answers the ClientHello trips the connect timeout, and the next attempt starts afresh.
+#[cfg(feature = "tls")]
+#[test]
+fn connect_timeout_covers_the_tls_handshake() {
+    // Accepted by the kernel, never read or answered.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = Config {
+        timeouts: Timeouts {
+            connect: Some(TIMEOUT),
+            ..Timeouts::all(GENEROUS)
+        },
+        ..Config::default()
+    };
+    let mut conn = httpclient::HttpsConnection::with_config(&address.to_string(), config).unwrap();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let error = conn.request("GET", "/", Body::Empty, &[]).unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout(TimeoutKind::Connect)),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < BOUND, "{:?}", started.elapsed());
+        assert_eq!(conn.state(), State::Idle);
+        assert!(conn.sock().is_none());
+    }
+    drop(listener);
+}
+
 /// The timeouts of a test about one of them: that one short, the others generous.
 fn only(kind: TimeoutKind) -> Timeouts {
     let mut timeouts = Timeouts::all(GENEROUS);
