@@ -197,6 +197,13 @@ pub fn section(rates: &[Rate]) -> String {
         ratio(own_of("httpclient"), own_of("python")),
         ratio(own_of("python"), own_of("httpclient"))
     ));
+    if let (Some(python), Some(floor)) = (cpu_of("python"), floor_cpu) {
+        text.push_str(&format!(
+            "No client spends less CPU than the floor, so the most any client can save over Python in CPU per request is \
+             Python ÷ floor: {}.\n",
+            ratio(Some(python), Some(floor))
+        ));
+    }
     if let Some(verdict) = ten_times_python(rates) {
         text.push_str(&verdict);
         text.push('\n');
@@ -423,6 +430,10 @@ mod tests {
             table.contains(
                 "CPU above the floor, httpclient ÷ ureq: 0.67×; httpclient ÷ Python: 0.05× (Python ÷ httpclient: 19.00×)."
             ),
+            "{table}"
+        );
+        assert!(
+            table.contains("the most any client can save over Python in CPU per request is Python ÷ floor: 20.00×."),
             "{table}"
         );
         assert!(
