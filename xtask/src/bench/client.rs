@@ -141,7 +141,7 @@ pub fn ten_times_python(rates: &[Rate]) -> Option<String> {
     Some(if share > 0.10 {
         format!(
             "Python reaches {:.0}% of the floor ({python:.0} of {floor:.0} req/s), so 10× Python would be {:.0}% of the floor: \
-             no client can reach 10× Python in requests/s against this server. The honest 10× is in CPU per request.",
+             no client can reach 10× Python in requests/s against this server. Where 10× can be measured is the CPU above the floor: the client's own work.",
             share * 100.0,
             share * 1000.0
         )
