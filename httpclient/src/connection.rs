@@ -166,6 +166,9 @@ pub struct HttpConnection {
     end: usize,
     /// True once a response completed on the current socket, so a new request reuses it.
     reused: bool,
+    /// True once a write on the current socket failed: the server never got the whole request, so the socket
+    /// must not carry another one (the next request would be read as the rest of this one).
+    write_failed: bool,
     state: State,
     method: String,
     output: Vec<u8>,
@@ -219,6 +222,7 @@ impl HttpConnection {
             start: 0,
             end: 0,
             reused: false,
+            write_failed: false,
             state: State::Idle,
             method: String::new(),
             output: Vec::new(),
@@ -401,6 +405,7 @@ impl HttpConnection {
         self.start = 0;
         self.end = 0;
         self.reused = false;
+        self.write_failed = false;
     }
 
     fn version_str(&self) -> &'static str {
@@ -675,6 +680,9 @@ impl HttpConnection {
         // The socket stays open after a failed write: a server that refuses a body early (401, 413)
         // has often sent its answer already, and getresponse() can still read it, as in Python.
         let result = stream.write_all(data).and_then(|()| stream.flush());
+        if result.is_err() {
+            self.write_failed = true;
+        }
         result.map_err(|error| io_error(error, TimeoutKind::Write))
     }
 
@@ -755,7 +763,8 @@ impl HttpConnection {
         };
         let headers = self.read_headers("header line")?;
         let chunked = parse::is_chunked(headers.get_all("transfer-encoding"));
-        let mut will_close = check_close(status.version, &headers);
+        // An answer to a request that was not sent whole (a 401 or 413 sent early) ends the connection.
+        let mut will_close = check_close(status.version, &headers) || self.write_failed;
         let mut length = if chunked {
             None
         } else {

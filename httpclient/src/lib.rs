@@ -35,7 +35,8 @@
 //! - Validation: methods must be HTTP tokens, request targets ASCII without spaces or control characters.
 //! - Recovery: a failed connection attempt or a failed response leaves the connection idle and closed, ready for the
 //!   next request (Python stays in `Request-sent` until `close()`).
-//!   After a failed write the state stays `Request-sent`, as in Python, so an early answer (401, 413) can still be read.
+//!   After a failed write the state stays `Request-sent`, as in Python, so an early answer (401, 413) can still be read;
+//!   that answer then closes the connection, since the server never got the whole request (Python would reuse it).
 //! - The response borrows its connection, so using the connection while a response is alive does not compile;
 //!   a response dropped before its end closes the socket rather than leave its rest to be read as the next answer.
 //! - Debug output (`set_debuglevel`) goes to stderr, never mixing with a program's output.

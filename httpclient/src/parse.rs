@@ -65,7 +65,16 @@ pub(crate) fn parse_chunk_size(line: &[u8]) -> Option<u64> {
         None => line,
     };
     let size = crate::headers::trim(size);
-    if size.is_empty() || size.len() > 16 {
+    if size.is_empty() {
+        return None;
+    }
+    // Leading zeros are allowed (RFC 9112 `1*HEXDIG`, and Python's int()); they cannot overflow.
+    let first = size
+        .iter()
+        .position(|&byte| byte != b'0')
+        .unwrap_or(size.len());
+    let size = &size[first..];
+    if size.len() > 16 {
         return None;
     }
     let mut value: u64 = 0;
@@ -286,6 +295,13 @@ mod tests {
         assert_eq!(parse_chunk_size(b"0x10"), None);
         assert_eq!(parse_chunk_size(b"1_0"), None);
         assert_eq!(parse_chunk_size(b"ffffffffffffffffff"), None);
+        assert_eq!(parse_chunk_size(b"00000000000000000000a"), Some(10));
+        assert_eq!(parse_chunk_size(b"000"), Some(0));
+        assert_eq!(
+            parse_chunk_size(b"0000000000000000ffffffffffffffff"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_chunk_size(b"00000000000000010000000000000000"), None);
         assert_eq!(parse_chunk_size(b"foo"), None);
     }
 

@@ -451,11 +451,22 @@ impl<'a> HttpResponse<'a> {
     }
 
     /// Python's `readline(limit=-1)`: one line of the body, newline included; `None` for no limit.
+    ///
+    /// A body cut short is [`Error::IncompleteRead`] holding the part of the line that did arrive.
     pub fn readline(&mut self, limit: Option<usize>) -> Result<Vec<u8>> {
         let limit = limit.unwrap_or(usize::MAX);
         let mut line = Vec::new();
         while line.len() < limit {
-            let available = self.fill_body()?;
+            let available = match self.fill_body() {
+                Ok(available) => available,
+                Err(Error::IncompleteRead { expected, .. }) => {
+                    return Err(Error::IncompleteRead {
+                        partial: line,
+                        expected,
+                    })
+                }
+                Err(error) => return Err(error),
+            };
             if available == 0 {
                 break;
             }

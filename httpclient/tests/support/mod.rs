@@ -18,6 +18,12 @@ pub enum Step {
     Swallow,
     /// Wait this long.
     Sleep(Duration),
+    /// Close with `SO_LINGER` 0, so the client gets a TCP reset instead of an end of file; ends the connection's script.
+    Reset,
+    /// Write these bytes again and again until the client stops reading and closes (at most 256 MiB).
+    Flood(Vec<u8>),
+    /// Read and discard until the client closes (at most 10 s): a server slower than any timeout.
+    HoldUntilClosed,
 }
 
 /// A server following a script: one list of steps per accepted connection, closing each connection after its steps.
@@ -89,6 +95,22 @@ pub fn serve(connections: Vec<Vec<Step>>) -> Scripted {
                         let _ = read_request(&mut socket, &mut bytes);
                     }
                     Step::Sleep(duration) => std::thread::sleep(duration),
+                    Step::Reset => {
+                        socket2::SockRef::from(&socket)
+                            .set_linger(Some(Duration::ZERO))
+                            .expect("SO_LINGER");
+                        break;
+                    }
+                    Step::Flood(bytes) => {
+                        let mut written = 0;
+                        while written < 256 << 20 && socket.write_all(&bytes).is_ok() {
+                            written += bytes.len();
+                        }
+                    }
+                    Step::HoldUntilClosed => {
+                        let mut sink = [0; 4096];
+                        while matches!(socket.read(&mut sink), Ok(read) if read > 0) {}
+                    }
                 }
             }
             received.push(bytes);
