@@ -80,6 +80,8 @@ struct Parked {
     input: Option<(Vec<u8>, usize, usize)>,
     /// When the first byte of the pending head arrived, for the head timeout.
     head_started: Option<Instant>,
+    /// The read timeout last set on the socket, which outlives the wake-up (`Connection::read_timeout`).
+    read_timeout: Option<Option<Duration>>,
 }
 
 /// Serves what one connection has to offer now, for socketserver's readiness mode (not in Python).
@@ -97,7 +99,7 @@ pub(crate) fn serve_ready(
         .take()
         .and_then(|state| state.downcast::<Parked>().ok());
     let limits = handler.limits();
-    let (input, mut head_started) = match parked {
+    let (input, mut head_started, read_timeout) = match parked {
         Some(parked) => {
             let input = match parked.input {
                 Some((buffer, start, end)) => Input {
@@ -108,12 +110,12 @@ pub(crate) fn serve_ready(
                 },
                 None => Input::recycled(stream),
             };
-            (input, parked.head_started)
+            (input, parked.head_started, parked.read_timeout)
         }
         None => {
             // The first wake-up: the settings `run` makes once per connection.
             stream.set_write_timeout(limits.idle_timeout)?;
-            (Input::recycled(stream), None)
+            (Input::recycled(stream), None, None)
         }
     };
     let mut connection = Connection {
@@ -124,7 +126,7 @@ pub(crate) fn serve_ready(
         parser: HeadParser::new(),
         socket: Some(stream),
         raw_stream: if info.plain { Some(stream) } else { None },
-        read_timeout: None,
+        read_timeout,
         client_address: &info.client_address,
         server_address: &info.server_address,
     };
@@ -138,6 +140,7 @@ pub(crate) fn serve_ready(
             *state = Some(Box::new(Parked {
                 input: kept,
                 head_started,
+                read_timeout: connection.read_timeout,
             }));
             // A partial head is closed at its deadline even if the client stays silent; a limit too long for the clock is none.
             Ok(match (head_started, limits.head_timeout) {

@@ -192,7 +192,9 @@ impl FileReply {
 /// Unlike Python, only regular files are opened: a FIFO or device under the directory is 404 instead of blocking the handler.
 pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) -> HeadReply {
     let mut path = hooks.translate_path(request.path);
-    if path.is_dir() {
+    // One stat decides between a directory and a file; the fstat after opening decides what is sent.
+    let mut metadata = fs::metadata(&path);
+    if metadata.as_ref().is_ok_and(|metadata| metadata.is_dir()) {
         if !has_trailing_slash(request.path) {
             return HeadReply::MovedPermanently {
                 location: directory_redirect_location(request.path),
@@ -204,7 +206,10 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
             .map(|name| path.join(name))
             .find(|candidate| candidate.is_file());
         match index {
-            Some(index) => path = index,
+            Some(index) => {
+                metadata = fs::metadata(&index);
+                path = index;
+            }
             None => {
                 return match hooks.list_directory(&path, request.path) {
                     Ok(page) => HeadReply::Listing { page },
@@ -222,8 +227,8 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
     if path_ends_with_slash(&path) {
         return NOT_FOUND;
     }
-    // Checked before opening so a FIFO cannot block the open; the fstat below decides what is sent.
-    if !fs::metadata(&path).is_ok_and(|metadata| metadata.is_file()) {
+    // Checked before opening so a FIFO cannot block the open.
+    if !metadata.is_ok_and(|metadata| metadata.is_file()) {
         return NOT_FOUND;
     }
     let Ok(file) = File::open(&path) else {

@@ -17,7 +17,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream as WakePipe;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -91,6 +91,8 @@ pub(crate) struct Readiness {
     workers: Mutex<Workers>,
     /// Wakes the watcher when the last waiting worker takes a connection, and on `stop`.
     watcher_wakeup: Condvar,
+    /// Set while the watcher sleeps until no worker waits, so workers call it only then, not on every busy turn.
+    watcher_sleeping: AtomicBool,
     /// The origin of `WorkerState::busy_since`.
     epoch: Instant,
     stop_writer: WakePipe,
@@ -134,6 +136,7 @@ impl Readiness {
             waiting_workers: AtomicUsize::new(0),
             workers: Mutex::new(Workers::default()),
             watcher_wakeup: Condvar::new(),
+            watcher_sleeping: AtomicBool::new(false),
             epoch: Instant::now(),
             stop_writer,
             _stop_reader: stop_reader,
@@ -194,12 +197,14 @@ impl Readiness {
         let mut workers = self.lock_workers();
         loop {
             // Sleep until the last waiting worker takes a connection (or `stop`).
+            self.watcher_sleeping.store(true, Ordering::SeqCst);
             while !workers.stopping && self.waiting_workers.load(Ordering::SeqCst) > 0 {
                 workers = self
                     .watcher_wakeup
                     .wait(workers)
                     .unwrap_or_else(PoisonError::into_inner);
             }
+            self.watcher_sleeping.store(false, Ordering::SeqCst);
             // Then give the busy workers their chance to finish before adding one.
             workers = self
                 .watcher_wakeup
@@ -334,8 +339,11 @@ impl Readiness {
                 state
                     .busy_since
                     .store(self.micros_since_epoch(), Ordering::SeqCst);
-                if self.waiting_workers.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if self.waiting_workers.fetch_sub(1, Ordering::SeqCst) == 1
+                    && self.watcher_sleeping.load(Ordering::SeqCst)
+                {
                     // The last waiting worker is now busy: the watcher keeps an eye on how long.
+                    // (Awake, it looks again within HELD_TOO_LONG anyway, so only a sleeping watcher is called.)
                     let _workers = self.lock_workers();
                     self.watcher_wakeup.notify_one();
                 }

@@ -86,7 +86,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     let core = pinned.then_some(0);
     let tree = Tree::create("stalls")?;
     let mode = if extra.is_empty() {
-        "default (thread per connection)".to_owned()
+        "default (readiness, elastic workers)".to_owned()
     } else {
         format!("`{}`", extra.join(" "))
     };
