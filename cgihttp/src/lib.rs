@@ -130,6 +130,9 @@
 //!    its reason and headers ([`Body::Discard`] for HEAD).
 //! 6. An error before `on_headers` is answered with [`CgiError::status`] (502, 504, 500, 400 for a cut request body) and logged,
 //!    with the script's exit status when it failed; a client that has gone gets nothing and its connection is closed.
+//!    Gone means the client shut its sending side or reset the connection (poll's `POLLRDHUP`, looked at every 100 ms while
+//!    the script is silent), so a client that half-closes after its request (`nc -N`) loses the answer of a script that is
+//!    slow to start writing, as with nginx; Python runs the script to its end and answers.
 //!    An answer cut short after it started (timeout, a crash, script output shorter than its `Content-Length`) closes the connection;
 //!    a complete one on HTTP/1.1 leaves it open for the next request.
 //!
