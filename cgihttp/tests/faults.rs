@@ -6,7 +6,8 @@
 //! None of this is in Python's test_httpservers (CGIHTTPServerTestCase has no faulty scripts; Python waits for a script for ever);
 //! the outcomes follow RFC 3875 §3.4 (the server decides what a failed script means) and nginx's answers (502, 504, a client abort).
 
-#[path = "faults/watch.rs"]
+// The watcher is shared with simplehttp's fault tests.
+#[path = "../../simplehttp/tests/faults/watch.rs"]
 mod watch;
 
 use std::fs;

@@ -15,7 +15,6 @@ pub mod wrk;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::shell::{cargo, exec, have};
 use report::{Outcome, Row};
@@ -136,7 +135,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     let options = parse_options(arguments)?;
     install::ensure_tools()?;
     let binaries = build(&options.scenarios)?;
-    let load_before = load_average();
+    let load_before = crate::machine::load_average();
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let pinned = cores >= 2 && have("taskset");
     if !pinned {
@@ -171,7 +170,7 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         table.push_str(&client_section);
     }
     println!("\n{table}");
-    let load = [load_before, load_average()];
+    let load = [load_before, crate::machine::load_average()];
     let document = document(arguments, &options, cores, pinned, &load, &table);
     fs::create_dir_all("bench-results")
         .and_then(|()| fs::write(RESULTS, document))
@@ -381,18 +380,6 @@ fn median(rounds: &[Measurement]) -> Option<Measurement> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
-/// `/proc/loadavg`'s three averages, as `0.64 1.57 1.39`.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 /// The whole `bench-results/latest.md`: how, where and with what it was measured, then the table and notes.
 fn document(
     arguments: &[String],
@@ -402,23 +389,9 @@ fn document(
     [load_before, load_after]: &[String; 2],
     table: &str,
 ) -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|text| text.trim().to_owned())
-        .unwrap_or_default();
+    let date = crate::machine::utc_now();
+    let cpu = crate::machine::cpu_model();
+    let kernel = crate::machine::kernel_release();
     let [wrk, nginx, python] = install::versions();
     let command = if arguments.is_empty() {
         "cargo xtask bench".to_owned()

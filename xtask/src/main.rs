@@ -6,6 +6,7 @@ mod bench;
 mod browser;
 mod ci;
 mod fuzz;
+mod machine;
 mod shell;
 mod soak;
 mod test;

@@ -228,31 +228,10 @@ fn prepare(
 
 /// A Markdown paragraph: when, where and how the figures were taken.
 fn machine_note(command: &str, pinned: bool, cores: usize) -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|text| text.trim().to_owned())
-        .unwrap_or_default();
-    let load = fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
+    let date = crate::machine::utc_now();
+    let cpu = crate::machine::cpu_model();
+    let kernel = crate::machine::kernel_release();
+    let load = crate::machine::load_average();
     let pinning = if pinned {
         "server on core 0, load on core 1 (taskset)"
     } else {

@@ -5,7 +5,7 @@
 //! (by parent id) and the processes whose working directory lies in the test's own directory (scripts and their children,
 //! even those that were re-parented).
 //!
-//! The same module serves cgihttp's fault tests (`cgihttp/tests/faults/watch.rs`); each file uses its own part.
+//! cgihttp's fault tests include this file too (`#[path]` in `cgihttp/tests/faults.rs`); each uses its own part.
 
 #![allow(dead_code)]
 
