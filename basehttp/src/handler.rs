@@ -10,8 +10,8 @@ use crate::body::Body;
 use crate::headers::Headers;
 use crate::status::responses;
 use crate::text::{
-    date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
-    python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
+    date_time_string, format_error_message, html_escape, log_date_time_string, python_repr,
+    DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
 };
 
 /// The Rust version this crate was built with, as Python's `sys_version` names the interpreter: `Rust/1.95.0`.
@@ -165,7 +165,8 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// Every log line (requests, errors) goes through here. To route them to the `log` facade, override it:
     /// `log::info!("{}", basehttp::log_line(req, message))`, or build your own line from `req.address_string()`.
     fn log_message(&self, req: &HttpRequest<'_>, message: fmt::Arguments<'_>) {
-        let line = format!("{}\n", log_line(req, message));
+        let mut line = log_line(req, message);
+        line.push('\n');
         write_stderr_line(line.as_bytes());
     }
 }
@@ -199,12 +200,20 @@ pub fn unsupported_method(req: &mut HttpRequest<'_>) -> io::Result<()> {
 
 /// The line Python's `log_message` writes, without its newline: `127.0.0.1 - - [22/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 -`.
 pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
-    format!(
-        "{} - - [{}] {}",
-        req.address_string(),
-        log_date_time_string(SystemTime::now()),
-        escape_log(&message.to_string())
-    )
+    use fmt::Write as _;
+    // One buffer for the whole line (and the newline `log_message` adds), the message escaped as it is written.
+    let mut line = String::with_capacity(128);
+    match &req.client_address {
+        Address::Inet(address) => {
+            let _ = write!(line, "{}", address.ip());
+        }
+        Address::Unix(_) => line.push_str(&req.address_string()),
+    }
+    line.push_str(" - - [");
+    line.push_str(&log_date_time_string(SystemTime::now()));
+    line.push_str("] ");
+    let _ = crate::text::EscapeLog(&mut line).write_fmt(message);
+    line
 }
 
 /// The response side of a request: a writer that counts what the hooks wrote (Python's `wfile`).
@@ -515,9 +524,22 @@ impl<'a> HttpRequest<'a> {
 
     /// Logs an accepted request (Python's `log_request(code='-', size='-')`): `"<requestline>" code size`.
     pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
-        let code = code.map_or_else(|| "-".to_owned(), |code| code.to_string());
-        let size = size.map_or_else(|| "-".to_owned(), |size| size.to_string());
-        self.log_message(format_args!("\"{}\" {code} {size}", self.requestline));
+        /// A number, or Python's `-` for none, formatted without a String of its own.
+        struct OrDash<T>(Option<T>);
+        impl<T: fmt::Display> fmt::Display for OrDash<T> {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match &self.0 {
+                    Some(value) => value.fmt(formatter),
+                    None => formatter.write_str("-"),
+                }
+            }
+        }
+        self.log_message(format_args!(
+            "\"{}\" {} {}",
+            self.requestline,
+            OrDash(code),
+            OrDash(size)
+        ));
     }
 
     /// Logs an error (Python's `log_error`), through `log_message`.

@@ -68,16 +68,27 @@ pub fn python_repr(text: &str) -> String {
 /// control characters 0x00–0x1F and 0x7F–0x9F become `\xNN`, and `\` is doubled.
 pub fn escape_log(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    for character in message.chars() {
-        match character {
-            '\\' => out.push_str("\\\\"),
-            '\0'..='\x1f' | '\x7f'..='\u{9f}' => {
-                let _ = write!(out, "\\x{:02x}", u32::from(character));
-            }
-            _ => out.push(character),
-        }
-    }
+    let _ = EscapeLog(&mut out).write_str(message);
     out
+}
+
+/// A `fmt::Write` that escapes what goes through it as [`escape_log`] does, so a log line is built in one buffer.
+pub(crate) struct EscapeLog<'a>(pub(crate) &'a mut String);
+
+impl std::fmt::Write for EscapeLog<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let out = &mut *self.0;
+        for character in text.chars() {
+            match character {
+                '\\' => out.push_str("\\\\"),
+                '\0'..='\x1f' | '\x7f'..='\u{9f}' => {
+                    let _ = write!(out, "\\x{:02x}", u32::from(character));
+                }
+                _ => out.push(character),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Python's `html.escape(text, quote)`: `&`, `<`, `>` always; `"` and `'` too when `quote` is true.
