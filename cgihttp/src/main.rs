@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cgihttp::{CgiHttpRequestHandler, DEFAULT_TIMEOUT};
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches};
-use simplehttp::{serve_command_threaded, CommandLine};
+use simplehttp::{serve_command, CommandLine};
 
 fn command() -> clap::Command {
     CommandLine::command()
@@ -85,6 +85,7 @@ fn run(
     if let Some(cgi_directories) = cgi_directories {
         handler.cgi_directories = cgi_directories;
     }
-    // CGI scripts run for as long as they like: a thread per connection keeps one slow script from holding a readiness worker.
-    serve_command_threaded(command, handler)
+    // Readiness mode, as simplehttp: a script that runs long holds its worker, and the watcher starts another
+    // after 10 ms, so it holds up no one; idle connections and half-sent heads cost no thread.
+    serve_command(command, handler)
 }

@@ -61,8 +61,7 @@ impl CommandLine {
 
     /// The server settings of the command with a thread per connection, up to `--max-connections`, a deep backlog, dual stack on `::`.
     ///
-    /// TLS and CGI use it: a TLS session and a CGI script hold their connection for its whole life,
-    /// which in readiness mode would hold one of a handful of workers.
+    /// TLS uses it (the TLS handler serves a connection from start to end), and [`serve_command_threaded`] for plain HTTP.
     pub fn server_config(&self, address: SocketAddr) -> ServerConfig {
         let mut config = ThreadingHttpServer::default_config();
         config.request_queue_size = LISTEN_BACKLOG;
@@ -91,7 +90,10 @@ pub fn serve_command<H: BaseHttpRequestHandler>(
     serve(command, handler, true)
 }
 
-/// [`serve_command`] with a thread per connection over plain HTTP too, for handlers that block for long (CGI scripts).
+/// [`serve_command`] with a thread per connection over plain HTTP too, Python's `ThreadingHTTPServer` shape.
+///
+/// Handlers that block for long do not need it (the readiness mode starts another worker when one is held);
+/// it is there for handlers that keep per-thread state or must not share their thread between connections.
 pub fn serve_command_threaded<H: BaseHttpRequestHandler>(
     command: &CommandLine,
     handler: H,
