@@ -205,6 +205,9 @@ impl Readiness {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             self.watcher_sleeping.store(false, Ordering::SeqCst);
+            if workers.stopping {
+                return;
+            }
             // Then give the busy workers their chance to finish before adding one.
             workers = self
                 .watcher_wakeup
