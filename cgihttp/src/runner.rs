@@ -845,53 +845,38 @@ impl Guard {
 
     /// [`reap`](Self::reap), but giving up after `limit`: `None` when the script still runs then.
     fn reap_within(&self, child: &mut Child, limit: Duration) -> Option<Option<ExitStatus>> {
-        let deadline = Instant::now() + limit;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            {
-                let mut state = self.lock();
-                match child.try_wait() {
-                    Ok(Some(status)) => {
-                        state.reaped = true;
-                        state.ended_at.get_or_insert_with(Instant::now);
-                        return Some(Some(status));
-                    }
-                    Ok(None) => {}
-                    Err(_) => {
-                        state.reaped = true;
-                        state.ended_at.get_or_insert_with(Instant::now);
-                        return Some(None);
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
+        self.wait_and_reap(child, Instant::now().checked_add(limit))
     }
 
     /// Waits for the script to exit and reaps it, polling so the timeout thread can still kill it meanwhile.
     fn reap(&self, child: &mut Child) -> Option<ExitStatus> {
+        self.wait_and_reap(child, None).flatten()
+    }
+
+    /// Polls until the script has exited and reaps it, or until `deadline` (`None` when it passes first).
+    /// `Some(None)` when it is not our child any more (ECHILD): there is nothing to wait for, and nothing to kill.
+    fn wait_and_reap(
+        &self,
+        child: &mut Child,
+        deadline: Option<Instant>,
+    ) -> Option<Option<ExitStatus>> {
         let mut pause = Duration::from_millis(1);
         loop {
             {
                 let mut state = self.lock();
-                match child.try_wait() {
-                    Ok(Some(status)) => {
-                        state.reaped = true;
-                        state.ended_at.get_or_insert_with(Instant::now);
-                        return Some(status);
-                    }
-                    Ok(None) => {}
-                    Err(_) => {
-                        // Not our child any more (ECHILD): there is nothing to wait for, and nothing to kill.
-                        state.reaped = true;
-                        state.ended_at.get_or_insert_with(Instant::now);
-                        return None;
-                    }
+                let ended = match child.try_wait() {
+                    Ok(Some(status)) => Some(Some(status)),
+                    Ok(None) => None,
+                    Err(_) => Some(None),
+                };
+                if let Some(ended) = ended {
+                    state.reaped = true;
+                    state.ended_at.get_or_insert_with(Instant::now);
+                    return Some(ended);
                 }
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return None;
             }
             thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
