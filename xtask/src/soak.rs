@@ -150,16 +150,7 @@ impl Tree {
         use std::os::unix::fs::PermissionsExt;
         let www = self.www();
         fs::create_dir_all(www.join("cgi-bin"))?;
-        let small: Vec<u8> = (0..100u8)
-            .map(|index| {
-                if index == 99 {
-                    b'\n'
-                } else {
-                    b'a' + index % 26
-                }
-            })
-            .collect();
-        fs::write(www.join("small.txt"), small)?;
+        fs::write(www.join("small.txt"), crate::bench::servers::small_file())?;
         let large: Vec<u8> = (0..LARGE).map(|index| (index % 251) as u8).collect();
         fs::write(www.join("large.bin"), large)?;
         let scripts = [

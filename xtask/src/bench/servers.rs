@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -52,16 +52,7 @@ impl Workdir {
         fs::create_dir_all(www.join("listing"))?;
         fs::create_dir_all(www.join("cgi-bin"))?;
         fs::write(www.join("hello.html"), HELLO_PAGE)?;
-        let small: Vec<u8> = (0..100u8)
-            .map(|index| {
-                if index == 99 {
-                    b'\n'
-                } else {
-                    b'a' + index % 26
-                }
-            })
-            .collect();
-        fs::write(www.join("small.txt"), small)?;
+        fs::write(www.join("small.txt"), small_file())?;
         let large: Vec<u8> = (0..1024 * 1024u32)
             .map(|index| (index % 251) as u8)
             .collect();
@@ -300,17 +291,7 @@ pub fn start(
     let mut child = command
         .spawn()
         .map_err(|error| format!("cannot start `{shown}`: {error}"))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (sender, receiver) = mpsc::channel();
-    // The reader drains stdout for the server's whole life, so a chatty server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = banner_port(&line) {
-                let _ = sender.send(port);
-            }
-        }
-    });
+    let receiver = watch_banner(child.stdout.take().expect("stdout is piped"));
     let mut running = Running {
         server,
         port: 0,
@@ -384,6 +365,34 @@ fn free_port() -> Result<u16, String> {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .map_err(|error| format!("cannot find a free port: {error}"))
+}
+
+/// The 100-byte file the small-file scenarios and the soak serve: letters, then a newline.
+pub fn small_file() -> Vec<u8> {
+    (0..100u8)
+        .map(|index| {
+            if index == 99 {
+                b'\n'
+            } else {
+                b'a' + index % 26
+            }
+        })
+        .collect()
+}
+
+/// Drains a server's stdout for its whole life, so a chatty server never blocks on a full pipe,
+/// and sends the port of each `Serving HTTP on ... port N` banner it prints.
+pub fn watch_banner(stdout: ChildStdout) -> mpsc::Receiver<u16> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = banner_port(&line) {
+                let _ = sender.send(port);
+            }
+        }
+    });
+    receiver
 }
 
 /// The port in `Serving HTTP on <host> port <port> (...) ...`, the banner of Python's servers and ours.

@@ -1,15 +1,13 @@
 //! Starting one of our servers with extra arguments, pinned to a core, and stopping it however it behaves.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::http::address;
-use crate::bench::servers::banner_port;
+use crate::bench::servers::watch_banner;
 
 /// A running server; stopped when dropped.
 #[derive(Debug)]
@@ -76,17 +74,7 @@ impl ServerProcess {
         let mut child = command
             .spawn()
             .map_err(|error| format!("cannot start `{shown}`: {error}"))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        // Drains stdout for the server's whole life, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = banner_port(&line) {
-                    let _ = sender.send(port);
-                }
-            }
-        });
+        let receiver = watch_banner(child.stdout.take().expect("stdout is piped"));
         let pid = child.id();
         let mut server = ServerProcess {
             child: Some(child),
