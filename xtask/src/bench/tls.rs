@@ -4,8 +4,9 @@
 //! Both tools come from Debian and the harness already needs python3, so xtask itself gains no TLS library.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 /// The protocol every TLS measurement asks for: the probe refuses a server that does not speak it.
@@ -75,8 +76,8 @@ pub fn self_signed(directory: &Path) -> Result<Certificate, String> {
 
 /// The client. Modes:
 /// - `get PORT PATH TIMEOUT`: one GET on a fresh TLS 1.3 connection; prints `answered STATUS VERSION CIPHER SECONDS` or `failed SECONDS REASON`.
-/// - `idle PORT PATH COUNT`: COUNT connections, each a handshake and one answered GET, held open;
-///   prints `held N SECONDS FAILURES FIRST-FAILURE` and keeps them until its stdin closes.
+/// - `idle PORT PATH COUNT LIMIT`: up to COUNT connections, each a handshake and one answered GET, held open, opening
+///   none after LIMIT seconds or 50 failures; prints `held N SECONDS FAILURES FIRST-FAILURE` and keeps them until its stdin closes.
 /// - `hello`: prints the hex of the ClientHello this client would send.
 const CLIENT: &str = r#"import socket, ssl, sys, time
 
@@ -135,11 +136,11 @@ elif mode == "get":
     except Exception as error:
         print("failed %.6f %s" % (time.monotonic() - started, repr(error)))
 elif mode == "idle":
-    port, path, count = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    port, path, count, limit = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
     tls = context()
     held, failures, first = [], 0, "-"
     started = time.monotonic()
-    while len(held) < count and failures < 50:
+    while len(held) < count and failures < 50 and time.monotonic() - started < limit:
         try:
             connection = connect(tls, port, 10)
             status = get(connection, path)
@@ -266,6 +267,126 @@ pub fn probe(script: &Path, port: u16, path: &str) -> Result<String, String> {
     }
 }
 
+/// The bytes of a real ClientHello (TLS 1.3 only, ALPN http/1.1), as Python's OpenSSL sends it.
+pub fn client_hello(script: &Path) -> Result<Vec<u8>, String> {
+    let output = python(script, &["hello".to_owned()], None)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run the Python TLS client: {error}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    from_hex(text.trim())
+        .filter(|bytes| bytes.len() > 5 && bytes[0] == 0x16)
+        .ok_or_else(|| {
+            format!(
+                "no ClientHello from the Python TLS client: {:?}",
+                text.trim()
+            )
+        })
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(text.get(index..index + 2)?, 16).ok())
+        .collect()
+}
+
+/// Connections held open by the Python client, each after a handshake and one answered GET; closed when dropped.
+#[derive(Debug)]
+pub struct Held {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub count: usize,
+    pub seconds: f64,
+    pub failures: usize,
+    pub first_failure: Option<String>,
+}
+
+/// Reads the `idle` mode's line: `held N SECONDS FAILURES FIRST-FAILURE`.
+fn parse_held(line: &str) -> Option<(usize, f64, usize, Option<String>)> {
+    let mut words = line.split_whitespace();
+    if words.next()? != "held" {
+        return None;
+    }
+    let count = words.next()?.parse().ok()?;
+    let seconds = words.next()?.parse().ok()?;
+    let failures = words.next()?.parse().ok()?;
+    let first: Vec<&str> = words.collect();
+    let first = match first.as_slice() {
+        [] | ["-"] => None,
+        words => Some(words.join(" ")),
+    };
+    Some((count, seconds, failures, first))
+}
+
+/// Opens `count` idle TLS connections to `port` from a Python process pinned to `core`, opening none after `limit`;
+/// returns once they are held.
+pub fn hold_idle(
+    script: &Path,
+    port: u16,
+    path: &str,
+    count: usize,
+    limit: Duration,
+    core: Option<u32>,
+) -> Result<Held, String> {
+    let words = [
+        "idle".to_owned(),
+        port.to_string(),
+        path.to_owned(),
+        count.to_string(),
+        format!("{:.1}", limit.as_secs_f64()),
+    ];
+    let mut child = python(script, &words, core)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run the Python TLS client: {error}"))?;
+    let stdin = child.stdin.take();
+    let stdout: ChildStdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let mut held = Held {
+        child,
+        stdin,
+        count: 0,
+        seconds: 0.0,
+        failures: 0,
+        first_failure: None,
+    };
+    match read.ok().and_then(|_| parse_held(&line)) {
+        Some((count, seconds, failures, first_failure)) => {
+            held.count = count;
+            held.seconds = seconds;
+            held.failures = failures;
+            held.first_failure = first_failure;
+            Ok(held)
+        }
+        None => Err(format!(
+            "the Python TLS client did not report its connections: {:?}",
+            line.trim()
+        )),
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // End of file on its stdin lets the client leave, closing every connection.
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +413,65 @@ mod tests {
         );
         assert_eq!(parse_get("Traceback (most recent call last):"), None);
         assert_eq!(parse_get(""), None);
+        assert_eq!(
+            parse_held("held 1000 1.234 0 -"),
+            Some((1000, 1.234, 0, None))
+        );
+        assert_eq!(
+            parse_held("held 998 2.5 2 ConnectionResetError(104, 'Connection reset by peer')"),
+            Some((
+                998,
+                2.5,
+                2,
+                Some("ConnectionResetError(104, 'Connection reset by peer')".into())
+            ))
+        );
+        assert_eq!(parse_held("holding"), None);
+    }
+
+    #[test]
+    fn reads_hex() {
+        assert_eq!(
+            from_hex("16030100ff"),
+            Some(vec![0x16, 0x03, 0x01, 0x00, 0xff])
+        );
+        assert_eq!(from_hex("1"), None);
+        assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex(""), Some(Vec::new()));
+    }
+
+    /// A fresh directory under the system's temporary one, removed by the caller.
+    fn scratch(name: &str) -> PathBuf {
+        let directory =
+            std::env::temp_dir().join(format!("xtask-tls-{name}-{}", std::process::id()));
+        fs::create_dir_all(&directory).unwrap();
+        directory
+    }
+
+    // Both tools are installed by the tasks that need them; a bare checkout without them has nothing to check here.
+    #[test]
+    fn makes_a_certificate_and_a_client_hello_when_the_tools_are_there() {
+        let directory = scratch("tools");
+        if crate::shell::have("openssl") {
+            let pair = self_signed(&directory).unwrap();
+            let certificate = fs::read_to_string(&pair.certificate).unwrap();
+            assert!(certificate.starts_with("-----BEGIN CERTIFICATE-----"));
+            assert!(fs::read_to_string(&pair.key)
+                .unwrap()
+                .contains("PRIVATE KEY-----"));
+            // Made once, then reused.
+            assert_eq!(self_signed(&directory).unwrap(), pair);
+        }
+        if crate::shell::have("python3") {
+            let script = client_script(&directory).unwrap();
+            let hello = client_hello(&script).unwrap();
+            // A handshake record (22) carrying a ClientHello (1) whose length matches the record's.
+            assert_eq!(hello[0], 0x16);
+            assert_eq!(hello[5], 0x01);
+            let record = usize::from(hello[3]) << 8 | usize::from(hello[4]);
+            assert_eq!(hello.len(), 5 + record);
+        }
+        fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]
