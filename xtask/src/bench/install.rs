@@ -96,6 +96,11 @@ pub fn versions() -> [String; 4] {
         first_line(Path::new("wrk"), &["-v"], "wrk"),
         first_line(&nginx_program(), &["-v"], "nginx version"),
         first_line(Path::new("python3"), &["--version"], "Python"),
-        first_line(Path::new("openssl"), &["version"], "OpenSSL"),
+        // `OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)`: the library repeats the version.
+        first_line(Path::new("openssl"), &["version"], "OpenSSL")
+            .split(" (Library")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     ]
 }
