@@ -238,15 +238,27 @@ impl Readiness {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// A worker above the configured number leaves, unless that would leave fewer than configured; true when it may go.
+    /// A worker above the configured number leaves, unless that would leave fewer than configured
+    /// or no worker waiting on the set; true when it may go.
+    ///
+    /// The last waiting worker stays even when it is a spare: the others are held, and with none waiting,
+    /// a new connection would wait for one of them to come back (the watcher only wakes when a worker *takes* a connection).
     fn retire(&self, state: &Arc<WorkerState>) -> bool {
         let mut workers = self.lock_workers();
         let total = self.total_workers.load(Ordering::SeqCst);
         if total <= self.base_workers || workers.stopping {
             return false;
         }
+        // Atomic against a worker taking a connection meanwhile: whichever of the two moves the count first, one worker stays waiting.
+        let left =
+            self.waiting_workers
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |waiting| {
+                    (waiting >= 2).then(|| waiting - 1)
+                });
+        if left.is_err() {
+            return false;
+        }
         self.total_workers.store(total - 1, Ordering::SeqCst);
-        self.waiting_workers.fetch_sub(1, Ordering::SeqCst);
         workers.states.retain(|other| !Arc::ptr_eq(other, state));
         true
     }

@@ -52,6 +52,9 @@ impl StreamRequestHandler for ParkingEcho {
             if lines.starts_with(b"panic\n") {
                 panic!("requested panic");
             }
+            if lines.starts_with(b"hold long\n") {
+                thread::sleep(HOLD_LONG);
+            }
             if lines.starts_with(b"hold\n") {
                 // A handler that blocks, as a slow download does: it keeps its worker.
                 thread::sleep(HOLD);
@@ -70,6 +73,9 @@ impl StreamRequestHandler for ParkingEcho {
 
 /// How long a `hold` line keeps its worker.
 const HOLD: Duration = Duration::from_millis(1500);
+
+/// How long a `hold long` line keeps its worker: longer than a spare worker lingers without work.
+const HOLD_LONG: Duration = Duration::from_secs(9);
 
 fn parking_server(idle_timeout: Option<Duration>) -> TcpServer {
     parking_server_with(idle_timeout, READINESS)
@@ -258,6 +264,43 @@ fn held_workers_do_not_hold_up_ready_connections() {
         }
         assert_eq!(ready_workers(), before, "spare workers stayed");
         echo_once(&mut fresh, TEST_STR);
+    });
+}
+
+// Not in Python: every configured worker held for longer than a spare worker lingers, then a quiet spell:
+// a fresh connection is still served at once. A spare that left without another worker waiting on the set
+// would leave nobody to take it until a held worker came back.
+#[test]
+fn fresh_connection_is_served_after_a_quiet_spell_with_every_worker_held() {
+    let server = parking_server_with(None, Mode::Readiness { workers: 2 });
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut held: Vec<TcpStream> = (0..2).map(|_| tcp_client(address)).collect();
+        for client in &mut held {
+            client.write_all(b"hold long\n").unwrap();
+        }
+        thread::sleep(Duration::from_millis(100));
+        echo_once(&mut tcp_client(address), TEST_STR);
+        // Longer than SPARE_WORKER_LINGER (5 s) without a request.
+        thread::sleep(Duration::from_millis(5500));
+        let mut fresh = tcp_client(address);
+        fresh
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let started = Instant::now();
+        fresh.write_all(TEST_STR).unwrap();
+        let mut reply = vec![0; TEST_STR.len()];
+        let answered = fresh.read_exact(&mut reply);
+        assert!(
+            answered.is_ok(),
+            "a fresh client got no answer in {:?} while both workers were held",
+            started.elapsed()
+        );
+        assert_eq!(reply, TEST_STR);
+        for client in &mut held {
+            let mut reply = [0; 10];
+            client.read_exact(&mut reply).unwrap();
+        }
     });
 }
 
