@@ -484,7 +484,7 @@ Notes:
 - The Python hello script sets `disable_nagle_algorithm = True`: `BaseHTTPRequestHandler` writes headers and body separately, and with Nagle on every keep-alive response waits about 40 ms for a delayed ACK (some 25 requests/s).
 - Ours and Python's servers listen with a backlog of 5 (Python's `request_queue_size`, which socketserver keeps), nginx with 511: at 100 connections some connects probably overflow it and wait for a SYN retransmit (1 s or more), the likely cause of timeouts and a p99 near 1 s in those rows.
 - The hello page is the 81 bytes `echo_http` answers on `GET /`; nginx serves the same bytes from a file.
-- https-small-file: both servers use one self-signed ECDSA P-256 certificate made by `openssl` for the run; nginx is limited to TLS 1.3 (`ssl_protocols TLSv1.3`), and a Python `ssl` client checks before measuring that each server answers over TLS 1.3 (the protocol and cipher chosen are printed).
+- https-small-file: both servers use one self-signed ECDSA P-256 certificate made by `openssl` for the run; nginx is limited to TLS 1.3 (`ssl_protocols TLSv1.3`), and a Python `ssl` client checks before measuring that each server answers over TLS 1.3 (the protocol and cipher chosen are printed on the terminal).
   wrk (OpenSSL) makes one handshake per connection and then keeps it alive, so the rows measure the record layer more than the handshake.
 - slow-clients: ours runs with its defaults (one worker per core it may run on, so one when pinned), as in the other scenarios; the server is started afresh for every round.
 ",

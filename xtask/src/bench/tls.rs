@@ -165,16 +165,9 @@ pub fn client_script(directory: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// `python3 SCRIPT WORDS...`, pinned to `core` when one is given.
-fn python(script: &Path, words: &[String], core: Option<u32>) -> Command {
-    let mut command = match core {
-        Some(core) => {
-            let mut command = Command::new("taskset");
-            command.args(["-c", &core.to_string(), "python3"]);
-            command
-        }
-        None => Command::new("python3"),
-    };
+/// `python3 SCRIPT WORDS...`; it runs where this process may run (the stall checks pin themselves to the load core).
+fn python(script: &Path, words: &[String]) -> Command {
+    let mut command = Command::new("python3");
     command.arg(script).args(words);
     command
 }
@@ -222,20 +215,14 @@ pub fn parse_get(line: &str) -> Option<Get> {
 }
 
 /// One GET of `path` over a fresh TLS 1.3 connection, giving up after `timeout`.
-pub fn get(
-    script: &Path,
-    port: u16,
-    path: &str,
-    timeout: Duration,
-    core: Option<u32>,
-) -> Result<Get, String> {
+pub fn get(script: &Path, port: u16, path: &str, timeout: Duration) -> Result<Get, String> {
     let words = [
         "get".to_owned(),
         port.to_string(),
         path.to_owned(),
         format!("{:.3}", timeout.as_secs_f64()),
     ];
-    let output = python(script, &words, core)
+    let output = python(script, &words)
         .stdin(Stdio::null())
         .output()
         .map_err(|error| format!("cannot run the Python TLS client: {error}"))?;
@@ -251,7 +238,7 @@ pub fn get(
 
 /// A GET before measuring: the server must answer 200 over TLS 1.3. Returns the protocol and cipher it chose.
 pub fn probe(script: &Path, port: u16, path: &str) -> Result<String, String> {
-    match get(script, port, path, Duration::from_secs(5), None)? {
+    match get(script, port, path, Duration::from_secs(5))? {
         Get::Answered {
             status: 200,
             protocol,
@@ -269,7 +256,7 @@ pub fn probe(script: &Path, port: u16, path: &str) -> Result<String, String> {
 
 /// The bytes of a real ClientHello (TLS 1.3 only, ALPN http/1.1), as Python's OpenSSL sends it.
 pub fn client_hello(script: &Path) -> Result<Vec<u8>, String> {
-    let output = python(script, &["hello".to_owned()], None)
+    let output = python(script, &["hello".to_owned()])
         .stdin(Stdio::null())
         .output()
         .map_err(|error| format!("cannot run the Python TLS client: {error}"))?;
@@ -322,15 +309,13 @@ fn parse_held(line: &str) -> Option<(usize, f64, usize, Option<String>)> {
     Some((count, seconds, failures, first))
 }
 
-/// Opens `count` idle TLS connections to `port` from a Python process pinned to `core`, opening none after `limit`;
-/// returns once they are held.
+/// Opens `count` idle TLS connections to `port` from a Python process, opening none after `limit`; returns once they are held.
 pub fn hold_idle(
     script: &Path,
     port: u16,
     path: &str,
     count: usize,
     limit: Duration,
-    core: Option<u32>,
 ) -> Result<Held, String> {
     let words = [
         "idle".to_owned(),
@@ -339,7 +324,7 @@ pub fn hold_idle(
         count.to_string(),
         format!("{:.1}", limit.as_secs_f64()),
     ];
-    let mut child = python(script, &words, core)
+    let mut child = python(script, &words)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -893,7 +893,7 @@ fn tls_trickle(
         })
         .collect();
     std::thread::sleep(TLS_GOOD_CLIENT_DELAY);
-    let good = tls::get(script, port, "/small.txt", TLS_GOOD_CLIENT_PATIENCE, None);
+    let good = tls::get(script, port, "/small.txt", TLS_GOOD_CLIENT_PATIENCE);
     let watched: Vec<Watched> = tricklers
         .into_iter()
         .map(|client| match client {
@@ -980,7 +980,6 @@ fn tls_idle(server: &mut ServerProcess, script: &Path, mut check: String, enforc
         "/small.txt",
         target,
         Duration::from_secs(30),
-        None,
     );
     let held = match held {
         Ok(held) => held,
