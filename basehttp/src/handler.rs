@@ -538,6 +538,9 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// Logs an accepted request (Python's `log_request(code='-', size='-')`): `"<requestline>" code size`.
+    ///
+    /// It goes through the handler's `log_message` (to stderr by default, as in Python), unless [`set_access_log`](crate::set_access_log)
+    /// sent the access log to a file or turned it off.
     pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
         /// A number, or Python's `-` for none, formatted without a String of its own.
         struct OrDash<T>(Option<T>);
@@ -549,12 +552,16 @@ impl<'a> HttpRequest<'a> {
                 }
             }
         }
-        self.log_message(format_args!(
-            "\"{}\" {} {}",
-            self.requestline,
-            OrDash(code),
-            OrDash(size)
-        ));
+        let message = format_args!("\"{}\" {} {}", self.requestline, OrDash(code), OrDash(size));
+        match crate::log::route() {
+            crate::log::Route::Handler => self.log_message(message),
+            crate::log::Route::Writer => {
+                let mut line = log_line(self, message);
+                line.push('\n');
+                crate::log::queue_line(line.into_bytes());
+            }
+            crate::log::Route::Nowhere => {}
+        }
     }
 
     /// Logs an error (Python's `log_error`), through `log_message`.

@@ -73,7 +73,7 @@
 //! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
-//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]       |
+//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
 //! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, sent after each hook       |
@@ -115,6 +115,7 @@ mod buffer;
 mod connection;
 mod handler;
 mod headers;
+mod log;
 mod machine;
 mod output;
 mod parse;
@@ -133,6 +134,7 @@ pub use handler::{
     ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
+pub use log::{flush_access_log, set_access_log, AccessLog};
 pub use parse::{
     decode_request_line, framing, parse_content_length, parse_head, parse_request_line,
     BodyFraming, HeadParser, ParseError, RequestHead, RequestLine, Status, MAX_HEADERS, MAX_LINE,

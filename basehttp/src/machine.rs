@@ -117,11 +117,15 @@ struct Wire<'a> {
     stream: &'a Stream,
     #[cfg(feature = "tls")]
     tls: Option<&'a mut rustls::ServerConnection>,
+    /// The last plain read took less than it had room for: the socket held nothing more then, and anything arriving
+    /// since is reported anew, so the connection can wait without reading once more.
+    drained: &'a mut bool,
 }
 
 impl Wire<'_> {
     /// Reads what has arrived into `input`, never waiting.
     fn receive(&mut self, input: &mut InputBuffer) -> io::Result<Received> {
+        *self.drained = false;
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.as_deref_mut() {
             return Ok(match crate::tls::receive(tls, self.stream, input)? {
@@ -131,7 +135,13 @@ impl Wire<'_> {
             });
         }
         loop {
-            return match input.read_with(|spare| (&*self.stream).read(spare)) {
+            let drained = &mut *self.drained;
+            let read = input.read_with(|spare| {
+                let count = (&*self.stream).read(spare)?;
+                *drained = count < spare.len();
+                Ok(count)
+            });
+            return match read {
                 Ok(0) => Ok(Received::End),
                 Ok(_) => Ok(Received::Bytes),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -173,6 +183,8 @@ pub(crate) struct HttpConnection<H> {
     server_address: Address,
     limits: Limits,
     state: State,
+    /// See [`Wire::drained`].
+    drained: bool,
 }
 
 impl<H: BaseHttpRequestHandler> HttpConnection<H> {
@@ -197,6 +209,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             state: State::Idle {
                 since: Instant::now(),
             },
+            drained: false,
         })
     }
 
@@ -205,6 +218,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             stream: &self.stream,
             #[cfg(feature = "tls")]
             tls: self.tls.as_deref_mut(),
+            drained: &mut self.drained,
         }
     }
 
@@ -375,6 +389,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 stream: &self.stream,
                 #[cfg(feature = "tls")]
                 tls: self.tls.as_deref_mut(),
+                drained: &mut self.drained,
             });
             let mut sink = LoopSink {
                 pending: &mut pending,
@@ -414,6 +429,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 stream: &self.stream,
                 #[cfg(feature = "tls")]
                 tls: self.tls.as_deref_mut(),
+                drained: &mut self.drained,
             });
             let mut body = LoopInput {
                 input: &mut input,
@@ -499,12 +515,17 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         match after_writing {
             Next::Continue => {
                 let now = Instant::now();
-                self.state = match leftover {
+                match leftover {
                     // A pipelined request is already here; its head clock starts now.
-                    Some(input) => State::Reading(Incoming::new(input, now)),
-                    // Look once more before waiting: the registration only reports what arrives from now on.
-                    None => State::Idle { since: now },
-                };
+                    Some(input) => self.state = State::Reading(Incoming::new(input, now)),
+                    None => {
+                        self.state = State::Idle { since: now };
+                        if self.drained {
+                            return Ok(Some(Ready::Idle(after(now, self.limits.idle_timeout))));
+                        }
+                        // Look once more before waiting: the registration only reports what arrives from now on.
+                    }
+                }
                 Ok(None)
             }
             Next::Close => Ok(Some(self.close())),

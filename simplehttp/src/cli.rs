@@ -64,6 +64,14 @@ pub struct CommandLine {
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
 
+    /// do not log requests (errors are still logged to stderr)
+    #[arg(short = 'q', long = "quiet", conflicts_with = "access_log")]
+    pub quiet: bool,
+
+    /// append the request log to FILE (`-`: stdout) from a background thread, instead of stderr
+    #[arg(long = "access-log", value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
     /// never run more than N worker threads, however many handlers wait
     #[arg(long = "max-workers", value_name = "N", default_value_t = DEFAULT_MAX_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_workers: u32,
