@@ -52,7 +52,10 @@ impl Stamp {
     }
 }
 
-static CACHE: Mutex<Option<HashMap<PathBuf, (Stamp, Arc<[u8]>)>>> = Mutex::new(None);
+/// Kept files by path, each with the stamp of the version kept.
+type Kept = HashMap<PathBuf, (Stamp, Arc<[u8]>)>;
+
+static CACHE: Mutex<Option<Kept>> = Mutex::new(None);
 
 /// The kept bytes of `path`, if they are those of the file `metadata` describes.
 pub(crate) fn lookup(path: &Path, metadata: &std::fs::Metadata) -> Option<Arc<[u8]>> {
