@@ -312,6 +312,19 @@ pub struct HttpRequest<'a> {
     headers_buffer: Vec<u8>,
     http_0_9: bool,
     socket: Option<&'a Stream>,
+    /// What the headers being buffered say about the body: see [`HttpRequest::end_headers`].
+    framing: ResponseFraming,
+}
+
+/// What the response whose headers are being buffered has said so far about where its body ends.
+#[derive(Debug, Default, Clone, Copy)]
+struct ResponseFraming {
+    /// The status of the response line buffered last.
+    status: Option<u16>,
+    /// A `Content-Length` or `Transfer-Encoding` header was sent.
+    framed: bool,
+    /// A `Connection` header was sent.
+    connection: bool,
 }
 
 impl fmt::Debug for HttpRequest<'_> {
@@ -365,6 +378,7 @@ impl<'a> HttpRequest<'a> {
             headers_buffer: Vec::with_capacity(512),
             http_0_9: parts.http_0_9,
             socket,
+            framing: ResponseFraming::default(),
         }
     }
 
@@ -409,6 +423,10 @@ impl<'a> HttpRequest<'a> {
                 .handler
                 .responses(code)
                 .map_or("", |(phrase, _)| phrase),
+        };
+        self.framing = ResponseFraming {
+            status: Some(code),
+            ..ResponseFraming::default()
         };
         let protocol = self.handler.protocol_version();
         self.headers_buffer.extend_from_slice(protocol.as_bytes());
@@ -465,7 +483,13 @@ impl<'a> HttpRequest<'a> {
             self.headers_buffer.extend_from_slice(b"\r\n");
             debug_assert!(self.headers_buffer.len() > start);
         }
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            self.framing.framed = true;
+        }
         if name.eq_ignore_ascii_case("connection") {
+            self.framing.connection = true;
             if value.eq_ignore_ascii_case("close") {
                 self.close_connection = true;
             } else if value.eq_ignore_ascii_case("keep-alive") {
@@ -476,8 +500,24 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// Ends the headers with a blank line and writes them to `wfile` in one write (Python's `end_headers`).
+    ///
+    /// Unlike Python, a response that may have a body but says neither `Content-Length` nor `Transfer-Encoding`
+    /// ends with the connection: `close_connection` is set (with `Connection: close` when the handler speaks HTTP/1.1),
+    /// where Python would keep the connection open and leave the client waiting for a body end that never comes.
     pub fn end_headers(&mut self) -> io::Result<()> {
         if !self.http_0_9 {
+            let framing = std::mem::take(&mut self.framing);
+            let has_body = framing
+                .status
+                .is_some_and(|code| code >= 200 && !matches!(code, 204 | 304))
+                && self.command != "HEAD";
+            if has_body && !framing.framed && !self.close_connection {
+                self.close_connection = true;
+                if !framing.connection && self.handler.protocol_version() >= "HTTP/1.1" {
+                    self.headers_buffer
+                        .extend_from_slice(b"Connection: close\r\n");
+                }
+            }
             self.headers_buffer.extend_from_slice(b"\r\n");
             self.flush_headers()?;
         }
