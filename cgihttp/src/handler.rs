@@ -15,9 +15,9 @@ use simplehttp::{serve_files, SimpleHooks, SimpleHttpRequestHandler};
 
 use crate::runner::Exchange;
 use crate::{
-    build_environment, check_script_file, find_script, is_nph, query_arguments, url_collapse_path,
-    Body, CgiError, CgiRequest, EnvironmentPolicy, Location, RunAs, ScriptCommand, ScriptHeaders,
-    CGI_DIRECTORIES, DEFAULT_TIMEOUT,
+    build_environment, check_script_file, find_script, is_nph, query_arguments, Body, CgiError,
+    CgiRequest, EnvironmentPolicy, Location, RunAs, ScriptCommand, ScriptHeaders, CGI_DIRECTORIES,
+    DEFAULT_TIMEOUT,
 };
 
 /// How many local redirects (RFC 3875 §6.2.2) one request may follow, so two scripts cannot bounce it for ever.
@@ -79,11 +79,14 @@ impl CgiHttpRequestHandler {
     pub fn run_cgi(&self, req: &mut HttpRequest<'_>) -> io::Result<bool> {
         let mut redirects = 0;
         loop {
-            if url_collapse_path(&req.path).is_none() {
+            // One reading of the path decides both whether a script runs and, if not, which file is served.
+            let request_target = req.target();
+            if request_target.climbs_above_root() {
                 req.send_error(400, Some("Bad request path"))?;
                 return Ok(true);
             }
-            let Some(target) = find_script(&req.path, &self.cgi_directories, self.directory())
+            let Some(target) =
+                find_script(&request_target, &self.cgi_directories, self.directory())
             else {
                 if redirects > 0 {
                     // A local redirect to a file: answered as the GET it now is.

@@ -155,8 +155,8 @@ pub use error::CgiError;
 pub use handler::{CgiHttpRequestHandler, DEFAULT_MAX_REQUEST_BODY, MAX_LOCAL_REDIRECTS};
 pub use output::{HeaderParser, Location, ScriptHeaders, MAX_HEADER_BYTES, MAX_HEADER_LINES};
 pub use path::{
-    is_cgi, is_nph, is_python, query_arguments, split_script, translate_decoded_path,
-    url_collapse_path, ScriptPath,
+    is_cgi, is_nph, is_python, query_arguments, route_script, split_script, translate_decoded_path,
+    url_collapse_path, ScriptLocation, ScriptPath,
 };
 pub use runner::{
     check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -14,9 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::output::HeaderParser;
-use crate::{
-    is_cgi, split_script, sys, translate_decoded_path, CgiError, ScriptHeaders, ScriptPath,
-};
+use basehttp::RequestTarget;
+
+use crate::{route_script, sys, CgiError, ScriptHeaders, ScriptPath};
 
 /// How long a script may run when nothing else is configured (`--cgi-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,21 +120,27 @@ pub struct ScriptTarget {
     pub file: PathBuf,
 }
 
-/// Finds the script a request path names under `document_root`, as Python's `is_cgi` and the first half of `run_cgi`:
-/// `None` when the path is not under one of `cgi_directories` (or climbs above the root, see [`is_cgi`]).
+/// Finds the script a request names under `document_root`, as Python's `is_cgi` and the first half of `run_cgi`:
+/// `None` when the path is not under one of `cgi_directories` (or climbs above the root, see [`is_cgi`](crate::is_cgi)).
 ///
-/// Nested script directories are found by looking at the disk ([`split_script`] with a real directory test).
+/// This is [`route_script`] with the disk answering which URL paths are directories (for nested script directories),
+/// over the request's [`RequestTarget`], the reading simplehttp's file lookup shares.
 pub fn find_script<S: AsRef<str>>(
-    request_path: &str,
+    target: &RequestTarget,
     cgi_directories: &[S],
     document_root: &Path,
 ) -> Option<ScriptTarget> {
-    let (directory, rest) = is_cgi(request_path, cgi_directories)?;
-    let path = split_script(&directory, &rest, |url_path| {
-        translate_decoded_path(document_root, url_path).is_dir()
-    });
-    let file = translate_decoded_path(document_root, &path.script_name);
-    Some(ScriptTarget { path, file })
+    let location = route_script(target, cgi_directories, |segments| {
+        let mut path = document_root.to_path_buf();
+        for segment in segments {
+            path.push(std::ffi::OsStr::from_bytes(segment));
+        }
+        path.is_dir()
+    })?;
+    Some(ScriptTarget {
+        file: location.file(document_root),
+        path: location.script_path(target.query().unwrap_or("")),
+    })
 }
 
 /// Why a script file cannot be run: Python's checks in `run_cgi`, before anything is sent.
