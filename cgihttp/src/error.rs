@@ -17,9 +17,12 @@ pub enum CgiError {
     /// A header line is not `name: value` with a token name and a value free of control characters and valid UTF-8,
     /// or `Status`, `Location` or `Content-Type` appears twice.
     MalformedHeader,
+    /// A header value or reason phrase holds a C0 control other than tab, DEL, a C1 control (U+0080 to U+009F),
+    /// or a character beyond ISO-8859-1: it cannot go on the wire as the script meant it.
+    UnsendableHeader,
     /// `Status:` is not a three-digit code from 200 to 599 with an optional reason.
     InvalidStatus,
-    /// `Location:` is neither a local path (starting with one `/`) nor an absolute URL.
+    /// `Location:` is neither a local path (starting with one `/`) nor an absolute URL, or is not an ASCII URI reference.
     InvalidLocation,
     /// The header block has none of `Content-Type`, `Location` and `Status` (RFC 3875 §6.2).
     MissingCgiField,
@@ -59,6 +62,8 @@ impl fmt::Display for CgiError {
             CgiError::HeaderTooLarge => formatter.write_str("script header block too large"),
             CgiError::TooManyHeaders => formatter.write_str("script sent too many header lines"),
             CgiError::MalformedHeader => formatter.write_str("malformed script header line"),
+            CgiError::UnsendableHeader => formatter
+                .write_str("control character or character beyond ISO-8859-1 in a script header"),
             CgiError::InvalidStatus => formatter.write_str("invalid script Status header"),
             CgiError::InvalidLocation => formatter.write_str("invalid script Location header"),
             CgiError::MissingCgiField => {
