@@ -365,6 +365,13 @@ pub fn is_python(script: &str) -> bool {
 ///
 /// Otherwise the query is an "indexed" search string: split on `+`, each word percent-decoded (as raw bytes), empty words dropped.
 /// A word that decodes to a NUL byte cannot be an argument, and then, as RFC 3875 asks, no arguments are given at all.
+///
+/// A word that starts with `-` (after decoding, so `%2D` too) would reach the script as an option:
+/// `GET /cgi-bin/search.sh?-s+foo` would run it with `-s foo`, the option-injection hole behind PHP-CGI's CVE-2012-1823.
+/// The client, not the script's author, chooses those words, so such a query gives no arguments at all,
+/// as RFC 3875 §4.4 has it for any word the server cannot pass ("MUST NOT generate any command line information");
+/// the script still reads the whole query from `QUERY_STRING`.
+///
 /// Python instead passes one argument, the whole query with `+` turned into spaces and not decoded,
 /// and passes an empty argument when there is no query at all; RFC 3875 is followed here.
 ///
@@ -373,6 +380,8 @@ pub fn is_python(script: &str) -> bool {
 ///
 /// assert_eq!(query_arguments("hello+big%20world"), ["hello", "big world"]);
 /// assert!(query_arguments("a=b+c").is_empty());
+/// assert!(query_arguments("-s+foo").is_empty());
+/// assert!(query_arguments("foo+%2Dn").is_empty());
 /// ```
 pub fn query_arguments(query: &str) -> Vec<OsString> {
     if query.contains('=') {
@@ -383,7 +392,10 @@ pub fn query_arguments(query: &str) -> Vec<OsString> {
         .filter(|word| !word.is_empty())
         .map(|word| percent_decode_str(word).collect())
         .collect();
-    if words.iter().any(|word| word.contains(&0)) {
+    if words
+        .iter()
+        .any(|word| word.contains(&0) || word.starts_with(b"-"))
+    {
         return Vec::new();
     }
     words.into_iter().map(OsString::from_vec).collect()
@@ -695,5 +707,18 @@ mod tests {
         check_arguments("a+%00", &[]);
         check_arguments("a=b", &[]);
         check_arguments("x+a%3Db", &[b"x", b"a=b"]);
+        check_arguments("a-b+c-", &[b"a-b", b"c-"]);
+    }
+
+    // A search word starting with `-` would be an option to the script: the query then gives no arguments at all.
+    #[test]
+    fn search_words_never_become_options() {
+        check_arguments("-s+foo", &[]);
+        check_arguments("foo+-s", &[]);
+        check_arguments("%2ds", &[]);
+        check_arguments("%2Dn+x", &[]);
+        check_arguments("--", &[]);
+        check_arguments("-", &[]);
+        check_arguments("+-x", &[]);
     }
 }

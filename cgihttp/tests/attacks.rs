@@ -249,3 +249,109 @@ fn no_spelling_serves_a_script_or_lists_its_directory() {
     assert_eq!(body(&answer), "RAN /a/b", "{answer}");
     let _ = site.directory();
 }
+
+/// Sends `request` and returns the answer's raw bytes (a lossy string would hide the very bytes these tests look for).
+fn exchange_bytes(site: &Site, request: &str) -> Vec<u8> {
+    let mut stream = site.connect();
+    stream
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|error| panic!("send: {error}"));
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+// Defence: every header value and reason phrase from a script is checked for C0 and C1 controls, and Location is an ASCII URI reference;
+// a bad one is a 502 with the reason logged, and the bytes never reach the wire.
+#[test]
+fn control_characters_from_a_script_never_reach_the_wire() {
+    // \302\233 is U+009B (CSI) in UTF-8, \302\205 is U+0085 (NEL).
+    let site = Site::start(
+        &[
+            (
+                "reason.sh",
+                "printf 'Status: 200 O\\302\\233K\\nContent-Type: text/plain\\n\\nbody'",
+            ),
+            (
+                "header.sh",
+                "printf 'Content-Type: text/plain\\nX-Note: a\\302\\205b\\n\\nbody'",
+            ),
+            (
+                "location.sh",
+                "printf 'Location: http://example.com/a\\302\\205Set-Cookie:injected\\n\\n'",
+            ),
+            (
+                "local.sh",
+                "printf 'Status: 302 Found\\nLocation: /caf\\303\\251\\n\\n'",
+            ),
+            (
+                "c0.sh",
+                "printf 'Content-Type: text/plain\\nX-Note: a\\033[31mb\\n\\nbody'",
+            ),
+            (
+                "fine.sh",
+                "printf 'Content-Type: text/plain\\nX-Note: caf\\303\\251\\n\\nbody'",
+            ),
+        ],
+        |_| {},
+    );
+    for script in ["reason.sh", "header.sh", "location.sh", "local.sh", "c0.sh"] {
+        let answer = exchange_bytes(
+            &site,
+            &format!("GET /cgi-bin/{script} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 502 "), "{script}: {text}");
+        assert!(
+            !answer
+                .iter()
+                .any(|&byte| (0x80..=0x9f).contains(&byte) || byte == 0x1b),
+            "{script}: a control byte reached the wire: {answer:?}"
+        );
+        assert!(!text.contains("Set-Cookie"), "{script}: {text}");
+    }
+    site.expect_log(
+        "CGI script failed: control character or character beyond ISO-8859-1 in a script header",
+    );
+    site.expect_log("CGI script failed: invalid script Location header");
+    // ISO-8859-1 text that is not a control still passes, as its one byte.
+    let answer = exchange_bytes(
+        &site,
+        "GET /cgi-bin/fine.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with(b"HTTP/1.1 200 "), "{answer:?}");
+    assert!(
+        answer
+            .windows(12)
+            .any(|window| window == b"X-Note: caf\xe9"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+// Defence: search words that start with `-` never become the script's arguments (RFC 3875 §4.4 option injection).
+#[test]
+fn search_words_never_become_options() {
+    let site = Site::start(
+        &[(
+            "args.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s:' \"$#\"\nfor word in \"$@\"; do printf '[%s]' \"$word\"; done\nprintf ' %s' \"$QUERY_STRING\"",
+        )],
+        |_| {},
+    );
+    for (query, expected) in [
+        ("-s+foo", "0: -s+foo"),
+        ("foo+-s", "0: foo+-s"),
+        ("%2Ds+foo", "0: %2Ds+foo"),
+        ("--help", "0: --help"),
+        (
+            "hello+big%20world",
+            "2:[hello][big world] hello+big%20world",
+        ),
+        ("a-b+c", "2:[a-b][c] a-b+c"),
+    ] {
+        let answer = site.get(&format!("/cgi-bin/args.sh?{query}"));
+        assert_eq!(body(&answer), expected, "{query}: {answer}");
+        assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{query}");
+    }
+}
