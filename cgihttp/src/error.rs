@@ -39,6 +39,8 @@ pub enum CgiError {
     /// The client closed or reset the connection while the script ran; the script was stopped.
     /// Nothing is answered (nobody is left to read it).
     ClientGone,
+    /// The server is stopping: the script was killed with everything it started.
+    ServerStopping,
     /// Reading the request body for the script's stdin failed: the client left, or stalled past the timeout, mid-body.
     /// The script was stopped, since the request it was given is incomplete.
     RequestBody(io::ErrorKind),
@@ -50,6 +52,7 @@ impl CgiError {
         match self {
             CgiError::Timeout => 504,
             CgiError::Spawn(_) => 500,
+            CgiError::ServerStopping => 503,
             CgiError::RequestBody(_) => 400,
             _ => 502,
         }
@@ -77,6 +80,7 @@ impl fmt::Display for CgiError {
             CgiError::Read(kind) => write!(formatter, "cannot read script output: {kind}"),
             CgiError::Write(kind) => write!(formatter, "cannot write to client: {kind}"),
             CgiError::ClientGone => formatter.write_str("client closed the connection"),
+            CgiError::ServerStopping => formatter.write_str("server stopping, script killed"),
             CgiError::RequestBody(kind) => write!(formatter, "cannot read request body: {kind}"),
         }
     }
