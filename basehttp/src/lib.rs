@@ -73,12 +73,12 @@
 //! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
-//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]       |
+//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `translate_path`'s and `_url_collapse_path`'s reading of `self.path` | [`RequestTarget`], [`HttpRequest::target`] (one reading for every layer) |
 //! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
-//! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, flushed after each hook    |
-//! | `self.connection` (the socket)                  | [`HttpRequest::raw_stream`] (to write, e.g. sendfile), [`HttpRequest::connection_socket`] (to watch) |
+//! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, sent after each hook       |
+//! | `self.connection` (the socket)                  | [`HttpRequest::connection_socket`] (to watch); [`HttpRequest::send_file`] for `shutil.copyfileobj` of a file |
 //! | `send_response`, `send_response_only`           | [`HttpRequest::send_response`], [`HttpRequest::send_response_only`] |
 //! | `send_header`, `end_headers`, `flush_headers`   | [`HttpRequest::send_header`], [`HttpRequest::end_headers`], [`HttpRequest::flush_headers`] |
 //! | `send_error(code, message, explain)`            | [`HttpRequest::send_error`], [`HttpRequest::send_error_explain`] |
@@ -88,7 +88,8 @@
 //! | `responses`, `http.HTTPStatus`                  | [`BaseHttpRequestHandler::responses`], [`responses`], [`RESPONSES`] |
 //! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
 //! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
-//! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`]                |
+//! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`] (a state machine per connection in readiness mode) |
+//! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
 //! # Better than Python
@@ -111,14 +112,20 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod buffer;
 mod connection;
 mod handler;
 mod headers;
+mod log;
+mod machine;
+mod output;
 mod parse;
 mod server;
 mod status;
 mod target;
 mod text;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use body::{
     parse_chunk_size, Body, ChunkSizeError, ChunkedReader, LengthReader, MAX_CHUNK_LINE,
@@ -129,6 +136,7 @@ pub use handler::{
     ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
+pub use log::{flush_access_log, set_access_log, AccessLog};
 pub use parse::{
     decode_request_line, framing, parse_content_length, parse_head, parse_request_line,
     BodyFraming, HeadParser, ParseError, RequestHead, RequestLine, Status, MAX_HEADERS, MAX_LINE,
@@ -142,3 +150,5 @@ pub use text::{
     date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
     python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
 };
+#[cfg(feature = "tls")]
+pub use tls::{tls_server_config, ALPN_PROTOCOLS};

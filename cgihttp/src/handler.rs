@@ -289,31 +289,35 @@ impl CgiHttpRequestHandler {
             read_deadline: SocketDeadline::new(socket),
             stopping: &self.stopping,
         };
-        let (result, exit_status) = command.run_exchange(
-            &mut exchange,
-            |headers, output| {
-                if let Some(path) = headers.local_redirect() {
-                    local_redirect = Some(path.to_owned());
-                    return Ok(Body::Discard);
-                }
-                // 204 and 304 answers have no body, whatever the script prints.
-                let bodiless = matches!(headers.status(), 204 | 304);
-                output.send_headers(headers, is_head, bodiless, chunked_allowed)?;
-                Ok(if is_head || bodiless {
-                    Body::Discard
-                } else {
-                    Body::Forward
-                })
-            },
-            |line| {
-                let mut lines = stderr_lines
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if lines.len() < MAX_LOGGED_STDERR_LINES {
-                    lines.push(format!("{log_prefix}{}\n", escape_log(line)));
-                }
-            },
-        );
+        // The script holds this worker for as long as it runs: the readiness loop is told, so that another worker
+        // takes the ready connections at once rather than after it notices.
+        let (result, exit_status) = socketserver::blocking(|| {
+            command.run_exchange(
+                &mut exchange,
+                |headers, output| {
+                    if let Some(path) = headers.local_redirect() {
+                        local_redirect = Some(path.to_owned());
+                        return Ok(Body::Discard);
+                    }
+                    // 204 and 304 answers have no body, whatever the script prints.
+                    let bodiless = matches!(headers.status(), 204 | 304);
+                    output.send_headers(headers, is_head, bodiless, chunked_allowed)?;
+                    Ok(if is_head || bodiless {
+                        Body::Discard
+                    } else {
+                        Body::Forward
+                    })
+                },
+                |line| {
+                    let mut lines = stderr_lines
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if lines.len() < MAX_LOGGED_STDERR_LINES {
+                        lines.push(format!("{log_prefix}{}\n", escape_log(line)));
+                    }
+                },
+            )
+        });
         let framing = exchange.framing;
         exchange.read_deadline.restore();
         for line in stderr_lines

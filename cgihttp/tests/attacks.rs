@@ -355,3 +355,35 @@ fn search_words_never_become_options() {
         assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{query}");
     }
 }
+
+// Defence: a body streamed to a running script (Content-Length) whose client goes quiet, well within the idle timeout,
+// holds its thread no longer than the CGI timeout: each read waits at most what is left of it
+// (on a connection with a thread of its own, as here; on the readiness loop a read waits at most the idle timeout).
+#[test]
+fn a_stalled_streamed_body_is_cut_at_the_cgi_timeout() {
+    let site = Site::start(
+        &[(
+            "slurp.sh",
+            "cat > /dev/null\nprintf 'Content-Type: text/plain\\n\\ndone'",
+        )],
+        |handler| {
+            handler.timeout = Some(Duration::from_secs(2));
+            handler.files.limits.idle_timeout = Some(Duration::from_secs(30));
+        },
+    );
+    let mut stream = site.connect();
+    stream
+        .write_all(b"POST /cgi-bin/slurp.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx")
+        .unwrap_or_else(|error| panic!("send: {error}"));
+    let started = Instant::now();
+    // Nothing more is sent; the answer must come at the CGI timeout, not at the idle timeout.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 504 "),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}

@@ -287,3 +287,68 @@ fn serves_in_readiness_mode_with_workers() {
     }
     assert!(get(port, "/a.txt").ends_with("\r\n\r\nhello"));
 }
+
+/// Stops the command with Ctrl-C and returns what it wrote on stderr.
+fn interrupt(mut guard: Guard) -> String {
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(guard.0.wait().unwrap().success());
+    let mut log = String::new();
+    guard
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
+}
+
+// Not in Python: --access-log sends the request lines to a file, written by a background thread and complete at exit;
+// errors stay on stderr.
+#[test]
+fn access_log_goes_to_a_file() {
+    let log_directory = tempfile::tempdir().unwrap();
+    let log_path = log_directory.path().join("access.log");
+    let (_directory, guard, _stdout, port) = serve_a_txt(
+        Stdio::piped(),
+        &["--access-log", log_path.to_str().unwrap()],
+    );
+    for _ in 0..3 {
+        assert!(get(port, "/a.txt").ends_with("hello"));
+    }
+    assert!(get(port, "/missing").starts_with("HTTP/1.1 404 "));
+    let stderr = interrupt(guard);
+    let access = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(
+        access.matches("\"GET /a.txt HTTP/1.1\" 200 -").count(),
+        3,
+        "{access}"
+    );
+    assert!(
+        access.contains("\"GET /missing HTTP/1.1\" 404 -"),
+        "{access}"
+    );
+    assert!(!stderr.contains("\"GET"), "{stderr}");
+    assert!(
+        stderr.contains("code 404, message File not found"),
+        "{stderr}"
+    );
+}
+
+// Not in Python: -q leaves the request lines out (nginx's `access_log off`); errors are still logged.
+#[test]
+fn quiet_logs_errors_only() {
+    let (_directory, guard, _stdout, port) = serve_a_txt(Stdio::piped(), &["-q"]);
+    assert!(get(port, "/a.txt").ends_with("hello"));
+    assert!(get(port, "/missing").starts_with("HTTP/1.1 404 "));
+    let stderr = interrupt(guard);
+    assert!(!stderr.contains("\"GET"), "{stderr}");
+    assert!(
+        stderr.contains("code 404, message File not found"),
+        "{stderr}"
+    );
+}
