@@ -363,7 +363,7 @@ impl<'a> HttpRequest<'a> {
             wfile: ResponseWriter::new(wfile),
             handler,
             // Room for a typical response head, so the headers go in without regrowing.
-            headers_buffer: Vec::with_capacity(256),
+            headers_buffer: Vec::with_capacity(512),
             http_0_9: parts.http_0_9,
             socket,
         }
@@ -585,13 +585,18 @@ impl<'a> HttpRequest<'a> {
 
     /// `server_version sys_version` (Python's `version_string()`), the `Server` header.
     pub fn version_string(&self) -> String {
-        format!(
-            "{} {}",
-            self.handler.server_version(),
-            self.handler.sys_version()
-        )
-        .trim()
-        .to_owned()
+        // Built by hand, not with format!: this runs for every response.
+        let (server, system) = (self.handler.server_version(), self.handler.sys_version());
+        let mut version = String::with_capacity(server.len() + 1 + system.len());
+        version.push_str(server);
+        version.push(' ');
+        version.push_str(system);
+        let trimmed = version.trim();
+        if trimmed.len() == version.len() {
+            version
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     /// The current time as an HTTP date (Python's `date_time_string()`); see [`crate::date_time_string`] for another time.

@@ -32,7 +32,7 @@ const FILE: u8 = 1;
 const OFF: u8 = 2;
 
 /// Lines waiting for the writer thread at most; beyond, lines are dropped rather than wait.
-const QUEUE: usize = 16 * 1024;
+const QUEUE: usize = 4096;
 
 static MODE: AtomicU8 = AtomicU8::new(STDERR);
 static WRITER: RwLock<Option<SyncSender<Message>>> = RwLock::new(None);

@@ -81,6 +81,7 @@ mod head;
 mod listing;
 mod mime;
 mod range;
+mod small_files;
 mod url_path;
 
 pub use cli::{
@@ -94,8 +95,8 @@ pub use conditional::{
 };
 pub use handler::{serve_files, write_reply, SimpleHttpRequestHandler, SERVER_VERSION};
 pub use head::{
-    send_head, FileBody, FileReply, FileRequest, HeadReply, ServeDirectory, SimpleHooks,
-    INDEX_PAGES,
+    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, ServeDirectory,
+    SimpleHooks, INDEX_PAGES,
 };
 pub use listing::{
     html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,

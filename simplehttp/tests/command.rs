@@ -352,3 +352,45 @@ fn quiet_logs_errors_only() {
         "{stderr}"
     );
 }
+
+// Not in Python, whose log write blocks the request: an access log that stops taking lines (a FIFO nobody reads,
+// standing for a stalled disk) never stalls serving; lines beyond the queue are dropped and counted.
+#[test]
+fn a_stalled_access_log_does_not_stall_serving() {
+    let log_directory = tempfile::tempdir().unwrap();
+    let fifo = log_directory.path().join("access.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // Opens the FIFO for reading and never reads it.
+    let mut reader = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3< '{}'; exec sleep 60", fifo.display()))
+        .spawn()
+        .unwrap();
+    let (_directory, _guard, _stdout, port) =
+        serve_a_txt(Stdio::null(), &["--access-log", fifo.to_str().unwrap()]);
+    // Far more lines than the pipe (64 KiB) and the queue (4096 lines) hold.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = vec![0; 4096];
+    for _ in 0..6000 {
+        stream
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut seen = Vec::new();
+        while !seen.ends_with(b"\r\n\r\nhello") {
+            let read = stream
+                .read(&mut answer)
+                .expect("answered while the log is stalled");
+            assert!(read > 0);
+            seen.extend_from_slice(&answer[..read]);
+        }
+    }
+    let _ = reader.kill();
+    let _ = reader.wait();
+}
