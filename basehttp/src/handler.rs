@@ -11,6 +11,7 @@ use socketserver::{Address, Stream};
 use crate::body::Body;
 use crate::headers::Headers;
 use crate::status::responses;
+use crate::target::RequestTarget;
 use crate::text::{
     date_time_string, format_error_message, html_escape, log_date_time_string, python_repr,
     DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
@@ -646,6 +647,15 @@ impl<'a> HttpRequest<'a> {
     /// The current time as Python's `log_date_time_string()` writes it (in UTC; see [`crate::log_date_time_string`]).
     pub fn log_date_time_string(&self) -> String {
         log_date_time_string(SystemTime::now())
+    }
+
+    /// The request path read once for every layer: decoded, normalised, cut at `?` and `#` ([`RequestTarget`]).
+    ///
+    /// File lookup and script routing both start from this, so a target cannot name one thing to one layer and another to the next.
+    /// It is computed from [`path`](Self::path) on each call, so it always follows a rewritten `path`;
+    /// a hook that needs it twice keeps the value.
+    pub fn target(&self) -> RequestTarget {
+        RequestTarget::parse(&self.path)
     }
 
     /// The connection's socket, to watch but not to read or write: for example to poll it for a hang-up

@@ -19,8 +19,7 @@ use crate::range::{
     RangeRequest,
 };
 use crate::url_path::{
-    directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
-    translate_path, translate_path_bytes,
+    directory_redirect_location, has_trailing_slash, path_ends_with_slash, translate_path,
 };
 
 /// Python's `SimpleHTTPRequestHandler.index_pages`.
@@ -33,13 +32,12 @@ pub trait SimpleHooks {
 
     /// Python's `translate_path`; see [`translate_path`](crate::translate_path).
     ///
-    /// The request path is the request line read as ISO-8859-1, so its characters are given back as the raw bytes that came ([`latin1_bytes`](crate::latin1_bytes)):
+    /// The request path is the request line read as ISO-8859-1, so its characters are taken as the raw bytes that came:
     /// a raw UTF-8 or other non-ASCII name then finds its file, as the crate docs promise.
+    /// The default reads the path as basehttp's [`RequestTarget`](basehttp::RequestTarget), as cgihttp's script routing does;
+    /// an override that reads it otherwise must keep routing and files in agreement itself.
     fn translate_path(&self, request_path: &str) -> PathBuf {
-        match latin1_bytes(request_path) {
-            Some(raw) => translate_path_bytes(&raw, self.directory()),
-            None => translate_path(request_path, self.directory()),
-        }
+        translate_path(request_path, self.directory())
     }
 
     /// Python's `index_pages`: the names tried, in order, for a directory.

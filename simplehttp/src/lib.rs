@@ -112,5 +112,5 @@ pub use range::{
 pub use url_path::{
     directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
     safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,
-    unquote_to_bytes,
+    translate_target, unquote_to_bytes,
 };
