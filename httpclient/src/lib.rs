@@ -73,9 +73,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod config;
 mod connection;
 mod error;
 mod headers;
+#[cfg(feature = "tls")]
+mod https;
 mod legacy;
 mod parse;
 mod response;
@@ -84,19 +87,22 @@ mod stream;
 mod tls;
 mod url;
 
-#[doc(hidden)]
-pub use connection::fuzz_response;
-pub use connection::{Body, Config, HttpConnection, Timeouts, HTTPS_PORT, HTTP_PORT};
+pub use config::{Config, Timeouts, HTTPS_PORT, HTTP_PORT};
+pub use connection::{Body, HttpConnection};
 pub use error::{Error, Result, State, TimeoutKind};
 pub use headers::Headers;
+#[cfg(feature = "tls")]
+pub use https::HttpsConnection;
 pub use legacy::Http;
 pub use parse::{MAX_HEADERS, MAX_INTERIM_RESPONSES, MAX_LINE};
+#[doc(hidden)]
+pub use response::fuzz_response;
 pub use response::HttpResponse;
 /// The rustls crate this one is built on, for building a [`rustls::ClientConfig`].
 #[cfg(feature = "tls")]
 pub use rustls;
 #[cfg(feature = "tls")]
-pub use tls::{client_config, native_roots, webpki_roots, HttpsConnection};
+pub use tls::{client_config, native_roots, webpki_roots};
 pub use url::{get, request, Url};
 
 #[cfg(test)]

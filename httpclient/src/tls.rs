@@ -1,22 +1,20 @@
-//! HTTPS over rustls (ring provider): Python's `HTTPSConnection`. Behind the default `tls` feature.
+//! TLS over a connected socket with rustls (ring provider): which certificates to trust, and the handshake. Behind the default `tls` feature.
 
-use std::fmt;
 use std::net::TcpStream;
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, OnceLock};
 
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use rustls_pki_types::ServerName;
 
-use crate::connection::{Config, HttpConnection, Timeouts, HTTPS_PORT};
+use crate::config::Timeouts;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::stream::{io_error, Stream};
 
 /// The TLS half of an HTTPS connection: the rustls configuration and the name to verify.
 #[derive(Clone)]
 pub(crate) struct TlsSettings {
-    config: Arc<ClientConfig>,
-    server_name: Option<String>,
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) server_name: Option<String>,
 }
 
 /// The root certificates from the `webpki-roots` crate (Mozilla's list, compiled in).
@@ -53,7 +51,7 @@ pub fn client_config(roots: RootCertStore) -> Result<ClientConfig> {
 }
 
 /// The configuration used when none is given: webpki roots, built once.
-fn default_config() -> Result<Arc<ClientConfig>> {
+pub(crate) fn default_config() -> Result<Arc<ClientConfig>> {
     static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     if let Some(config) = DEFAULT.get() {
         return Ok(config.clone());
@@ -86,81 +84,4 @@ pub(crate) fn wrap(
     tcp.set_read_timeout(timeouts.read)?;
     tcp.set_write_timeout(timeouts.write)?;
     Ok(Stream::Tls(Box::new(StreamOwned::new(connection, tcp))))
-}
-
-/// An HTTPS connection, Python's `http.client.HTTPSConnection`: an [`HttpConnection`] whose socket speaks TLS.
-///
-/// Certificates are verified against the configured roots and the host name (or the name given to
-/// [`set_server_name`](Self::set_server_name)); ALPN offers `http/1.1`.
-/// Every method of [`HttpConnection`] is available through `Deref`.
-#[doc(alias = "HTTPSConnection")]
-pub struct HttpsConnection {
-    inner: HttpConnection,
-}
-
-impl fmt::Debug for HttpsConnection {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter
-            .debug_tuple("HttpsConnection")
-            .field(&self.inner)
-            .finish()
-    }
-}
-
-impl HttpsConnection {
-    /// Python's `HTTPSConnection(host)`: port 443 unless `host` names one; webpki roots.
-    pub fn new(host: &str) -> Result<Self> {
-        Self::with_config(host, Config::default())
-    }
-
-    /// With the connection options of [`Config`] and the default TLS configuration.
-    pub fn with_config(host: &str, config: Config) -> Result<Self> {
-        Self::with_tls_config(host, config, default_config()?)
-    }
-
-    /// With a caller-supplied rustls configuration (Python's `context` argument).
-    ///
-    /// Set `alpn_protocols` to `[b"http/1.1"]` in it to offer ALPN, as [`client_config`] does.
-    pub fn with_tls_config(host: &str, config: Config, tls: Arc<ClientConfig>) -> Result<Self> {
-        let mut inner = HttpConnection::with_default_port(host, config, HTTPS_PORT)?;
-        inner.tls = Some(TlsSettings {
-            config: tls,
-            server_name: None,
-        });
-        Ok(HttpsConnection { inner })
-    }
-
-    /// Verifies the server's certificate as `name` instead of the host connected to (Python's `server_hostname`).
-    pub fn set_server_name(&mut self, name: &str) {
-        if let Some(settings) = &mut self.inner.tls {
-            settings.server_name = Some(name.to_string());
-        }
-    }
-
-    /// The protocol agreed by ALPN on the open connection (`b"http/1.1"`), if any.
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        match &self.inner.stream {
-            Some(Stream::Tls(tls)) => tls.conn.alpn_protocol(),
-            _ => None,
-        }
-    }
-
-    /// The plain connection type, which keeps its TLS settings.
-    pub fn into_inner(self) -> HttpConnection {
-        self.inner
-    }
-}
-
-impl Deref for HttpsConnection {
-    type Target = HttpConnection;
-
-    fn deref(&self) -> &HttpConnection {
-        &self.inner
-    }
-}
-
-impl DerefMut for HttpsConnection {
-    fn deref_mut(&mut self) -> &mut HttpConnection {
-        &mut self.inner
-    }
 }

@@ -1,6 +1,7 @@
 //! `Url` and the one-call helpers [`get`] and [`request`]: the shape of Python's `urlopen(url).read()`, built on `HttpConnection`.
 
-use crate::connection::{Body, Config, HttpConnection};
+use crate::config::Config;
+use crate::connection::{Body, HttpConnection};
 use crate::error::{Error, Result};
 use crate::response::HttpResponse;
 
@@ -51,7 +52,7 @@ impl Url {
         if self.scheme == "https" {
             #[cfg(feature = "tls")]
             return Ok(
-                crate::tls::HttpsConnection::with_config(&self.netloc, config)?.into_inner(),
+                crate::https::HttpsConnection::with_config(&self.netloc, config)?.into_inner(),
             );
             #[cfg(not(feature = "tls"))]
             return Err(Error::InvalidUrl(
