@@ -10,12 +10,13 @@ use crate::config::{Config, HTTPS_PORT};
 use crate::connection::HttpConnection;
 use crate::error::Result;
 use crate::stream::Stream;
-use crate::tls::{default_config, TlsSettings};
+use crate::tls::{TlsConfig, TlsSettings};
 
 /// An HTTPS connection, Python's `http.client.HTTPSConnection`: an [`HttpConnection`] whose socket speaks TLS.
 ///
-/// Certificates are verified against the configured roots and the host name (or the name given to
-/// [`set_server_name`](Self::set_server_name)); ALPN offers `http/1.1`.
+/// Certificates are verified against the system's root certificates (or those of a [`TlsConfig`]) and the host name
+/// (or the name given to [`set_server_name`](Self::set_server_name)); ALPN offers `http/1.1`.
+/// A refused certificate is [`Error::Certificate`](crate::Error::Certificate), whose message says what is wrong and what to do.
 /// Every method of [`HttpConnection`] is available through `Deref`.
 #[doc(alias = "HTTPSConnection")]
 pub struct HttpsConnection {
@@ -32,20 +33,34 @@ impl fmt::Debug for HttpsConnection {
 }
 
 impl HttpsConnection {
-    /// Python's `HTTPSConnection(host)`: port 443 unless `host` names one; webpki roots.
+    /// Python's `HTTPSConnection(host)`: port 443 unless `host` names one; the system's root certificates ([`TlsConfig::new`]),
+    /// read at the first connection.
     pub fn new(host: &str) -> Result<Self> {
         Self::with_config(host, Config::default())
     }
 
-    /// With the connection options of [`Config`] and the default TLS configuration.
+    /// With the connection options of [`Config`] and the system's root certificates.
     pub fn with_config(host: &str, config: Config) -> Result<Self> {
-        Self::with_tls_config(host, config, default_config()?)
+        Self::with_settings(host, config, None)
     }
 
-    /// With a caller-supplied rustls configuration (Python's `context` argument).
+    /// Python's `HTTPSConnection(host, context=context)`: with what `tls` trusts (a CA file, the system's roots, or nothing checked).
     ///
-    /// Set `alpn_protocols` to `[b"http/1.1"]` in it to offer ALPN, as [`client_config`](crate::client_config) does.
+    /// # Errors
+    ///
+    /// Those of [`TlsConfig::client_config`], besides an invalid host.
+    pub fn with_context(host: &str, config: Config, tls: &TlsConfig) -> Result<Self> {
+        Self::with_settings(host, config, Some(Arc::new(tls.client_config()?)))
+    }
+
+    /// With a rustls configuration of your own (for client certificates, other roots, other protocol versions).
+    ///
+    /// Set `alpn_protocols` to `[b"http/1.1"]` in it to offer ALPN, as [`TlsConfig::client_config`] and [`client_config`](crate::client_config) do.
     pub fn with_tls_config(host: &str, config: Config, tls: Arc<ClientConfig>) -> Result<Self> {
+        Self::with_settings(host, config, Some(tls))
+    }
+
+    fn with_settings(host: &str, config: Config, tls: Option<Arc<ClientConfig>>) -> Result<Self> {
         let mut inner = HttpConnection::with_default_port(host, config, HTTPS_PORT)?;
         inner.tls = Some(TlsSettings {
             config: tls,

@@ -159,6 +159,8 @@ pub struct HttpResponse<'a> {
     framing: Framing,
     will_close: bool,
     trailers: Headers,
+    /// Body bytes handed out so far, for [`Error::IncompleteRead`].
+    body_read: u64,
 }
 
 impl fmt::Debug for HttpResponse<'_> {
@@ -185,6 +187,7 @@ impl<'a> HttpResponse<'a> {
             framing: head.framing,
             will_close: head.will_close,
             trailers: Headers::new(),
+            body_read: 0,
         };
         if response.framing == Framing::Length(0) {
             response.finish();
@@ -288,6 +291,7 @@ impl<'a> HttpResponse<'a> {
         self.close();
         Error::IncompleteRead {
             partial: Vec::new(),
+            read: self.body_read,
             expected,
         }
     }
@@ -384,6 +388,7 @@ impl<'a> HttpResponse<'a> {
     /// Counts `amount` body bytes as read.
     fn advance(&mut self, amount: usize) {
         let amount = amount as u64;
+        self.body_read = self.body_read.saturating_add(amount);
         match &mut self.framing {
             Framing::Length(left) => {
                 *left = left.saturating_sub(amount);
@@ -447,9 +452,10 @@ impl<'a> HttpResponse<'a> {
             match self.read_some(&mut out[filled..]) {
                 Ok(0) => break,
                 Ok(read) => filled += read,
-                Err(Error::IncompleteRead { expected, .. }) => {
+                Err(Error::IncompleteRead { read, expected, .. }) => {
                     return Err(Error::IncompleteRead {
                         partial: out[..filled].to_vec(),
+                        read,
                         expected,
                     })
                 }
@@ -481,9 +487,10 @@ impl<'a> HttpResponse<'a> {
                     match self.read_some(&mut block) {
                         Ok(0) => return Ok(out),
                         Ok(read) => out.extend_from_slice(&block[..read]),
-                        Err(Error::IncompleteRead { expected, .. }) => {
+                        Err(Error::IncompleteRead { read, expected, .. }) => {
                             return Err(Error::IncompleteRead {
                                 partial: out,
+                                read,
                                 expected,
                             })
                         }
@@ -534,9 +541,10 @@ impl<'a> HttpResponse<'a> {
         while line.len() < limit {
             let available = match self.fill_body() {
                 Ok(available) => available,
-                Err(Error::IncompleteRead { expected, .. }) => {
+                Err(Error::IncompleteRead { read, expected, .. }) => {
                     return Err(Error::IncompleteRead {
                         partial: line,
+                        read,
                         expected,
                     })
                 }
