@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, set_access_log, tls_server_config, AccessLog, BaseHttpRequestHandler,
-    HttpServer, Limits, ThreadingHttpServer,
+    serve_until_interrupted, set_access_log, AccessLog, BaseHttpRequestHandler, HttpServer, Limits,
+    ThreadingHttpServer,
 };
 use socketserver::{Address, Mode, ServerConfig};
 
@@ -124,12 +124,18 @@ fn serve<H: BaseHttpRequestHandler>(
         Address::Unix(_) => address,
     };
     let server = match &command.tls_cert {
+        #[cfg(feature = "tls")]
         Some(certificate) => {
             let password = command.tls_password()?;
-            let tls =
-                tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
+            let tls = basehttp::tls_server_config(
+                certificate,
+                command.tls_key.as_deref(),
+                password.as_deref(),
+            )?;
             HttpServer::with_tls(address, handler, tls, config)
         }
+        #[cfg(not(feature = "tls"))]
+        Some(_) => return Err("--tls-cert: this build has no TLS (the `tls` feature)".into()),
         None => HttpServer::with_config(address, handler, config),
     }
     .map_err(|error| bind_error(address, error))?;

@@ -73,7 +73,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
 mod command;
 mod conditional;
 mod handler;
@@ -84,10 +86,12 @@ mod range;
 mod small_files;
 mod url_path;
 
+#[cfg(feature = "cli")]
 pub use cli::{
     banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS, DEFAULT_PORT,
     LISTEN_BACKLOG,
 };
+#[cfg(feature = "cli")]
 pub use command::{serve_command, serve_command_threaded};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,

@@ -5,6 +5,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod features;
 mod fuzz;
 mod machine;
 mod shell;
@@ -32,6 +33,11 @@ const TASKS: &[Task] = &[
         name: "ci",
         summary: "fmt --check, clippy -D warnings, doc -D warnings, then test",
         run: ci::run,
+    },
+    Task {
+        name: "features",
+        summary: "each library crate linted and tested with --no-default-features and with --all-features",
+        run: features::run,
     },
     Task {
         name: "bench",
