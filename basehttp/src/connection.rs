@@ -51,7 +51,7 @@ pub fn serve_connection<R: Read, W: Write>(
         limits: handler.limits(),
         input: Input::new(reader),
         output: BufWriter::with_capacity(BUFFER_SIZE, writer),
-        parser: HeadParser::new(),
+        parser: HeadParser::with_max_head_size(handler.limits().max_head_size),
         socket: info.socket.as_ref(),
         raw_stream: if info.plain {
             info.socket.as_ref()
@@ -123,7 +123,7 @@ pub(crate) fn serve_ready(
         limits,
         input,
         output: BufWriter::with_capacity(BUFFER_SIZE, stream),
-        parser: HeadParser::new(),
+        parser: HeadParser::with_max_head_size(limits.max_head_size),
         socket: Some(stream),
         raw_stream: if info.plain { Some(stream) } else { None },
         read_timeout,
@@ -460,11 +460,12 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
         };
         self.set_read_timeout(self.limits.idle_timeout)?;
         let body_reader: &mut dyn BufRead = &mut self.input;
-        let rfile = Body::new(body_reader, head.framing);
+        let rfile = Body::with_limit(body_reader, head.framing, self.limits.max_body_size);
         let mut req = HttpRequest::new(handler, parts, rfile, &mut self.output, self.raw_stream);
         req.close_connection = close_connection;
 
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> io::Result<()> {
+            req.rfile.check_declared_length()?;
             if expect_continue {
                 if !handler.handle_expect_100(&mut req)? {
                     // The body may or may not follow now; only closing keeps the stream in step.
@@ -481,6 +482,15 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                 req.log_error(format_args!("{TIMED_OUT}"));
                 let _ = req.wfile.flush();
                 return Ok(Next::Close);
+            }
+            Ok(Err(error))
+                if crate::body::BodyTooLarge::in_error(&error).is_some()
+                    && !req.response_started() =>
+            {
+                req.log_error(format_args!("Request body too large: {error}"));
+                let _ = req.send_error(413, None);
+                let _ = req.wfile.flush();
+                return Ok(Next::Linger);
             }
             Ok(Err(error))
                 if matches!(

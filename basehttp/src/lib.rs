@@ -119,7 +119,8 @@ mod status;
 mod text;
 
 pub use body::{
-    parse_chunk_size, Body, ChunkSizeError, ChunkedReader, LengthReader, MAX_CHUNK_LINE,
+    parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
+    MAX_CHUNK_LINE,
 };
 pub use connection::{serve_connection, ConnectionInfo};
 pub use handler::{
@@ -128,8 +129,8 @@ pub use handler::{
 };
 pub use headers::Headers;
 pub use parse::{
-    decode_request_line, framing, parse_content_length, parse_head, parse_request_line,
-    BodyFraming, HeadParser, ParseError, RequestHead, RequestLine, Status, MAX_HEADERS, MAX_LINE,
+    decode_request_line, parse_head, parse_request_line, BodyFraming, HeadParser, ParseError,
+    RequestHead, RequestLine, Status, MAX_HEADERS, MAX_HEAD_SIZE, MAX_LINE,
 };
 pub use server::{
     serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
