@@ -144,6 +144,9 @@ pub fn directory_redirect_location(request_path: &str) -> String {
         .collect();
     // Like `urlsplit`, and like browsers, leading C0 controls and spaces are not part of the URL.
     let cleaned = cleaned.trim_start_matches(|character: char| character <= ' ');
+    // basehttp gives hooks the origin form of an absolute-form target; a path that still names a scheme and host
+    // (from a caller of its own) keeps only its path, so the Location stays on this site.
+    let cleaned = strip_scheme_and_authority(cleaned);
     let (before_fragment, fragment) = cleaned.split_once('#').unwrap_or((cleaned, ""));
     let (path, query) = before_fragment
         .split_once('?')
@@ -169,6 +172,20 @@ pub fn directory_redirect_location(request_path: &str) -> String {
         location.push_str(fragment);
     }
     location
+}
+
+/// `path` without a leading `scheme://authority` (RFC 3986 section 3), or as it is when it does not start with one.
+fn strip_scheme_and_authority(path: &str) -> &str {
+    let scheme_length = path
+        .find(|character: char| !(character.is_ascii_alphanumeric() || "+-.".contains(character)))
+        .unwrap_or(path.len());
+    let starts_with_letter = path.starts_with(|character: char| character.is_ascii_alphabetic());
+    match path[scheme_length..].strip_prefix("://") {
+        Some(rest) if starts_with_letter => {
+            &rest[rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len())..]
+        }
+        _ => path,
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +348,22 @@ mod tests {
         check_redirect("/\\evil.example", "/evil.example/");
         check_redirect("\\\\evil.example", "/evil.example/");
         check_redirect("///?q", "/?q");
+    }
+
+    #[test]
+    fn redirect_of_an_absolute_uri_keeps_only_its_path() {
+        check_redirect("http://evil.example/dir", "/dir/");
+        check_redirect("HTTPS://evil.example:443/dir?q#f", "/dir/?q#f");
+        check_redirect("http://evil.example", "/");
+        check_redirect("http://evil.example?q", "/?q");
+        check_redirect("http://evil.example//other.example/x", "/other.example/x/");
+        check_redirect("http://evil.example\\other.example", "/other.example/");
+        check_redirect("svn+ssh.1://h/x", "/x/");
+        // Not a scheme and an authority: kept as a path.
+        check_redirect("/http://evil.example/x", "/http://evil.example/x/");
+        check_redirect("1http://evil.example/x", "1http://evil.example/x/");
+        check_redirect("a:b/c", "a:b/c/");
+        check_redirect("ht!tp://x/y", "ht!tp://x/y/");
     }
 
     #[test]

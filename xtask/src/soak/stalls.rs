@@ -437,7 +437,7 @@ fn slowloris_client(port: u16) -> Watched {
         Err(error) => return failed(format!("connect: {error}")),
     };
     let first_byte = Instant::now();
-    if let Err(error) = stream.write_all(b"GET /small.txt HTTP/1.1\r\n") {
+    if let Err(error) = stream.write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n") {
         return failed(format!("send: {error}"));
     }
     let header = b"X-Dribble: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
