@@ -379,17 +379,18 @@ impl<R: BufRead> ChunkedReader<R> {
                     if self.trailers.len() >= MAX_HEADERS {
                         return Err(invalid("too many trailer fields"));
                     }
+                    // The head's rules: a token name right before the colon, no CR or NUL in the value.
                     let line = &self.line;
-                    let colon = memchr::memchr(b':', line)
-                        .filter(|&colon| colon > 0)
-                        .ok_or_else(|| invalid("invalid trailer field"))?;
-                    let name = &line[..colon];
-                    if name.iter().any(|byte| !byte.is_ascii_graphic())
+                    let name_length = token_length(line);
+                    if name_length == 0
+                        || line.get(name_length) != Some(&b':')
                         || line.contains(&b'\r')
                         || line.contains(&0)
                     {
                         return Err(invalid("invalid trailer field"));
                     }
+                    let colon = name_length;
+                    let name = &line[..colon];
                     let value = line[colon + 1..].trim_ascii();
                     self.trailers.push_raw(name, value, false);
                 }
@@ -587,6 +588,33 @@ mod tests {
         assert_eq!(reader.trailers().get("checksum"), Some("42"));
         assert_eq!(reader.trailers().get("x-other"), Some("y"));
         check("0\nbad trailer\n\n", Err("invalid trailer field"));
+        for bad in [
+            &b"0\r\n: empty name\r\n\r\n"[..],
+            b"0\r\nBad@Name: v\r\n\r\n",
+            b"0\r\nSpace : v\r\n\r\n",
+            b"0\r\n Folded: v\r\n\r\n",
+            b"0\r\nName: a\rb\r\n\r\n",
+            b"0\r\nName\r: v\r\n\r\n",
+            b"0\r\nName: a\0b\r\n\r\n",
+            b"0\r\nNa\0me: v\r\n\r\n",
+            b"0\r\nName\xe9: v\r\n\r\n",
+        ] {
+            let error = ChunkedReader::new(bad)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "invalid trailer field",
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let mut reader = ChunkedReader::new(&b"0\r\nX-Caf\xe9!#: caf\xe9 \r\nT:\r\n\r\n"[..]);
+        reader.read_to_end(&mut Vec::new()).unwrap_err();
+        let mut reader = ChunkedReader::new(&b"0\r\nX-A!#: caf\xe9 \r\nT:\r\n\r\n"[..]);
+        reader.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(reader.trailers().get("x-a!#"), Some("caf\u{e9}"));
+        assert_eq!(reader.trailers().get("t"), Some(""));
         let many = format!("0\n{}\n", "T: v\n".repeat(MAX_HEADERS + 1));
         check(&many, Err("too many trailer fields"));
     }
@@ -736,6 +764,36 @@ mod tests {
         let mut reader = LengthReader::new(&b"abc"[..], 10);
         let error = reader.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn drain_counts_a_body_that_arrives_in_several_reads() {
+        // Four bytes per read: no single read passes the limit, their sum does.
+        let wire = b"0123456789abcdefghij";
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &wire[..]),
+            BodyFraming::Length(20),
+        );
+        assert!(!body.drain(10).unwrap());
+        assert!(!body.is_done());
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &wire[..]),
+            BodyFraming::Length(20),
+        );
+        assert!(body.drain(20).unwrap());
+        assert!(body.is_done());
+        let chunked = b"4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n0\r\n\r\n";
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &chunked[..]),
+            BodyFraming::Chunked,
+        );
+        assert!(!body.drain(11).unwrap());
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &chunked[..]),
+            BodyFraming::Chunked,
+        );
+        assert!(body.drain(12).unwrap());
+        assert!(body.is_done());
     }
 
     #[test]

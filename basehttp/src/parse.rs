@@ -180,11 +180,17 @@ pub struct RequestLine {
     requestline: String,
     command: (usize, usize),
     path: (usize, usize),
-    /// The origin-form path when it is not a slice of the line: an absolute-form target with an empty path (`/` added).
-    origin_path: Option<Box<str>>,
-    authority: Option<(usize, usize)>,
+    /// What an absolute-form target adds; boxed, since it is rare and every head carries this value.
+    absolute: Option<Box<AbsoluteForm>>,
     version: Option<(usize, usize)>,
     version_number: (u64, u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AbsoluteForm {
+    authority: (usize, usize),
+    /// The origin-form path when it is not a slice of the line: the target's path was empty or a query (`/` added).
+    origin_path: Option<Box<str>>,
 }
 
 impl RequestLine {
@@ -203,7 +209,11 @@ impl RequestLine {
     /// An absolute-form target (`http://host:port/a?b`, RFC 9112 section 3.2.2) gives its origin form (`/a?b`),
     /// and its authority is [`RequestLine::authority`].
     pub fn path(&self) -> &str {
-        match &self.origin_path {
+        match self
+            .absolute
+            .as_ref()
+            .and_then(|absolute| absolute.origin_path.as_deref())
+        {
             Some(path) => path,
             None => &self.requestline[self.path.0..self.path.1],
         }
@@ -211,8 +221,8 @@ impl RequestLine {
 
     /// The authority (`host[:port]`) of an absolute-form request-target, which replaces the `Host` field.
     pub fn authority(&self) -> Option<&str> {
-        self.authority
-            .map(|(start, end)| &self.requestline[start..end])
+        let (start, end) = self.absolute.as_ref()?.authority;
+        Some(&self.requestline[start..end])
     }
 
     /// The version word, `HTTP/0.9` for a two-word request (Python's `request_version`).
@@ -286,18 +296,23 @@ struct LineSpans {
 
 impl RequestLine {
     fn from_spans(requestline: String, spans: LineSpans) -> Self {
-        let origin_path = spans.path_needs_root.then(|| {
-            let mut path = String::with_capacity(1 + spans.path.1 - spans.path.0);
-            path.push('/');
-            path.push_str(&requestline[spans.path.0..spans.path.1]);
-            path.into_boxed_str()
+        let absolute = spans.authority.map(|authority| {
+            let origin_path = spans.path_needs_root.then(|| {
+                let mut path = String::with_capacity(1 + spans.path.1 - spans.path.0);
+                path.push('/');
+                path.push_str(&requestline[spans.path.0..spans.path.1]);
+                path.into_boxed_str()
+            });
+            Box::new(AbsoluteForm {
+                authority,
+                origin_path,
+            })
         });
         RequestLine {
             requestline,
             command: spans.command,
             path: spans.path,
-            origin_path,
-            authority: spans.authority,
+            absolute,
             version: spans.version,
             version_number: spans.version_number,
         }

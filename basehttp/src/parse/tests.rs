@@ -244,6 +244,24 @@ fn test_header_length() {
 }
 
 #[test]
+fn a_header_line_of_exactly_max_line_bytes_is_accepted() {
+    // The line counts its CRLF, as Python's readline(_MAXLINE + 1) does.
+    let value = "v".repeat(MAX_LINE - "X: \r\n".len());
+    let exact = format!("GET / HTTP/1.0\r\nX: {value}\r\n\r\n");
+    check_python(exact.as_bytes(), &format!("GET / HTTP/1.0 | X: {value}"));
+    let over = format!("GET / HTTP/1.0\r\nX: {value}v\r\n\r\n");
+    check_python(over.as_bytes(), "431 Line too long");
+    // With a bare LF the line is one byte shorter, so one more value byte fits.
+    let bare = format!("GET / HTTP/1.0\nX: {value}v\n\n");
+    check_python(bare.as_bytes(), &format!("GET / HTTP/1.0 | X: {value}v"));
+    // An unfinished line is refused once it is longer than the limit, not before.
+    let unfinished = format!("GET / HTTP/1.0\r\nX: {value}\r");
+    check_python(unfinished.as_bytes(), "partial");
+    let unfinished = format!("GET / HTTP/1.0\r\nX: {value}vvv");
+    check_python(unfinished.as_bytes(), "431 Line too long");
+}
+
+#[test]
 fn test_too_many_headers() {
     // Mirrors test_httpservers: BaseHTTPRequestHandlerTestCase.test_too_many_headers.
     let many = format!(
