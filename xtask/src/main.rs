@@ -7,6 +7,7 @@ mod browser;
 mod ci;
 mod fuzz;
 mod machine;
+mod mutants;
 mod shell;
 mod soak;
 mod test;
@@ -52,6 +53,11 @@ const TASKS: &[Task] = &[
         name: "stalls",
         summary: "[-- ARGS]: simplehttp --timeout 2 with 1000 half heads and slowloris, then 1000/10 000 idle connections",
         run: soak::stalls::run,
+    },
+    Task {
+        name: "mutants",
+        summary: "[FILE]... [--in-diff [BASE]] [--max N] [--in-place] [-- ARGS]: cargo-mutants -j 1, fails on a missed mutant",
+        run: mutants::run,
     },
     Task {
         name: "fuzz",
