@@ -105,6 +105,22 @@ fn head_over_the_total_limit_gets_431_before_it_ends() {
         started.elapsed() < Duration::from_secs(4),
         "the refusal waited"
     );
+    // One header line that never ends is refused too, once the head passes 32 KiB, long before the line's own 64 KiB.
+    let mut stream = support::connect(server.port);
+    stream
+        .write_all(
+            format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Endless: {}",
+                "e".repeat(40 * 1024)
+            )
+            .as_bytes(),
+        )
+        .expect("send");
+    let response = read_for(&mut stream, Duration::from_secs(5));
+    assert!(
+        response.starts_with("HTTP/1.1 431 Request header fields too large\r\n"),
+        "{response}"
+    );
     // A head of 32 KiB and less is served.
     let filler = "f".repeat(32 * 1024 - 62);
     let response = exchange(
