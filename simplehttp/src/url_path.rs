@@ -273,6 +273,20 @@ mod tests {
         );
     }
 
+    // Outside Windows a colon or a backslash is an ordinary byte of a name, and a backslash never ends a path as a slash does.
+    #[cfg(unix)]
+    #[test]
+    fn colons_and_backslashes_are_ordinary_bytes_outside_windows() {
+        check("/c:/a:b/c%5Cd", "/srv/root/c:/a:b/c\\d");
+        check("/x\\/", "/srv/root/x\\/");
+        assert!(!path_ends_with_slash(Path::new("/srv/root/a\\")));
+        assert!(path_ends_with_slash(Path::new("/srv/root/a/")));
+        assert_eq!(
+            safe_segments("/c:x/d\\e"),
+            vec![b"c:x".to_vec(), b"d\\e".to_vec()]
+        );
+    }
+
     // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_windows_colon (only Windows reads `c:` and `\` as separators).
     #[cfg(windows)]
     #[test]

@@ -691,3 +691,101 @@ fn one_empty_line_before_the_request_line_is_skipped() {
     };
     assert_eq!((head.line.path(), head.length), ("/t", wire.len()));
 }
+
+#[test]
+fn bare_lf_and_mixed_line_endings_end_every_line() {
+    // Python reads lines up to LF, so a head may end lines with LF alone or mix LF and CRLF;
+    // each field must end where its own line does, and the head right after its blank line.
+    for wire in [
+        &b"POST / HTTP/1.1\nHost: x\nContent-Length: 5\n\nhello"[..],
+        b"POST / HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\nhello",
+        b"POST / HTTP/1.1\nHost: x\r\nContent-Length: 5\n\r\nhello",
+        b"POST / HTTP/1.1\nHost:x\nContent-Length:5\n\nhello",
+        b"POST / HTTP/1.1\nHost: x \t\nContent-Length: 5\t\n\nhello",
+    ] {
+        let head = parse_head(wire).unwrap().unwrap();
+        assert_eq!(
+            head.length,
+            wire.len() - 5,
+            "{:?}",
+            String::from_utf8_lossy(wire)
+        );
+        assert_eq!(head.framing, BodyFraming::Length(5));
+        assert_eq!(head.headers.get("host"), Some("x"));
+        assert_eq!(head.headers.len(), 2);
+    }
+    // A chunked framing named on a bare-LF line is seen, and so is a smuggling shape.
+    check_raw(
+        b"POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n",
+        "POST / HTTP/1.1 | Host: x | Transfer-Encoding: chunked [chunked]",
+    );
+    check_raw(
+        b"POST / HTTP/1.1\nHost: x\nContent-Length: 1\nTransfer-Encoding: chunked\n\n",
+        "400 Content-Length with Transfer-Encoding",
+    );
+    // A field with an empty value ends at its own LF too.
+    let head = parse_head(b"GET / HTTP/1.0\nX:\nY: 1\n\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers.get("x"), Some(""));
+    assert_eq!(head.headers.get("y"), Some("1"));
+    assert_eq!(head.length, 24);
+    // After a bare-LF request line the blank line may be bare too.
+    assert_eq!(
+        parse_head(b"GET / HTTP/1.0\n\nrest")
+            .unwrap()
+            .unwrap()
+            .length,
+        16
+    );
+    assert_eq!(
+        parse_head(b"GET / HTTP/1.0\r\n\nrest")
+            .unwrap()
+            .unwrap()
+            .length,
+        17
+    );
+}
+
+#[test]
+fn version_numbers_are_decimal() {
+    check("GET / HTTP/10.0\n\n", "505 Invalid HTTP version (10.0)");
+    check("GET / HTTP/19.0\n\n", "505 Invalid HTTP version (19.0)");
+    check("GET / HTTP/1.10\nHost: x\n\n", "GET / HTTP/1.10 | Host: x");
+    let head = parse_head(b"GET / HTTP/1.23\r\nHost: x\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.line.version_number(), (1, 23));
+    let head = parse_head(b"GET / HTTP/0.9\r\n\r\n").unwrap().unwrap();
+    assert_eq!(head.line.version_number(), (0, 9));
+    assert!(
+        !head.line.is_http_0_9(),
+        "a three-word line is not HTTP/0.9 whatever its version"
+    );
+    let head = parse_head(b"GET /\r\n").unwrap().unwrap();
+    assert!(head.line.is_http_0_9());
+    assert_eq!(head.line.version_number(), (0, 9));
+}
+
+#[test]
+fn a_line_outside_ascii_is_parsed_like_any_other() {
+    // The method holds a byte outside ASCII, so the line takes the decoding path; its headers and framing still count.
+    let wire = b"G\xc9T / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    let head = parse_head(wire).unwrap().unwrap();
+    assert!(!head.line.is_http_0_9());
+    assert_eq!(head.line.command(), "G\u{c9}T");
+    assert_eq!(head.line.requestline(), "G\u{c9}T / HTTP/1.1");
+    assert_eq!(head.framing, BodyFraming::Length(5));
+    assert_eq!(head.length, wire.len() - 5);
+    check_raw(
+        b"G\xc9T /\r\n",
+        "400 Bad HTTP/0.9 request type ('G\u{c9}T')",
+    );
+    check_raw(b"G\xc9T / HTTP/1.1\r\n\r\n", "400 Missing Host header");
+    let mut parser = HeadParser::new();
+    assert_eq!(
+        parser.parse(b"G\xc9T / FUBAR\r\n\r\n").unwrap_err(),
+        ParseError::BadRequestVersion
+    );
+    assert_eq!(parser.requestline(), Some("G\u{c9}T / FUBAR"));
+}
