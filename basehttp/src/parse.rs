@@ -297,12 +297,9 @@ struct LineSpans {
 impl RequestLine {
     fn from_spans(requestline: String, spans: LineSpans) -> Self {
         let absolute = spans.authority.map(|authority| {
-            let origin_path = spans.path_needs_root.then(|| {
-                let mut path = String::with_capacity(1 + spans.path.1 - spans.path.0);
-                path.push('/');
-                path.push_str(&requestline[spans.path.0..spans.path.1]);
-                path.into_boxed_str()
-            });
+            let origin_path = spans
+                .path_needs_root
+                .then(|| format!("/{}", &requestline[spans.path.0..spans.path.1]).into_boxed_str());
             Box::new(AbsoluteForm {
                 authority,
                 origin_path,
