@@ -1,7 +1,9 @@
 //! [`BaseHttpRequestHandler`], the trait of overridable hooks, and [`HttpRequest`], the per-request state handed to them.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, BufRead, Write};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use socketserver::{Address, Stream};
@@ -32,6 +34,9 @@ pub struct Limits {
     pub head_timeout: Option<Duration>,
     /// How many unread body bytes are read and thrown away so the connection can carry the next request;
     /// a longer rest closes the connection instead.
+    ///
+    /// In [`socketserver::Mode::Readiness`] it is also the largest request body (by `Content-Length`) that the connection reads
+    /// whole, without a thread, before calling the hook, so a client trickling a small body holds no worker.
     pub drain_limit: u64,
     /// The most bytes a request head may take, request line and header lines together ([`crate::MAX_HEAD_SIZE`], 32 KiB, by default).
     /// A longer head is refused with 431 (414 when the request line alone is longer) as soon as its bytes pass the limit.
@@ -42,6 +47,10 @@ pub struct Limits {
     /// declared size takes the total past the cap: reading `rfile` fails with a [`crate::BodyTooLarge`] error,
     /// which the connection loop answers with 413 when the response has not started.
     pub max_body_size: Option<u64>,
+    /// In [`socketserver::Mode::Readiness`], how many response bytes a hook may write ahead of the client before a write waits for it
+    /// (holding the worker); what is left when the hook returns goes out without a thread. File ranges sent with
+    /// [`HttpRequest::send_file`] are not counted: they are sent from the file as the client reads.
+    pub output_buffer: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +61,7 @@ impl Default for Limits {
             drain_limit: 64 * 1024,
             max_head_size: crate::parse::MAX_HEAD_SIZE,
             max_body_size: None,
+            output_buffer: 64 * 1024,
         }
     }
 }
@@ -229,17 +239,24 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
     line
 }
 
+/// Where a response goes: bytes, and ranges of files sent by reference (sendfile(2) on a plain socket).
+pub(crate) trait Sink: Write {
+    /// Sends `length` bytes of `file` from `offset`, after everything written before.
+    fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()>;
+}
+
 /// The response side of a request: a writer that counts what the hooks wrote (Python's `wfile`).
 ///
-/// It writes into the connection's buffer, which is flushed after each hook returns,
-/// so the headers and a small body leave in one write.
+/// It writes into the connection's output buffer, so the headers and a small body leave in one write.
+/// In [`socketserver::Mode::Readiness`] the buffer holds up to [`Limits::output_buffer`] bytes before a write waits for the client;
+/// what is left when the hook returns is sent by the connection without a thread. [`flush`](Write::flush) sends what the socket takes now.
 pub struct ResponseWriter<'a> {
-    inner: &'a mut dyn Write,
+    inner: &'a mut dyn Sink,
     written: u64,
 }
 
 impl<'a> ResponseWriter<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Write) -> Self {
+    pub(crate) fn new(inner: &'a mut dyn Sink) -> Self {
         ResponseWriter { inner, written: 0 }
     }
 
@@ -307,8 +324,7 @@ pub struct HttpRequest<'a> {
     handler: &'a dyn BaseHttpRequestHandler,
     headers_buffer: Vec<u8>,
     http_0_9: bool,
-    raw_stream: Option<&'a Stream>,
-    raw_used: bool,
+    socket: Option<&'a Stream>,
 }
 
 impl fmt::Debug for HttpRequest<'_> {
@@ -343,8 +359,8 @@ impl<'a> HttpRequest<'a> {
         handler: &'a dyn BaseHttpRequestHandler,
         parts: RequestParts,
         rfile: RequestBody<'a>,
-        wfile: &'a mut dyn Write,
-        raw_stream: Option<&'a Stream>,
+        wfile: &'a mut dyn Sink,
+        socket: Option<&'a Stream>,
     ) -> Self {
         HttpRequest {
             client_address: parts.client_address,
@@ -361,8 +377,7 @@ impl<'a> HttpRequest<'a> {
             // Room for a typical response head, so the headers go in without regrowing.
             headers_buffer: Vec::with_capacity(256),
             http_0_9: parts.http_0_9,
-            raw_stream,
-            raw_used: false,
+            socket,
         }
     }
 
@@ -373,7 +388,7 @@ impl<'a> HttpRequest<'a> {
 
     /// Whether anything was written for this request yet (headers still buffered count too).
     pub fn response_started(&self) -> bool {
-        self.wfile.written > 0 || !self.headers_buffer.is_empty() || self.raw_used
+        self.wfile.written > 0 || !self.headers_buffer.is_empty()
     }
 
     /// Whether this is an HTTP/0.9 request, answered with the body alone.
@@ -594,25 +609,32 @@ impl<'a> HttpRequest<'a> {
         log_date_time_string(SystemTime::now())
     }
 
-    /// The connection's socket when it is plain TCP or Unix, to watch but not to write: for example to poll it for a hang-up
-    /// while the answer is still being prepared.
+    /// The connection's socket, to watch but not to read or write: for example to poll it for a hang-up
+    /// while the answer is still being prepared. `None` for a test double.
     ///
-    /// Unlike [`raw_stream`](Self::raw_stream) it flushes nothing and does not count as a started response;
-    /// `None` under a TLS layer or a test double.
+    /// Under TLS the socket carries encrypted records: readable does not mean a request byte has arrived.
     pub fn connection_socket(&self) -> Option<&'a Stream> {
-        self.raw_stream
+        self.socket
     }
 
-    /// The connection's socket, for `sendfile(2)` through [`Stream::send_file`], once buffered headers and output are flushed.
+    /// Sends `length` bytes of `file` from `offset` as the next part of the response, after the buffered headers and output
+    /// (Python's `shutil.copyfileobj(f, self.wfile)` in `SimpleHTTPRequestHandler`, without copying through this process).
     ///
-    /// `None` when the connection is not plain TCP or Unix (a TLS layer, a test double): write to `wfile` then.
-    pub fn raw_stream(&mut self) -> io::Result<Option<&'a Stream>> {
-        let Some(stream) = self.raw_stream else {
-            return Ok(None);
-        };
+    /// On a plain socket the kernel copies the pages with sendfile(2), the head leaving with MSG_MORE so it shares a segment
+    /// with the start of the body; under TLS the file is read and encrypted as the client takes it. In [`socketserver::Mode::Readiness`]
+    /// nothing waits here: the connection sends the range as the client reads it, without holding a thread.
+    ///
+    /// # Errors
+    ///
+    /// An error from the socket; a file shorter than the range ends the connection once its end is reached
+    /// ([`io::ErrorKind::UnexpectedEof`] in the log), since the promised length can no longer be kept.
+    pub fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()> {
         self.flush_headers()?;
-        self.wfile.flush()?;
-        self.raw_used = true;
-        Ok(Some(stream))
+        if length == 0 {
+            return Ok(());
+        }
+        self.wfile.inner.send_file(file, offset, length)?;
+        self.wfile.written += length;
+        Ok(())
     }
 }

@@ -76,8 +76,8 @@
 //! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]       |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
-//! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, flushed after each hook    |
-//! | `self.connection` (the socket)                  | [`HttpRequest::raw_stream`] (to write, e.g. sendfile), [`HttpRequest::connection_socket`] (to watch) |
+//! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, sent after each hook       |
+//! | `self.connection` (the socket)                  | [`HttpRequest::connection_socket`] (to watch); [`HttpRequest::send_file`] for `shutil.copyfileobj` of a file |
 //! | `send_response`, `send_response_only`           | [`HttpRequest::send_response`], [`HttpRequest::send_response_only`] |
 //! | `send_header`, `end_headers`, `flush_headers`   | [`HttpRequest::send_header`], [`HttpRequest::end_headers`], [`HttpRequest::flush_headers`] |
 //! | `send_error(code, message, explain)`            | [`HttpRequest::send_error`], [`HttpRequest::send_error_explain`] |
@@ -87,7 +87,8 @@
 //! | `responses`, `http.HTTPStatus`                  | [`BaseHttpRequestHandler::responses`], [`responses`], [`RESPONSES`] |
 //! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
 //! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
-//! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`]                |
+//! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`] (a state machine per connection in readiness mode) |
+//! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
 //! # Better than Python
@@ -115,13 +116,18 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod buffer;
 mod connection;
 mod handler;
 mod headers;
+mod machine;
+mod output;
 mod parse;
 mod server;
 mod status;
 mod text;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use body::{
     parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
@@ -145,3 +151,5 @@ pub use text::{
     date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
     python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
 };
+#[cfg(feature = "tls")]
+pub use tls::{tls_server_config, ALPN_PROTOCOLS};

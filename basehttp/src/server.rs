@@ -11,25 +11,45 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    Address, Mode, Ready, ServerConfig, ServerHooks, ShutdownHandle, StreamRequest,
-    StreamRequestHandler, TcpServer,
+    Address, Mode, ReadyConnection, ServerConfig, ServerHooks, ShutdownHandle, Stream,
+    StreamRequest, StreamRequestHandler, TcpServer,
 };
 
-use crate::connection::{serve_connection, serve_ready, ConnectionInfo};
+use crate::connection::{serve_connection, ConnectionInfo};
 use crate::handler::BaseHttpRequestHandler;
+use crate::machine::HttpConnection;
 
-/// Runs a [`BaseHttpRequestHandler`] on each connection of a socketserver stream server.
+/// Runs a [`BaseHttpRequestHandler`] on each connection of a socketserver stream server, over plain TCP or, with
+/// [`HttpHandler::with_tls`], over TLS.
 ///
+/// In [`Mode::Readiness`] each connection is a state machine on the loop (reading a head, writing a response, idle),
+/// so no thread waits for a slow client; in the other modes a thread serves each connection from start to end.
 /// It turns Nagle's algorithm off, so a response written in two pieces does not wait 40 ms for an ACK.
 #[derive(Debug)]
 pub struct HttpHandler<H> {
-    handler: H,
+    handler: Arc<H>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<H: BaseHttpRequestHandler> HttpHandler<H> {
-    /// Wraps `handler`.
+    /// Wraps `handler`, over plain TCP.
     pub fn new(handler: H) -> Self {
-        HttpHandler { handler }
+        HttpHandler {
+            handler: Arc::new(handler),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Wraps `handler`, over TLS with `config` (see [`crate::tls_server_config`]; Python 3.14's `HTTPSServer`).
+    #[cfg(feature = "tls")]
+    #[doc(alias = "HTTPSServer")]
+    pub fn with_tls(handler: H, config: Arc<rustls::ServerConfig>) -> Self {
+        HttpHandler {
+            handler: Arc::new(handler),
+            tls: Some(config),
+        }
     }
 
     /// The wrapped handler.
@@ -47,28 +67,33 @@ impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
             socket: Some(stream.clone()),
             plain: true,
         };
-        serve_connection(&self.handler, &stream, &stream, info)
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            return crate::tls::serve_blocking(&*self.handler, config, info);
+        }
+        serve_connection(&*self.handler, &stream, &stream, info)
     }
 
     fn disable_nagle_algorithm(&self) -> bool {
         true
     }
 
-    /// Serves the requests that have arrived whole and parks between them, in socketserver's readiness mode.
-    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
-        let stream = request.request.clone();
-        let info = ConnectionInfo {
-            client_address: request.client_address.clone(),
-            server_address: request.server_address.clone(),
-            socket: None,
-            plain: true,
-        };
-        serve_ready(&self.handler, &stream, &info, &mut request.state)
-    }
-
-    /// A parked connection is closed after the handler's idle timeout, as a silent one is in the other modes.
-    fn idle_timeout(&self) -> Option<Duration> {
-        self.handler.limits().idle_timeout
+    /// Every connection is a state machine on the readiness loop.
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        client_address: &Address,
+        server_address: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        let connection = HttpConnection::new(
+            Arc::clone(&self.handler),
+            stream,
+            client_address,
+            server_address,
+            #[cfg(feature = "tls")]
+            self.tls.as_ref(),
+        )?;
+        Ok(Some(Box::new(connection)))
     }
 }
 
@@ -114,7 +139,28 @@ impl HttpServer {
         handler: impl BaseHttpRequestHandler,
         config: ServerConfig,
     ) -> io::Result<Self> {
-        let server = TcpServer::with_config(address, HttpHandler::new(handler), config)?;
+        Self::with_handler(address, HttpHandler::new(handler), config)
+    }
+
+    /// Binds `address` and listens with `config`, serving HTTPS with `tls` (Python 3.14's `HTTPSServer`;
+    /// see [`crate::tls_server_config`] for the settings from PEM files).
+    #[cfg(feature = "tls")]
+    #[doc(alias = "HTTPSServer")]
+    pub fn with_tls(
+        address: impl ToSocketAddrs,
+        handler: impl BaseHttpRequestHandler,
+        tls: Arc<rustls::ServerConfig>,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        Self::with_handler(address, HttpHandler::with_tls(handler, tls), config)
+    }
+
+    fn with_handler<H: BaseHttpRequestHandler>(
+        address: impl ToSocketAddrs,
+        handler: HttpHandler<H>,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        let server = TcpServer::with_config(address, handler, config)?;
         let (server_name, server_port) = match server.server_address() {
             Address::Inet(address) => (address.ip().to_string(), address.port()),
             Address::Unix(path) => (path.display().to_string(), 0),

@@ -383,24 +383,26 @@ fn connection_loop_runs_over_any_byte_stream() {
 }
 
 #[test]
-fn raw_stream_lets_a_hook_write_to_the_socket_after_flushing() {
-    struct Raw;
-    impl BaseHttpRequestHandler for Raw {
+fn send_file_sends_a_file_range_after_the_headers() {
+    struct Files(std::sync::Arc<std::fs::File>);
+    impl BaseHttpRequestHandler for Files {
         fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
             req.send_response(200, None)?;
-            req.send_header("Content-Length", "4")?;
+            req.send_header("Content-Length", "6")?;
             req.end_headers()?;
-            let stream = req.raw_stream()?.expect("plain TCP exposes its socket");
-            let mut writer: &socketserver::Stream = stream;
-            writer.write_all(b"raw!")
+            req.wfile.write_all(b"<")?;
+            req.send_file(self.0.clone(), 2, 4)?;
+            req.wfile.write_all(b">")
         }
         fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
     }
-    let server = start(Raw);
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(b"0123456789").unwrap();
+    let server = start(Files(std::sync::Arc::new(file)));
     let response = exchange(server.port, "GET / HTTP/1.0\n\n");
     assert!(response.starts_with("HTTP/1.0 200 OK\r\n"), "{response}");
     assert!(
-        response.ends_with("\r\nContent-Length: 4\r\n\r\nraw!"),
+        response.ends_with("\r\nContent-Length: 6\r\n\r\n<2345>"),
         "{response}"
     );
 }

@@ -422,3 +422,53 @@ fn a_method_outside_ascii_still_has_its_headers_read() {
     let after = support::read_response(&mut client.reader).expect("next");
     assert_eq!(after.body, b"/after x");
 }
+
+/// The readiness mode reads heads, and small bodies, on its own loop before a worker runs the hook: the same limits hold there.
+#[test]
+fn limits_hold_in_the_readiness_mode() {
+    use basehttp::HttpServer;
+    use socketserver::{Mode, ServerConfig};
+    let config = ServerConfig {
+        mode: Mode::Readiness { workers: 2 },
+        ..HttpServer::default_config()
+    };
+    let limits = Limits {
+        max_head_size: 1024,
+        max_body_size: Some(10),
+        ..Limits::default()
+    };
+    let server = support::start_with_config(Strict::with(limits), config);
+    // A head that never ends is refused once it passes the limit.
+    let mut stream = support::connect(server.port);
+    stream
+        .write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}", "v".repeat(2000)).as_bytes())
+        .expect("send");
+    let response = read_for(&mut stream, Duration::from_secs(5));
+    assert!(
+        response.starts_with("HTTP/1.1 431 Request header fields too large\r\n"),
+        "{response}"
+    );
+    // A body over the limit gets 413 though the loop would read a body that small itself; one within it is served.
+    let mut stream = support::connect(server.port);
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+        .expect("send");
+    let response = read_for(&mut stream, Duration::from_secs(5));
+    assert!(
+        status_line(&response).starts_with("HTTP/1.1 413 "),
+        "{response}"
+    );
+    let mut client = Client::new(server.port);
+    let response = client.request("POST /echo HTTP/1.1\nHost: x\nContent-Length: 10\n\n0123456789");
+    assert_eq!(response.body, b"0123456789");
+    let response = client.request(&format!(
+        "GET http://127.0.0.1:{}/abs HTTP/1.1\nHost: x\n\n",
+        server.port
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&response.body),
+        format!("/abs 127.0.0.1:{}", server.port)
+    );
+    let response = client.request("GET / HTTP/1.1\n\n");
+    assert_eq!(response.status(), 400);
+}

@@ -298,3 +298,44 @@ fn timed_out_script_answers_504_and_leaves_no_zombie() {
     assert!(answer.starts_with("HTTP/1.1 504 "), "{answer}");
     assert_eq!(zombie_children(server.0.id()), Vec::<u32>::new());
 }
+
+// Not in Python: two scripts that keep their workers longer than a spare worker lingers (5 s), then a quiet spell:
+// a fresh request is still answered at once.
+#[test]
+fn two_sleeping_scripts_and_a_quiet_spell_do_not_stop_the_server() {
+    let root = tree_with_script("cgi-bin");
+    add_script(
+        root.path(),
+        "cgi-bin/sleep.sh",
+        "#!/bin/sh\nsleep 12\nprintf 'Content-Type: text/plain\\n\\nslept'\n",
+    );
+    let (_server, port) = start(root.path(), &["--workers", "2", "--cgi-timeout", "20"]);
+    let sleepers: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .write_all(b"GET /cgi-bin/sleep.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(get(port, "/cgi-bin/hello.sh?a").ends_with("hello a"));
+    std::thread::sleep(Duration::from_millis(5500));
+    let started = std::time::Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    stream
+        .write_all(b"GET /cgi-bin/hello.sh?b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let read = stream.read_to_string(&mut answer);
+    assert!(
+        read.is_ok() && answer.ends_with("hello b"),
+        "no answer in {:?} while two scripts sleep: {answer:?}",
+        started.elapsed()
+    );
+    drop(sleepers);
+}

@@ -54,16 +54,23 @@ pub struct CommandLine {
     #[arg(long = "timeout", value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// serve at most this many connections at once (idle ones included); more wait in the listen backlog
+    /// serve at most this many connections at once; at the limit, connections idle between requests are closed first
+    /// to make room, and new ones wait in the listen backlog
     #[arg(long = "max-connections", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
     /// keep N worker threads on the epoll set that serves the connections (default: one per core); another starts
-    /// whenever all are held by slow clients, and the extra ones leave when idle
-    /// (over TLS: a thread per connection)
+    /// whenever all are held by handlers that wait (a CGI script, a large upload), and the extra ones leave when idle
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+
+    /// never run more than N worker threads, however many handlers wait
+    #[arg(long = "max-workers", value_name = "N", default_value_t = DEFAULT_MAX_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_workers: u32,
 }
+
+/// Worker threads at most unless `--max-workers` says otherwise.
+pub const DEFAULT_MAX_WORKERS: u32 = 256;
 
 /// Connections served at once unless `--max-connections` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, BaseHttpRequestHandler, HttpServer, Limits, ThreadingHttpServer,
+    serve_until_interrupted, tls_server_config, BaseHttpRequestHandler, HttpServer, Limits,
+    ThreadingHttpServer,
 };
-use socketserver::{Address, Mode, ServerConfig, TcpServer};
+use socketserver::{Address, Mode, ServerConfig};
 
 use crate::cli::{banner, CommandLine, LISTEN_BACKLOG};
-use crate::tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
 
 /// How often the serving loop runs its housekeeping (Python's `poll_interval`); shutdown does not wait for it.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -43,11 +43,12 @@ impl CommandLine {
         limits
     }
 
-    /// The server settings of the command over plain HTTP: readiness mode, with up to `--max-connections` connections,
+    /// The server settings of the command: readiness mode, with up to `--max-connections` connections,
     /// a deep backlog, dual stack on `::`.
     ///
     /// `--workers` threads share one epoll set (one per core the process may run on when not given), more start while
-    /// slow clients hold them all, and idle keep-alive connections or slowly sent request heads cost no thread.
+    /// handlers wait (a CGI script, a large upload), up to `--max-workers`; connections waiting for their client
+    /// (idle, a slowly sent head or TLS handshake, a slow download) cost no thread.
     pub fn readiness_config(&self, address: SocketAddr) -> ServerConfig {
         let workers = self.workers.map_or_else(
             || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
@@ -55,13 +56,14 @@ impl CommandLine {
         );
         ServerConfig {
             mode: Mode::Readiness { workers },
+            max_workers: self.max_workers as usize,
             ..self.server_config(address)
         }
     }
 
     /// The server settings of the command with a thread per connection, up to `--max-connections`, a deep backlog, dual stack on `::`.
     ///
-    /// TLS uses it (the TLS handler serves a connection from start to end), and [`serve_command_threaded`] for plain HTTP.
+    /// [`serve_command_threaded`] uses it.
     pub fn server_config(&self, address: SocketAddr) -> ServerConfig {
         let mut config = ThreadingHttpServer::default_config();
         config.request_queue_size = LISTEN_BACKLOG;
@@ -79,10 +81,9 @@ impl CommandLine {
 ///
 /// Errors are one line each: a busy port reads `cannot bind 0.0.0.0:8000: address in use`.
 ///
-/// Plain HTTP is served in readiness mode ([`CommandLine::readiness_config`]): a worker per core on one epoll set,
-/// and another whenever slow clients hold them all (a worker writing a body waits for its client), so slow downloads
-/// cost a thread each, as in Python's threading server, while idle connections and half-sent heads cost none.
-/// TLS gets a thread per connection.
+/// HTTP and HTTPS are served in readiness mode ([`CommandLine::readiness_config`]): a worker per core on one epoll set,
+/// each connection a state machine on it, so idle connections, half-sent heads and handshakes, and slow downloads cost no thread;
+/// another worker starts only while a handler waits.
 pub fn serve_command<H: BaseHttpRequestHandler>(
     command: &CommandLine,
     handler: H,
@@ -107,29 +108,33 @@ fn serve<H: BaseHttpRequestHandler>(
     readiness: bool,
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
-    let config = command.server_config(address);
+    let config = if readiness {
+        command.readiness_config(address)
+    } else {
+        command.server_config(address)
+    };
     let bound_address = |bound: &Address| match bound {
         Address::Inet(bound) => *bound,
         Address::Unix(_) => address,
     };
-    if let Some(certificate) = &command.tls_cert {
-        let password = command.tls_password()?;
-        let tls = tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
-        let server = TcpServer::with_config(address, HttpsHandler::new(handler, tls), config)
-            .map_err(|error| bind_error(address, error))?;
-        println!("{}", banner(bound_address(server.server_address()), true));
-        serve_tcp_until_interrupted(&server, POLL_INTERVAL)?;
-    } else {
-        let config = if readiness {
-            command.readiness_config(address)
-        } else {
-            config
-        };
-        let server = HttpServer::with_config(address, handler, config)
-            .map_err(|error| bind_error(address, error))?;
-        println!("{}", banner(bound_address(server.server_address()), false));
-        serve_until_interrupted(&server, POLL_INTERVAL)?;
+    let server = match &command.tls_cert {
+        Some(certificate) => {
+            let password = command.tls_password()?;
+            let tls =
+                tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
+            HttpServer::with_tls(address, handler, tls, config)
+        }
+        None => HttpServer::with_config(address, handler, config),
     }
+    .map_err(|error| bind_error(address, error))?;
+    println!(
+        "{}",
+        banner(
+            bound_address(server.server_address()),
+            command.tls_cert.is_some()
+        )
+    );
+    serve_until_interrupted(&server, POLL_INTERVAL)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use basehttp::{BaseHttpRequestHandler, HttpRequest, Limits};
 
@@ -14,7 +15,6 @@ use crate::head::{
 use crate::listing::LISTING_CONTENT_TYPE;
 use crate::mime::{guess_type_with, EXTENSIONS_MAP};
 use crate::range::{unsatisfied_content_range, ByteRange};
-use crate::sendfile::send_file_range;
 
 /// Python's `SimpleHTTPRequestHandler.server_version`.
 pub const SERVER_VERSION: &str = "SimpleHTTP/0.6";
@@ -208,7 +208,7 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             req.send_header("Content-Length", "0")?;
             req.end_headers()
         }
-        HeadReply::File(mut file) => {
+        HeadReply::File(file) => {
             req.send_response(file.status, None)?;
             for (name, value) in &file.headers {
                 req.send_header(name, value)?;
@@ -217,7 +217,7 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             if is_head {
                 return Ok(());
             }
-            write_file_body(req, &mut file).inspect_err(|error| {
+            write_file_body(req, file).inspect_err(|error| {
                 // The status line is logged already and says 200; say that the body did not all go.
                 // A timeout is logged by the connection loop, as Python's "Request timed out".
                 if !matches!(
@@ -235,9 +235,9 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
 /// where sendfile(2) would cost a write for the headers and a second segment for the body.
 const SMALL_BODY: usize = 4096;
 
-/// Sends a file's body: a small one with its headers, a larger single range with `sendfile(2)` on a plain socket,
-/// anything else through `wfile`.
-fn write_file_body(req: &mut HttpRequest<'_>, file: &mut FileReply) -> io::Result<()> {
+/// Sends a file's body: a small one with its headers in one write, anything larger by reference
+/// ([`HttpRequest::send_file`]: sendfile(2) on a plain socket, sent as the client reads without holding a thread in the readiness mode).
+fn write_file_body(req: &mut HttpRequest<'_>, file: FileReply) -> io::Result<()> {
     let single = match &file.body {
         FileBody::Whole { length: 0 } => return Ok(()),
         FileBody::Whole { length } => Some(ByteRange {
@@ -265,11 +265,17 @@ fn write_file_body(req: &mut HttpRequest<'_>, file: &mut FileReply) -> io::Resul
                 })?;
             return req.wfile.write_all(body);
         }
-        if let Some(stream) = req.raw_stream()? {
-            return send_file_range(&file.file, &range, stream);
-        }
+        return req.send_file(Arc::new(file.file), range.start, range.len());
     }
-    file.write_body(&mut req.wfile)
+    let FileBody::Multipart(layout) = &file.body else {
+        return Ok(());
+    };
+    let source = Arc::new(file.file);
+    for range in layout.ranges() {
+        req.wfile.write_all(layout.part_header(range).as_bytes())?;
+        req.send_file(Arc::clone(&source), range.start, range.len())?;
+    }
+    req.wfile.write_all(layout.trailer().as_bytes())
 }
 
 #[cfg(test)]

@@ -55,11 +55,11 @@
 //! | `html.escape(s, quote=False)` | [`html_escape`] |
 //! | `index_pages` | [`INDEX_PAGES`], [`SimpleHooks::index_pages`] |
 //! | `guess_type`, `extensions_map` | [`guess_type`], [`guess_type_with`], [`EXTENSIONS_MAP`], [`SimpleHooks::guess_type`] |
-//! | `copyfile` | [`FileReply::write_body`], [`send_file_range`] (`sendfile(2)` on plain TCP) |
+//! | `copyfile` | [`FileReply::write_body`], basehttp's [`HttpRequest::send_file`](basehttp::HttpRequest::send_file) (`sendfile(2)` on plain TCP) |
 //! | `If-Modified-Since` handling in `send_head` | [`evaluate_preconditions`] (also `If-Match`, `If-None-Match`, `If-Unmodified-Since`) |
 //! | `date_time_string` for `Last-Modified` | [`http_date`] |
 //! | `python -m http.server` (`SimpleHTTPServer` in Python 2) | the `simplehttp` command; [`CommandLine`], [`banner`] |
-//! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | [`HttpsHandler`], [`tls_server_config`] |
+//! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | basehttp's [`HttpServer::with_tls`](basehttp::HttpServer::with_tls) and [`tls_server_config`](basehttp::tls_server_config), used by [`serve_command`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
 //!
@@ -84,12 +84,11 @@ mod head;
 mod listing;
 mod mime;
 mod range;
-mod sendfile;
-mod tls;
 mod url_path;
 
 pub use cli::{
-    banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, LISTEN_BACKLOG,
+    banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS, DEFAULT_PORT,
+    LISTEN_BACKLOG,
 };
 pub use command::{serve_command, serve_command_threaded};
 pub use conditional::{
@@ -112,8 +111,6 @@ pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,
 };
-pub use sendfile::{send_file_range, send_range_with};
-pub use tls::{serve_tcp_until_interrupted, tls_server_config, HttpsHandler};
 pub use url_path::{
     directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
     safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,

@@ -81,7 +81,7 @@ fn client_leaves_during_a_sendfile_body() {
             "{head}"
         );
         cut.apply(stream);
-        server.expect_log_times("File body cut short", times);
+        server.expect_log_times("Response cut short", times);
         server.assert_no_leaks(baseline, directory.path());
         assert_hello(&server);
     }
@@ -101,7 +101,7 @@ fn client_leaves_during_a_multipart_range_answer() {
             "{head}"
         );
         cut.apply(stream);
-        server.expect_log_times("File body cut short", times);
+        server.expect_log_times("Response cut short", times);
         server.assert_no_leaks(baseline, directory.path());
         assert_hello(&server);
     }

@@ -31,15 +31,15 @@ pub enum Mode {
     },
     /// Worker threads sharing one epoll set, serving whichever connection is ready (not in Python; Linux's epoll).
     ///
-    /// The serving loop accepts each connection and registers it; a worker runs the handler's
-    /// [`handle_ready`](crate::StreamRequestHandler::handle_ready) when the connection becomes readable, then parks it again
-    /// (a one-shot re-arm) or closes it. A parked connection costs a registration and its buffers, not a thread,
-    /// and a busy worker goes from one ready connection to the next without a context switch.
-    /// Handlers that do not opt in get the default hook, which holds a worker for the whole connection.
-    /// When no worker waits on the set and one has held a single connection for more than 10 ms (a slow client, a blocking
-    /// handler), another worker starts, so a ready connection never waits behind held ones; the extra workers leave after
-    /// 5 s without work. Connections silent longer than the handler's `idle_timeout` are closed; `server_close` closes parked connections
-    /// and, with `block_on_close`, joins the workers. Datagram servers have no connections to park and run as `Pool { workers, queue: workers }`.
+    /// The serving loop accepts each connection and registers it once. A handler that opts in with
+    /// [`ready_connection`](crate::StreamRequestHandler::ready_connection) makes each connection a [`ReadyConnection`](crate::ReadyConnection),
+    /// a state machine a worker advances whenever its socket is readable or writable, and which waits with no thread
+    /// (for the client to send, or to read what was sent) under a deadline of its own; connections past it are closed.
+    /// Other handlers get a worker for the whole connection once it is readable.
+    /// A worker that waits for something else ([`blocking`](crate::blocking), a handler that is not a state machine, handler code seen asleep)
+    /// first gets another worker onto the set, up to `max_workers`, so ready connections never wait behind held ones;
+    /// the extra workers leave after 5 s without work, never the last one waiting. `server_close` closes waiting connections
+    /// and, with `block_on_close`, joins the workers. Datagram servers have no connections and run as `Pool { workers, queue: workers }`.
     #[doc(alias = "epoll")]
     Readiness {
         /// Number of worker threads kept (at least one); more start while all are held.
@@ -68,8 +68,12 @@ pub struct ServerConfig {
     pub max_children: usize,
     /// Threading mode: at most this many request threads at once, daemon or not; the serving loop waits for one to end
     /// or for `shutdown`, and clients wait in the listen backlog meanwhile (not in Python; `None`, Python's behaviour, sets no limit).
-    /// Readiness mode: at most this many connections registered, parked or served, at once, with the same waiting.
+    /// Readiness mode: at most this many connections registered, waiting or served, at once, with the same waiting;
+    /// when it is reached, connections idle between requests are closed first to make room (as nginx does).
     pub max_threads: Option<usize>,
+    /// Readiness mode: at most this many worker threads, however many are held by handlers that wait (not in Python).
+    /// At the limit, ready connections wait until a worker comes back.
+    pub max_workers: usize,
     /// Datagram servers: the largest packet read; longer ones are cut (Python's `max_packet_size = 8192`).
     pub max_packet_size: usize,
     /// IPv6 sockets: `Some(false)` accepts IPv4 too (dual stack, IPV6_V6ONLY off), `Some(true)` refuses it, `None` keeps the system default.
@@ -88,6 +92,7 @@ impl Default for ServerConfig {
             block_on_close: true,
             max_children: 40,
             max_threads: None,
+            max_workers: 256,
             max_packet_size: 8192,
             ipv6_only: None,
         }

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::io::{self, BufReader, Cursor};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::address::Address;
 use crate::stream::{DatagramSocket, Stream};
@@ -23,24 +23,62 @@ pub struct StreamRequest {
     pub server_address: Address,
     /// The buffered read side of the connection (Python's `self.rfile`).
     pub rfile: BufReader<Stream>,
-    /// The unbuffered write side of the connection (Python's `self.wfile`, `wbufsize = 0`): each write goes straight to the socket.
+    /// The unbuffered write side of the connection (Python's `wfile`, `wbufsize = 0`): each write goes straight to the socket.
     pub wfile: Stream,
-    /// What a readiness handler keeps between two wake-ups of a parked connection (not in Python); `None` at first.
-    ///
-    /// Only [`StreamRequestHandler::handle_ready`] uses it: the request lives as long as the connection, so this does too.
-    pub state: Option<Box<dyn Any + Send>>,
 }
 
-/// What a connection served in [`Mode::Readiness`](crate::Mode::Readiness) needs next (not in Python).
+/// What a connection served in [`Mode::Readiness`](crate::Mode::Readiness) waits for next (not in Python).
+///
+/// Each wait has a deadline: once it passes with the connection still waiting, the mode calls [`ReadyConnection::expire`] and closes it.
+/// `None` waits without limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ready {
-    /// Wait, without a thread, until the client sends more; then `handle_ready` runs again.
-    Park,
-    /// As `Park`, but the mode closes the connection once this instant passes with the client still silent
-    /// (a request head's deadline); checked with the idle timeout, once per turn of the serving loop.
-    ParkUntil(std::time::Instant),
+    /// The client must send more first (the rest of a request); `ready` runs again once it has, or has hung up.
+    Read(Option<Instant>),
+    /// Between two requests: as `Read`, but when the server is at its connection limit the mode may close it
+    /// to make room for a new client (idle keep-alive connections go first, as in nginx).
+    Idle(Option<Instant>),
+    /// The socket must take more bytes first (a response the client reads slowly); `ready` runs again once it can.
+    Write(Option<Instant>),
     /// The connection is done: close it.
     Close,
+}
+
+impl Ready {
+    /// The deadline of a wait; `None` for `Close` and for waits without limit.
+    pub fn deadline(self) -> Option<Instant> {
+        match self {
+            Ready::Read(deadline) | Ready::Idle(deadline) | Ready::Write(deadline) => deadline,
+            Ready::Close => None,
+        }
+    }
+}
+
+/// One connection as a state machine driven by [`Mode::Readiness`](crate::Mode::Readiness) (not in Python).
+///
+/// The mode registers the socket once and calls [`ready`](Self::ready) on a worker whenever it has become readable, writable or hung up;
+/// `ready` does what can be done without waiting for the client and says what it waits for next. The value lives in the mode between
+/// two calls, so it holds whatever the connection needs (a partial head, the rest of a response) with its own types.
+/// A worker runs one connection's `ready` at a time, and never two calls of one connection at once.
+pub trait ReadyConnection: Send + 'static {
+    /// Advances the connection as far as it goes without waiting: reads what has arrived, serves it, writes what the socket takes.
+    ///
+    /// The registration is edge-triggered: before returning [`Ready::Read`] or [`Ready::Idle`] the connection must have read until
+    /// the socket had nothing more (`WouldBlock`), and before [`Ready::Write`] written until it took nothing more, or no new report comes.
+    /// An error closes the connection and is reported through `handle_error`, as a panic is.
+    fn ready(&mut self) -> io::Result<Ready>;
+
+    /// The mode closes the connection without calling `ready` again: its deadline passed (`timed_out`), or the server stops.
+    /// A last word goes here (a log line, a TLS alert); the socket is still open and non-blocking use of it is fine.
+    fn expire(&mut self, timed_out: bool) {
+        let _ = timed_out;
+    }
+}
+
+impl fmt::Debug for dyn ReadyConnection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("ReadyConnection")
+    }
 }
 
 /// One packet on a datagram server, as a `DatagramRequestHandler` sees it.
@@ -96,29 +134,19 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
         false
     }
 
-    /// Serves what the connection has to offer now, in [`Mode::Readiness`](crate::Mode::Readiness) (not in Python).
+    /// The connection as a state machine for [`Mode::Readiness`](crate::Mode::Readiness) (not in Python); `None`, the default,
+    /// serves it with `setup`, `handle` and `finish` on a worker, holding it for the whole connection.
     ///
-    /// It runs each time a parked connection becomes readable (or hangs up), on a worker shared by every connection,
-    /// so it should not wait for the client: return [`Ready::Park`] when the next request has not arrived yet.
-    /// The default runs `setup`, `handle` and `finish` once and returns [`Ready::Close`], so every handler works in the mode unchanged,
-    /// holding a worker for the whole connection; `finish` runs even when `handle` fails or panics.
-    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
-        self.setup(request)?;
-        let handled = panic::catch_unwind(AssertUnwindSafe(|| self.handle(request)));
-        let finished = self.finish(request);
-        match handled {
-            // The mode catches the panic again and reports it through `handle_error`.
-            Err(payload) => panic::resume_unwind(payload),
-            Ok(handled) => handled?,
-        }
-        finished.map(|()| Ready::Close)
-    }
-
-    /// How long a parked connection may stay silent before the readiness mode closes it (not in Python); `None` waits without limit.
-    ///
-    /// The default is [`timeout`](Self::timeout). The mode checks it on each turn of the serving loop, so it is exact to a poll interval.
-    fn idle_timeout(&self) -> Option<Duration> {
-        self.timeout()
+    /// Called once the connection is accepted (after `timeout` and `disable_nagle_algorithm` are applied), in the readiness mode only.
+    /// A connection that returns a [`ReadyConnection`] costs no thread while it waits for its client.
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        client_address: &Address,
+        server_address: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        let _ = (stream, client_address, server_address);
+        Ok(None)
     }
 }
 
@@ -203,6 +231,15 @@ pub(crate) fn new_stream_request(
     client_address: &Address,
     server_address: &Address,
 ) -> io::Result<StreamRequest> {
+    apply_socket_options(handler, stream)?;
+    Ok(stream_request(stream, client_address, server_address))
+}
+
+/// The socket options a handler asks for (Python's `timeout` and `disable_nagle_algorithm`), set before `setup`.
+pub(crate) fn apply_socket_options(
+    handler: &dyn StreamRequestHandler,
+    stream: &Stream,
+) -> io::Result<()> {
     if let Some(timeout) = handler.timeout() {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
@@ -210,14 +247,22 @@ pub(crate) fn new_stream_request(
     if handler.disable_nagle_algorithm() {
         stream.set_nodelay(true)?;
     }
-    Ok(StreamRequest {
+    Ok(())
+}
+
+/// The request value of a connection whose socket options are set.
+pub(crate) fn stream_request(
+    stream: &Stream,
+    client_address: &Address,
+    server_address: &Address,
+) -> StreamRequest {
+    StreamRequest {
         request: stream.clone(),
         client_address: client_address.clone(),
         server_address: server_address.clone(),
         rfile: BufReader::with_capacity(RBUFSIZE, stream.clone()),
         wfile: stream.clone(),
-        state: None,
-    })
+    }
 }
 
 /// Python's `BaseRequestHandler.__init__` for a stream: socket options, then `setup`, `handle` and always `finish`.

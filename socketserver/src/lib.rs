@@ -46,7 +46,7 @@
 //! | `ThreadingMixIn`, `ThreadingTCPServer`, ... | [`Mode::Threading`] |
 //! | `ForkingMixIn`, `ForkingTCPServer`, ... | [`Mode::Forking`] |
 //! | (none: a bounded worker pool) | [`Mode::Pool`] |
-//! | (none: workers on one epoll set; not in Python) | [`Mode::Readiness`], [`StreamRequestHandler::handle_ready`], [`Ready`] |
+//! | (none: workers on one epoll set; not in Python) | [`Mode::Readiness`], [`StreamRequestHandler::ready_connection`], [`ReadyConnection`], [`Ready`], [`blocking`] |
 //! | `TCPServer(addr, handler)` | [`TcpServer::new`], [`TcpServer::with_config`] |
 //! | `bind_and_activate=False` | [`TcpServer::unbound`], then [`BaseServer::server_bind`], [`BaseServer::server_activate`] |
 //! | `allow_reuse_address`, `allow_reuse_port`, `request_queue_size`, `timeout` | fields of [`ServerConfig`] |
@@ -70,7 +70,7 @@
 //!   From the serving thread it asks and returns instead of deadlocking.
 //! - A handler's error or panic is reported through `handle_error` and costs only its request.
 //! - `Mode::Pool` bounds threads and queued requests; Python can only start a thread per request.
-//! - `Mode::Readiness` parks connections in one epoll set served by a few workers, so an idle keep-alive connection costs a registration, not a thread.
+//! - `Mode::Readiness` registers connections in one epoll set served by a few workers; a handler whose connections are state machines costs a registration per waiting connection, not a thread.
 //! - A forking server waiting for a free child slot (`max_children`) still gives way to `shutdown()`; Python blocks in waitpid until a child ends.
 //! - Forked children are reaped by process id, never with `waitpid(-1)`, so other code's children are left alone.
 //!
@@ -90,11 +90,12 @@ mod sys;
 pub use address::Address;
 pub use config::{Mode, ServerConfig};
 pub use handler::{
-    panic_message, DatagramRequest, DatagramRequestHandler, HandlerError, Ready, StreamRequest,
-    StreamRequestHandler,
+    panic_message, DatagramRequest, DatagramRequestHandler, HandlerError, Ready, ReadyConnection,
+    StreamRequest, StreamRequestHandler,
 };
 pub use hooks::{error_report, DefaultHooks, ServerHooks};
 pub use kind::ServerKind;
+pub use readiness::blocking;
 pub use server::{
     BaseServer, ShutdownHandle, TcpServer, UdpServer, UnixDatagramServer, UnixStreamServer,
 };

@@ -1,30 +1,34 @@
-//! The readiness mode's machinery: connections parked in one epoll set, served by whichever worker sees them ready.
+//! The readiness mode's machinery: connections registered once in one epoll set, served by whichever worker sees them ready.
 //!
-//! Each connection's `StreamRequest` lives in a map keyed by a token that is never reused, so a descriptor number
-//! recycled by the kernel cannot be mistaken for a closed connection. A worker takes the request out of the map while
-//! it serves it, so no lock is held during handler work, and puts it back before re-arming the one-shot registration,
-//! so the next report always finds it. Every `epoll_ctl` on a parked connection happens under the map's lock or by the
-//! worker that holds the connection, so it never touches a descriptor that has been closed.
+//! Each connection lives in a map keyed by a token that is never reused, so a descriptor number recycled by the kernel cannot be
+//! mistaken for a closed connection. A worker takes the connection out of the map while it runs it, so no lock is held during
+//! handler work, and puts it back with what it waits for and until when. The registration is edge-triggered and made once:
+//! a report that arrives while a worker holds the connection marks it, and that worker runs it again before putting it back,
+//! so no report is lost and a connection that stays costs no epoll_ctl per request.
 //!
-//! The workers are elastic: a watcher thread starts another worker when none is waiting on the set and one has been held
-//! by a single connection for longer than [`HELD_TOO_LONG`] (a slow download, a handler that blocks), so a connection
-//! that is ready never waits behind one that is stuck. Workers above the configured number leave after [`SPARE_WORKER_LINGER`]
-//! without work. Each worker takes one ready connection per `epoll_wait`, so none is kept waiting behind a busy worker.
+//! Workers are leaders and followers: any worker waiting on the set takes the next ready connection. A worker that is about to wait
+//! for something other than the set ([`blocking`], or a handler that is not a state machine) first makes sure another worker waits
+//! on the set, starting one if none does; a watcher catches handler code that sleeps in the kernel without saying so, by the
+//! thread's state in /proc, not by a wall-clock guess that CPU contention would fake. Workers above the configured number leave
+//! after [`SPARE_WORKER_LINGER`] without work, never the last one waiting.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as WakePipe;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::address::Address;
 use crate::handler::{
-    guarded, new_stream_request, HandlerError, Ready, StreamRequest, StreamRequestHandler,
+    apply_socket_options, guarded, stream_request, HandlerError, Ready, ReadyConnection,
+    StreamRequestHandler,
 };
 use crate::hooks::ServerHooks;
 use crate::stream::Stream;
@@ -33,28 +37,41 @@ use crate::sys::{Epoll, EpollToken};
 /// The token of the stop pipe, registered level-triggered so that every worker sees it once it is written.
 const STOP_TOKEN: EpollToken = EpollToken::MAX;
 
-/// How long one connection may hold a worker, while no other worker waits on the set, before another worker is started.
+/// How often the watcher looks at busy workers while none waits on the set.
 ///
-/// Short enough that a fresh request is not noticeably delayed by stuck ones, long enough that requests served from memory
-/// or the page cache (tens of microseconds) never trigger it, so a busy server keeps about one worker per core.
-pub(crate) const HELD_TOO_LONG: Duration = Duration::from_millis(10);
+/// A worker seen asleep in the kernel on two looks in a row, on the same connection, is blocked: another worker starts.
+const LOOK_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How long a worker above the configured number waits without work before it leaves.
 pub(crate) const SPARE_WORKER_LINGER: Duration = Duration::from_secs(5);
 
+/// What a registered connection is, between two runs.
+enum Slot {
+    /// A state machine from [`StreamRequestHandler::ready_connection`].
+    Machine(Box<dyn ReadyConnection>),
+    /// A handler that serves the whole connection with `setup`, `handle` and `finish` on a worker, run once it is first readable.
+    Whole { server_address: Address },
+}
+
 /// One registered connection.
 struct Entry {
-    /// `None` while a worker serves it.
-    request: Option<StreamRequest>,
-    fd: RawFd,
-    parked_since: Instant,
-    /// From `Ready::ParkUntil`: closed once this passes while parked.
+    /// `None` while a worker runs it.
+    slot: Option<Slot>,
+    stream: Stream,
+    client_address: Address,
+    /// From the last [`Ready`]: closed once this passes while it waits.
     deadline: Option<Instant>,
+    /// Waiting between requests (`Ready::Idle`): the first to go when the server needs room.
+    idle: bool,
+    /// A report arrived while a worker ran it: that worker runs it again before putting it back.
+    notified: bool,
+    /// Registered for writability too, once it first waited for it.
+    write_armed: bool,
 }
 
 struct Connections {
     entries: HashMap<EpollToken, Entry>,
-    /// Set by `stop`: no connection parks again.
+    /// Set by `stop`: no connection is put back after it.
     stopping: bool,
 }
 
@@ -63,6 +80,44 @@ struct Connections {
 struct WorkerState {
     /// Microseconds from [`Readiness::epoch`] to when the worker took its current connection, plus one; zero while it waits.
     busy_since: AtomicU64,
+    /// Inside [`blocking`]: the worker waits for something other than the set.
+    blocked: AtomicBool,
+    /// The `busy_since` of the last look that saw the thread asleep in the kernel.
+    seen_asleep: AtomicU64,
+    /// `/proc/<pid>/task/<tid>/stat` of the worker's thread, once it runs.
+    stat_path: OnceLock<PathBuf>,
+}
+
+impl WorkerState {
+    /// Whether the thread sleeps in the kernel now (state S or D in /proc), not running or waiting for a core.
+    fn asleep(&self) -> bool {
+        let Some(path) = self.stat_path.get() else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(path) else {
+            return false;
+        };
+        // The state follows the command name, which is in parentheses and may itself hold them.
+        let state = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].trim_start().chars().next());
+        matches!(state, Some('S' | 'D'))
+    }
+
+    /// Whether the worker is held by something it waits for: marked by `blocking`, or seen asleep on two looks on one connection.
+    fn held(&self) -> bool {
+        let since = self.busy_since.load(Ordering::SeqCst);
+        if since == 0 {
+            return false;
+        }
+        if self.blocked.load(Ordering::SeqCst) {
+            return true;
+        }
+        if !self.asleep() {
+            return false;
+        }
+        self.seen_asleep.swap(since, Ordering::SeqCst) == since
+    }
 }
 
 /// The workers and the watcher: who they are, and whether new ones may start.
@@ -74,16 +129,17 @@ struct Workers {
     stopping: bool,
 }
 
-/// The shared epoll set, the parked connections, and what workers need to serve them.
+/// The shared epoll set, the registered connections, and what workers need to serve them.
 pub(crate) struct Readiness {
     epoll: Epoll,
     handler: Arc<dyn StreamRequestHandler>,
     hooks: Arc<dyn ServerHooks>,
     connections: Mutex<Connections>,
     next_token: AtomicU64,
-    idle_timeout: Option<Duration>,
     /// The configured number of workers, which never leave.
     base_workers: usize,
+    /// The most workers at once, however many are held.
+    max_workers: usize,
     /// Workers started and not yet gone.
     total_workers: AtomicUsize,
     /// Workers waiting on the set (started ones count as waiting until they take a connection).
@@ -109,18 +165,55 @@ impl std::fmt::Debug for Readiness {
     }
 }
 
+thread_local! {
+    /// The readiness mode and the state of the worker running on this thread, for [`blocking`].
+    static WORKER: RefCell<Option<(Arc<Readiness>, Arc<WorkerState>)>> = const { RefCell::new(None) };
+}
+
+/// Runs `wait`, something that waits for other than the server's own clients' readiness (a request body that trickles in,
+/// a CGI script, a lock, another server), telling [`Mode::Readiness`](crate::Mode::Readiness) so first (not in Python).
+///
+/// On a readiness worker it makes sure another worker waits on the set meanwhile, starting one if none does (up to the mode's
+/// `max_workers`), so ready connections never queue behind this one. Anywhere else it just runs `wait`.
+/// The mode also notices a worker that sleeps without saying so, a few milliseconds later; calling this makes it immediate.
+pub fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    /// Clears the mark even when `wait` panics.
+    struct Unmark<'a>(&'a WorkerState);
+    impl Drop for Unmark<'_> {
+        fn drop(&mut self) {
+            self.0.blocked.store(false, Ordering::SeqCst);
+        }
+    }
+    WORKER.with(|worker| {
+        let worker = worker.borrow();
+        let Some((readiness, state)) = worker.as_ref() else {
+            return wait();
+        };
+        if state.blocked.swap(true, Ordering::SeqCst) {
+            // Already marked by an enclosing call.
+            return wait();
+        }
+        let _unmark = Unmark(state);
+        if readiness.waiting_workers.load(Ordering::SeqCst) == 0 {
+            readiness.start_spare();
+        }
+        wait()
+    })
+}
+
 impl Readiness {
-    /// Creates the epoll set, starts `workers` threads (at least one) waiting on it, and the watcher that adds more when they are held.
+    /// Creates the epoll set, starts `workers` threads (at least one) waiting on it, and the watcher.
     pub(crate) fn start(
         handler: Arc<dyn StreamRequestHandler>,
         hooks: Arc<dyn ServerHooks>,
         workers: usize,
+        max_workers: usize,
     ) -> std::io::Result<Arc<Readiness>> {
         let epoll = Epoll::new()?;
         let (stop_reader, stop_writer) = WakePipe::pair()?;
         stop_writer.set_nonblocking(true)?;
         epoll.add_level(stop_reader.as_raw_fd(), STOP_TOKEN)?;
-        let idle_timeout = handler.idle_timeout();
+        let base_workers = workers.max(1);
         let readiness = Arc::new(Readiness {
             epoll,
             handler,
@@ -130,8 +223,8 @@ impl Readiness {
                 stopping: false,
             }),
             next_token: AtomicU64::new(0),
-            idle_timeout,
-            base_workers: workers.max(1),
+            base_workers,
+            max_workers: max_workers.max(base_workers),
             total_workers: AtomicUsize::new(0),
             waiting_workers: AtomicUsize::new(0),
             workers: Mutex::new(Workers::default()),
@@ -156,10 +249,10 @@ impl Readiness {
         self.workers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts one more worker, unless `stop` has begun; its thread joins the list that [`Readiness::join`] waits for.
+    /// Starts one more worker, unless `stop` has begun or `max_workers` run; its thread joins the list that [`Readiness::join`] waits for.
     fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
         let mut workers = self.lock_workers();
-        if workers.stopping {
+        if workers.stopping || self.total_workers.load(Ordering::SeqCst) >= self.max_workers {
             return Ok(());
         }
         // Workers that left are joined now, so the list stays as long as the workers alive.
@@ -177,7 +270,7 @@ impl Readiness {
         self.waiting_workers.fetch_add(1, Ordering::SeqCst);
         let spawned = thread::Builder::new()
             .name("ready-worker".into())
-            .spawn(move || readiness.work(&worker_state));
+            .spawn(move || readiness.work(worker_state));
         match spawned {
             Ok(thread) => {
                 workers.states.push(state);
@@ -192,7 +285,12 @@ impl Readiness {
         }
     }
 
-    /// The watcher's loop: while no worker waits on the set, look every [`HELD_TOO_LONG`] for one held that long, and start another.
+    /// Starts a worker because one is about to block with none waiting; without a thread to be had, the held ones come back in time.
+    fn start_spare(self: &Arc<Self>) {
+        let _ = self.start_worker();
+    }
+
+    /// The watcher's loop: while no worker waits on the set, look every [`LOOK_INTERVAL`] for a worker held by a wait, and start another.
     fn watch(self: Arc<Self>) {
         let mut workers = self.lock_workers();
         loop {
@@ -208,26 +306,21 @@ impl Readiness {
             if workers.stopping {
                 return;
             }
-            // Then give the busy workers their chance to finish before adding one.
             workers = self
                 .watcher_wakeup
-                .wait_timeout(workers, HELD_TOO_LONG)
+                .wait_timeout(workers, LOOK_INTERVAL)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             if workers.stopping {
                 return;
             }
-            let now = self.micros_since_epoch();
-            let limit = HELD_TOO_LONG.as_micros() as u64;
-            let held = workers.states.iter().any(|state| {
-                let since = state.busy_since.load(Ordering::SeqCst);
-                since != 0 && now.saturating_sub(since - 1) >= limit
-            });
-            if held && self.waiting_workers.load(Ordering::SeqCst) == 0 {
+            if self.waiting_workers.load(Ordering::SeqCst) == 0
+                && workers.states.iter().any(|state| state.held())
+            {
                 drop(workers);
                 if self.start_worker().is_err() {
-                    // No thread to be had: the held connections free a worker in time, at worst at their write timeout.
-                    thread::sleep(HELD_TOO_LONG);
+                    // No thread to be had: the held connections free a worker in time.
+                    thread::sleep(LOOK_INTERVAL);
                 }
                 workers = self.lock_workers();
             }
@@ -238,15 +331,27 @@ impl Readiness {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// A worker above the configured number leaves, unless that would leave fewer than configured; true when it may go.
+    /// A worker above the configured number leaves, unless that would leave fewer than configured
+    /// or no worker waiting on the set; true when it may go.
+    ///
+    /// The last waiting worker stays even when it is a spare: the others are held, and with none waiting,
+    /// a new connection would wait for one of them to come back (the watcher only wakes when a worker *takes* a connection).
     fn retire(&self, state: &Arc<WorkerState>) -> bool {
         let mut workers = self.lock_workers();
         let total = self.total_workers.load(Ordering::SeqCst);
         if total <= self.base_workers || workers.stopping {
             return false;
         }
+        // Atomic against a worker taking a connection meanwhile: whichever of the two moves the count first, one worker stays waiting.
+        let left =
+            self.waiting_workers
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |waiting| {
+                    (waiting >= 2).then(|| waiting - 1)
+                });
+        if left.is_err() {
+            return false;
+        }
         self.total_workers.store(total - 1, Ordering::SeqCst);
-        self.waiting_workers.fetch_sub(1, Ordering::SeqCst);
         workers.states.retain(|other| !Arc::ptr_eq(other, state));
         true
     }
@@ -265,54 +370,80 @@ impl Readiness {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many connections are registered, parked or being served.
+    /// How many connections are registered, waiting or being served.
     pub(crate) fn connections(&self) -> usize {
         self.lock().entries.len()
     }
 
-    /// Parks a freshly accepted connection until it becomes readable.
+    /// Registers a freshly accepted connection: as the handler's state machine, or to be served whole once it is readable.
     pub(crate) fn register(
         &self,
         stream: Stream,
         client_address: Address,
         server_address: &Address,
     ) {
-        let request =
-            match new_stream_request(&*self.handler, &stream, &client_address, server_address) {
-                Ok(request) => request,
-                Err(error) => {
-                    self.report(&client_address, &HandlerError::Io(error));
-                    self.close(stream, &client_address);
-                    return;
-                }
-            };
+        let slot = apply_socket_options(&*self.handler, &stream).and_then(|()| {
+            self.handler
+                .ready_connection(&stream, &client_address, server_address)
+        });
+        let slot = match slot {
+            Ok(Some(machine)) => Slot::Machine(machine),
+            Ok(None) => Slot::Whole {
+                server_address: server_address.clone(),
+            },
+            Err(error) => {
+                self.report(&client_address, &HandlerError::Io(error));
+                self.close(&stream, &client_address);
+                return;
+            }
+        };
         let fd = stream.as_raw_fd();
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let mut connections = self.lock();
         if connections.stopping {
             drop(connections);
-            self.close(stream, &client_address);
+            self.close(&stream, &client_address);
             return;
         }
-        if let Err(error) = self.epoll.add_oneshot(fd, token) {
-            drop(connections);
-            self.report(&client_address, &HandlerError::Io(error));
-            self.close(stream, &client_address);
-            return;
-        }
+        // In the map before the set, so the first report finds it.
         connections.entries.insert(
             token,
             Entry {
-                request: Some(request),
-                fd,
-                parked_since: Instant::now(),
+                slot: Some(slot),
+                stream,
+                client_address,
                 deadline: None,
+                idle: false,
+                notified: false,
+                // Writability is reported only once the connection first waits for it: most never do.
+                write_armed: false,
             },
         );
+        // Bytes that arrived before this are reported at once.
+        if let Err(error) = self.epoll.add_edge(fd, token, false) {
+            let entry = connections.entries.remove(&token);
+            drop(connections);
+            if let Some(entry) = entry {
+                self.report(&entry.client_address, &HandlerError::Io(error));
+                self.close(&entry.stream, &entry.client_address);
+            }
+        }
     }
 
-    /// A worker's loop: wait on the shared set, serve each ready connection, until `stop`, or until it is a spare worker without work.
-    fn work(&self, state: &Arc<WorkerState>) {
+    /// A worker's loop: wait on the shared set, run each ready connection, until `stop`, or until it is a spare worker without work.
+    fn work(self: Arc<Self>, state: Arc<WorkerState>) {
+        if let Ok(path) = std::fs::read_link("/proc/thread-self") {
+            let _ = state
+                .stat_path
+                .set(PathBuf::from("/proc").join(path).join("stat"));
+        }
+        WORKER.with(|worker| *worker.borrow_mut() = Some((self.clone(), state.clone())));
+        self.work_loop(&state);
+        // The worker's own reference would keep the mode alive past `join`.
+        WORKER.with(|worker| worker.borrow_mut().take());
+    }
+
+    fn work_loop(&self, state: &Arc<WorkerState>) {
         // One connection per wait: any other ready one stays in the set for a waiting worker.
         let mut tokens = [0; 1];
         loop {
@@ -339,124 +470,211 @@ impl Readiness {
                 if token == STOP_TOKEN {
                     return;
                 }
+                let Some(slot) = self.take(token) else {
+                    continue;
+                };
                 state
                     .busy_since
                     .store(self.micros_since_epoch(), Ordering::SeqCst);
                 if self.waiting_workers.fetch_sub(1, Ordering::SeqCst) == 1
                     && self.watcher_sleeping.load(Ordering::SeqCst)
                 {
-                    // The last waiting worker is now busy: the watcher keeps an eye on how long.
-                    // (Awake, it looks again within HELD_TOO_LONG anyway, so only a sleeping watcher is called.)
+                    // The last waiting worker is now busy: the watcher keeps an eye on whether it blocks.
                     let _workers = self.lock_workers();
                     self.watcher_wakeup.notify_one();
                 }
-                self.serve(token);
+                self.run(token, slot);
                 self.waiting_workers.fetch_add(1, Ordering::SeqCst);
                 state.busy_since.store(0, Ordering::SeqCst);
             }
         }
     }
 
-    /// Runs the handler's readiness hook on one ready connection, then parks or closes it.
-    fn serve(&self, token: EpollToken) {
-        let taken = {
-            let mut connections = self.lock();
-            connections
-                .entries
-                .get_mut(&token)
-                .and_then(|entry| entry.request.take())
-        };
-        // The idle sweep or `stop` may have closed the connection after its report was queued.
-        let Some(mut request) = taken else {
-            return;
-        };
-        let outcome = guarded(|| self.handler.handle_ready(&mut request));
-        let park = match outcome {
-            Ok(Ready::Park) => Some(None),
-            Ok(Ready::ParkUntil(deadline)) => Some(Some(deadline)),
-            _ => None,
-        };
-        if let Some(deadline) = park {
-            let mut connections = self.lock();
-            if !connections.stopping {
-                if let Some(entry) = connections.entries.get_mut(&token) {
-                    // Re-arm under the lock, after the request is back: the next report finds it, and no sweep closes it meanwhile.
-                    if self.epoll.rearm_oneshot(entry.fd, token).is_ok() {
-                        entry.request = Some(request);
-                        entry.parked_since = Instant::now();
-                        entry.deadline = deadline;
-                        return;
-                    }
-                }
+    /// Takes a reported connection out of the map to run it; `None` when another worker runs it (it will run it again) or it is gone.
+    fn take(&self, token: EpollToken) -> Option<(Slot, Stream, Address)> {
+        let mut connections = self.lock();
+        let entry = connections.entries.get_mut(&token)?;
+        match entry.slot.take() {
+            Some(slot) => {
+                entry.notified = false;
+                Some((slot, entry.stream.clone(), entry.client_address.clone()))
+            }
+            None => {
+                entry.notified = true;
+                None
             }
         }
-        if let Err(error) = &outcome {
-            self.report(&request.client_address, error);
-        }
-        self.lock().entries.remove(&token);
-        self.close_request(request);
     }
 
-    /// Closes parked connections that have been silent longer than the handler's `idle_timeout`, or past their `ParkUntil` deadline.
-    pub(crate) fn close_idle(&self) {
-        let now = Instant::now();
-        let expired: Vec<StreamRequest> = {
+    /// Runs one connection until it waits, then puts it back; or closes it.
+    fn run(&self, token: EpollToken, (slot, stream, client_address): (Slot, Stream, Address)) {
+        let mut machine = match slot {
+            Slot::Machine(machine) => machine,
+            Slot::Whole { server_address } => {
+                let handler = &*self.handler;
+                let outcome = blocking(|| {
+                    let mut request = stream_request(&stream, &client_address, &server_address);
+                    guarded(|| handler.setup(&mut request)).and_then(|()| {
+                        let handled = guarded(|| handler.handle(&mut request));
+                        let finished = guarded(|| handler.finish(&mut request));
+                        handled.and(finished)
+                    })
+                });
+                if let Err(error) = &outcome {
+                    self.report(&client_address, error);
+                }
+                self.remove(token, &stream, &client_address);
+                return;
+            }
+        };
+        loop {
+            let outcome = guarded(|| machine.ready());
+            let wait = match outcome {
+                Ok(Ready::Close) => None,
+                Ok(wait) => Some(wait),
+                Err(error) => {
+                    self.report(&client_address, &error);
+                    None
+                }
+            };
+            let Some(wait) = wait else {
+                self.remove(token, &stream, &client_address);
+                return;
+            };
             let mut connections = self.lock();
+            if connections.stopping {
+                drop(connections);
+                let _ = guarded(|| {
+                    machine.expire(false);
+                    Ok(())
+                });
+                self.remove(token, &stream, &client_address);
+                return;
+            }
+            let Some(entry) = connections.entries.get_mut(&token) else {
+                return;
+            };
+            if entry.notified {
+                // A report came while it ran: what it reported may have arrived after the connection last looked.
+                entry.notified = false;
+                continue;
+            }
+            if matches!(wait, Ready::Write(_)) && !entry.write_armed {
+                // Re-registering reports writability at once if it is already there, so nothing is missed between the two.
+                if self
+                    .epoll
+                    .modify_edge(entry.stream.as_raw_fd(), token, true)
+                    .is_err()
+                {
+                    drop(connections);
+                    self.remove(token, &stream, &client_address);
+                    return;
+                }
+                entry.write_armed = true;
+            }
+            entry.deadline = wait.deadline();
+            entry.idle = matches!(wait, Ready::Idle(_));
+            entry.slot = Some(Slot::Machine(machine));
+            return;
+        }
+    }
+
+    /// Unregisters and closes a connection a worker holds.
+    fn remove(&self, token: EpollToken, stream: &Stream, client_address: &Address) {
+        let entry = self.lock().entries.remove(&token);
+        // Leave the set before the descriptor closes, so a recycled descriptor number starts clean.
+        let _ = self.epoll.delete(stream.as_raw_fd());
+        self.close(stream, client_address);
+        drop(entry);
+    }
+
+    /// Takes out of the map the waiting connections `pick` chooses, to be closed outside the lock.
+    fn take_waiting(&self, pick: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        let mut connections = self.lock();
+        let tokens: Vec<EpollToken> = connections
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.slot.is_some() && pick(entry))
+            .map(|(&token, _)| token)
+            .collect();
+        tokens
+            .into_iter()
+            .filter_map(|token| connections.entries.remove(&token))
+            .collect()
+    }
+
+    /// Closes waiting connections whose deadline has passed, after their last word ([`ReadyConnection::expire`]).
+    pub(crate) fn close_expired(&self) {
+        let now = Instant::now();
+        let expired =
+            self.take_waiting(|entry| entry.deadline.is_some_and(|deadline| now >= deadline));
+        for entry in expired {
+            self.expire(entry, true);
+        }
+    }
+
+    /// Closes up to `count` connections idle between requests, those nearest their deadline first, to make room for new clients;
+    /// returns how many it closed.
+    pub(crate) fn evict_idle(&self, count: usize) -> usize {
+        let evicted: Vec<Entry> = {
+            let mut connections = self.lock();
+            let mut idle: Vec<(Option<Instant>, EpollToken)> = connections
+                .entries
+                .iter()
+                .filter(|(_, entry)| entry.idle && entry.slot.is_some())
+                .map(|(&token, entry)| (entry.deadline, token))
+                .collect();
+            idle.sort_unstable_by_key(|&(deadline, _)| (deadline.is_none(), deadline));
+            idle.into_iter()
+                .take(count)
+                .filter_map(|(_, token)| connections.entries.remove(&token))
+                .collect()
+        };
+        let closed = evicted.len();
+        for entry in evicted {
+            self.expire(entry, false);
+        }
+        closed
+    }
+
+    fn expire(&self, entry: Entry, timed_out: bool) {
+        if let Some(Slot::Machine(mut machine)) = entry.slot {
+            let _ = guarded(|| {
+                machine.expire(timed_out);
+                Ok(())
+            });
+        }
+        let _ = self.epoll.delete(entry.stream.as_raw_fd());
+        self.close(&entry.stream, &entry.client_address);
+    }
+
+    /// Stops the workers (they finish the connection they run, then close it) and closes every waiting connection.
+    pub(crate) fn stop(&self) {
+        let waiting = {
+            let mut connections = self.lock();
+            connections.stopping = true;
             let tokens: Vec<EpollToken> = connections
                 .entries
                 .iter()
-                .filter(|(_, entry)| {
-                    entry.request.is_some()
-                        && (self
-                            .idle_timeout
-                            .is_some_and(|limit| now.duration_since(entry.parked_since) >= limit)
-                            || entry.deadline.is_some_and(|deadline| now >= deadline))
-                })
+                .filter(|(_, entry)| entry.slot.is_some())
                 .map(|(&token, _)| token)
                 .collect();
             tokens
                 .into_iter()
-                .filter_map(|token| connections.entries.remove(&token)?.request)
-                .collect()
-        };
-        for request in expired {
-            self.close_request(request);
-        }
-    }
-
-    /// Stops the workers (they finish the connection they hold, then close it) and closes every parked connection.
-    pub(crate) fn stop(&self) {
-        let parked: Vec<StreamRequest> = {
-            let mut connections = self.lock();
-            connections.stopping = true;
-            connections
-                .entries
-                .drain()
-                .filter_map(|(_, entry)| entry.request)
-                .collect()
+                .filter_map(|token| connections.entries.remove(&token))
+                .collect::<Vec<_>>()
         };
         // The byte is never read, so every worker's epoll_wait keeps reporting it; a full pipe already holds one.
         let _ = (&self.stop_writer).write(&[1]);
         self.lock_workers().stopping = true;
         self.watcher_wakeup.notify_all();
-        for request in parked {
-            self.close_request(request);
+        for entry in waiting {
+            self.expire(entry, false);
         }
     }
 
-    fn close_request(&self, request: StreamRequest) {
-        // Leave the set before the descriptor closes, so a recycled descriptor number starts clean.
-        let _ = self.epoll.delete(request.request.as_raw_fd());
-        let StreamRequest {
-            request: stream,
-            client_address,
-            ..
-        } = request;
-        self.close(stream, &client_address);
-    }
-
     /// Python's `shutdown_request`: the hook, then shut the write side; the descriptor closes with the last clone.
-    fn close(&self, stream: Stream, client_address: &Address) {
+    fn close(&self, stream: &Stream, client_address: &Address) {
         let hooks = &self.hooks;
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hooks.shutdown_request(client_address)));
         let _ = stream.shutdown(Shutdown::Write);

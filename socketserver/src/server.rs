@@ -594,8 +594,13 @@ impl<K: ServerKind> BaseServer<K> {
             let mut state = self.workers();
             match &state.readiness {
                 Some(readiness) => Ok(readiness.clone()),
-                None => Readiness::start(handler, self.shared.hooks.clone(), workers)
-                    .inspect(|readiness| state.readiness = Some(readiness.clone())),
+                None => Readiness::start(
+                    handler,
+                    self.shared.hooks.clone(),
+                    workers,
+                    self.config.max_workers,
+                )
+                .inspect(|readiness| state.readiness = Some(readiness.clone())),
             }
         };
         match (started, K::into_stream(request)) {
@@ -660,7 +665,11 @@ impl<K: ServerKind> BaseServer<K> {
             if self.control.requested.load(Ordering::SeqCst) {
                 return false;
             }
-            readiness.close_idle();
+            readiness.close_expired();
+            if readiness.connections() >= limit && readiness.evict_idle(1) > 0 {
+                // An idle keep-alive connection made room, as nginx reuses them when out of connections.
+                continue;
+            }
             thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(5));
         }
@@ -823,7 +832,7 @@ impl<K: ServerKind> BaseServer<K> {
             Mode::Readiness { .. } => {
                 let readiness = self.workers().readiness.as_ref().cloned();
                 if let Some(readiness) = readiness {
-                    readiness.close_idle();
+                    readiness.close_expired();
                 }
             }
             Mode::Sync | Mode::Pool { .. } => {}

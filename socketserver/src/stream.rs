@@ -103,6 +103,29 @@ impl Stream {
         sys::recv_nonblocking(self.as_raw_fd(), buffer)
     }
 
+    /// Moves the socket in or out of non-blocking mode (O_NONBLOCK): reads, writes and `send_file` then fail with `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        with_socket!(self, socket => socket.set_nonblocking(nonblocking))
+    }
+
+    /// Waits until the socket has something to read (or has hung up), at most `timeout` (`None`: without limit); false when the time ran out (poll(2)).
+    pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        sys::poll_one(self.as_raw_fd(), false, timeout)
+    }
+
+    /// Waits until the socket can take more bytes (or has failed), at most `timeout` (`None`: without limit); false when the time ran out (poll(2)).
+    pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        sys::poll_one(self.as_raw_fd(), true, timeout)
+    }
+
+    /// Sends what of `buffer` the socket takes now, without waiting, and tells the kernel that more follows at once
+    /// (send(2) with MSG_DONTWAIT and MSG_MORE): a response head sent this way leaves in one segment with the start of the body after it.
+    ///
+    /// Fails with `WouldBlock` when the socket takes nothing; the next write without the flag pushes everything out.
+    pub fn send_more(&self, buffer: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buffer)
+    }
+
     /// Sends up to `count` bytes of `file`, starting at `offset`, without copying them through user space (sendfile(2)).
     ///
     /// Returns how many bytes went out and advances `offset` by as much; zero means the file ended before `offset`.

@@ -100,6 +100,61 @@ pub fn poll_readable<const N: usize>(
     }
 }
 
+/// Waits until `fd` is readable (`write` false) or writable (`write` true), or `timeout` passes (poll(2)); true when it is.
+///
+/// `None` waits without limit. An error or hang-up on the descriptor counts as ready, so the caller's next call reports it.
+pub fn poll_one(fd: RawFd, write: bool, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout));
+    let mut entry = libc::pollfd {
+        fd,
+        events: if write { libc::POLLOUT } else { libc::POLLIN },
+        revents: 0,
+    };
+    loop {
+        let millis: libc::c_int = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                left.as_micros()
+                    .div_ceil(1000)
+                    .min(libc::c_int::MAX as u128) as libc::c_int
+            }
+        };
+        // SAFETY: `entry` is one valid, writable pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut entry, 1, millis) };
+        if ready >= 0 {
+            return Ok(entry.revents != 0);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
+}
+
+/// Sends `buffer` on the socket `fd` without waiting, telling the kernel that more follows at once (send(2) with MSG_DONTWAIT | MSG_MORE),
+/// so a response head and the file body sent after it leave in full segments instead of a lone small one.
+pub fn send_more(fd: RawFd, buffer: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buffer` is valid for `buffer.len()` bytes for the duration of the call; a bad `fd` is reported as EBADF.
+        let sent = unsafe {
+            libc::send(
+                fd,
+                buffer.as_ptr().cast(),
+                buffer.len(),
+                libc::MSG_DONTWAIT | libc::MSG_MORE | libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent >= 0 {
+            return Ok(sent as usize);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
+}
+
 /// Copies up to `count` bytes of the file `in_fd` from `offset` to the socket `out_fd` inside the kernel (sendfile(2)).
 ///
 /// Returns how many bytes were sent; `offset` advances by that much. Zero means the file ended.
@@ -146,8 +201,16 @@ pub struct Epoll {
 /// One readiness report from `Epoll::wait`: the token the descriptor was registered with.
 pub type EpollToken = u64;
 
-/// The events a connection waits for: readable or hung up, reported once until re-armed.
-const CONNECTION_EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+/// The events a connection is registered for: readable or hung up, each reported as it happens (edge-triggered).
+const CONNECTION_EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+
+fn edge_events(write: bool) -> u32 {
+    if write {
+        CONNECTION_EVENTS | libc::EPOLLOUT as u32
+    } else {
+        CONNECTION_EVENTS
+    }
+}
 
 impl Epoll {
     /// Creates an epoll instance, closed on exec (epoll_create1(2)).
@@ -180,14 +243,16 @@ impl Epoll {
         }
     }
 
-    /// Registers `fd` for one report of readability or hang-up, under `token` (EPOLL_CTL_ADD with EPOLLIN, EPOLLRDHUP, EPOLLONESHOT).
-    pub fn add_oneshot(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
-        self.control(libc::EPOLL_CTL_ADD, fd, CONNECTION_EVENTS, token)
+    /// Registers `fd` for the life of the connection under `token`: every arrival or hang-up, and with `write` every time send
+    /// space frees up after a full socket, is reported once (EPOLL_CTL_ADD, edge-triggered), so a connection that stays needs no
+    /// further epoll_ctl. A condition already true when it is added is reported at once.
+    pub fn add_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, edge_events(write), token)
     }
 
-    /// Re-arms a one-shot registration after its report (EPOLL_CTL_MOD).
-    pub fn rearm_oneshot(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
-        self.control(libc::EPOLL_CTL_MOD, fd, CONNECTION_EVENTS, token)
+    /// Changes what an edge-triggered registration reports (EPOLL_CTL_MOD); a condition already true is reported at once.
+    pub fn modify_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, fd, edge_events(write), token)
     }
 
     /// Registers `fd` level-triggered for readability, so every waiter sees it until it is read (EPOLL_CTL_ADD with EPOLLIN).

@@ -13,11 +13,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use socketserver::{Mode, Ready, ServerConfig, StreamRequest, StreamRequestHandler, TcpServer};
+use socketserver::{
+    Address, Mode, Ready, ReadyConnection, ServerConfig, Stream, StreamRequest,
+    StreamRequestHandler, TcpServer,
+};
 
 const READINESS: Mode = Mode::Readiness { workers: 2 };
 
-/// Echoes every complete line as it arrives and parks in between, never waiting for the client.
+/// Echoes every complete line as it arrives and waits without a thread in between, never waiting for the client.
 #[derive(Debug)]
 struct ParkingEcho {
     idle_timeout: Option<Duration>,
@@ -29,47 +32,112 @@ impl StreamRequestHandler for ParkingEcho {
         EchoLine.handle(request)
     }
 
-    fn handle_ready(&self, request: &mut StreamRequest) -> io::Result<Ready> {
-        let mut pending = request
-            .state
-            .take()
-            .and_then(|state| state.downcast::<Vec<u8>>().ok())
-            .map_or_else(Vec::new, |pending| *pending);
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        _: &Address,
+        _: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        Ok(Some(Box::new(EchoConnection {
+            stream: stream.clone(),
+            pending: Vec::new(),
+            idle_timeout: self.idle_timeout,
+            evictable: false,
+        })))
+    }
+}
+
+/// [`ParkingEcho`] whose connections wait between lines as idle ones, which the mode may close to make room.
+#[derive(Debug)]
+struct IdleEcho;
+
+impl StreamRequestHandler for IdleEcho {
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
+        EchoLine.handle(request)
+    }
+
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        _: &Address,
+        _: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        Ok(Some(Box::new(EchoConnection {
+            stream: stream.clone(),
+            pending: Vec::new(),
+            idle_timeout: None,
+            evictable: true,
+        })))
+    }
+}
+
+/// One connection of [`ParkingEcho`]: the partial line waits in it for the next wake-up.
+struct EchoConnection {
+    stream: Stream,
+    pending: Vec<u8>,
+    idle_timeout: Option<Duration>,
+    /// Waits between lines as `Ready::Idle`, which the mode may close to make room.
+    evictable: bool,
+}
+
+impl ReadyConnection for EchoConnection {
+    fn ready(&mut self) -> io::Result<Ready> {
         let mut chunk = [0; 4096];
         loop {
-            match request.request.read_nonblocking(&mut chunk) {
+            match self.stream.read_nonblocking(&mut chunk) {
                 Ok(0) => return Ok(Ready::Close),
-                Ok(count) => pending.extend_from_slice(&chunk[..count]),
+                Ok(count) => self.pending.extend_from_slice(&chunk[..count]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) => return Err(error),
             }
         }
-        if let Some(end) = pending.iter().rposition(|&byte| byte == b'\n') {
-            let lines: Vec<u8> = pending.drain(..=end).collect();
+        if let Some(end) = self.pending.iter().rposition(|&byte| byte == b'\n') {
+            let lines: Vec<u8> = self.pending.drain(..=end).collect();
             if lines.starts_with(b"error\n") {
                 return Err(io::Error::other("requested error"));
             }
             if lines.starts_with(b"panic\n") {
                 panic!("requested panic");
             }
+            if lines.starts_with(b"spin\n") {
+                // A handler busy on the processor, not waiting for anything: another worker would not help it.
+                let until = Instant::now() + HOLD / 3;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            if lines.starts_with(b"block\n") {
+                // Busy-waiting, so only the call, not the thread's state, can tell the mode that this worker is held.
+                socketserver::blocking(|| {
+                    let until = Instant::now() + HOLD;
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                });
+            }
+            if lines.starts_with(b"hold long\n") {
+                thread::sleep(HOLD_LONG);
+            }
             if lines.starts_with(b"hold\n") {
                 // A handler that blocks, as a slow download does: it keeps its worker.
                 thread::sleep(HOLD);
             }
-            request.wfile.write_all(&lines)?;
+            (&self.stream).write_all(&lines)?;
         }
-        // The partial line, if any, waits in the request's state for the next wake-up.
-        request.state = Some(Box::new(pending));
-        Ok(Ready::Park)
-    }
-
-    fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
+        let deadline = self.idle_timeout.map(|timeout| Instant::now() + timeout);
+        Ok(if self.evictable && self.pending.is_empty() {
+            Ready::Idle(deadline)
+        } else {
+            Ready::Read(deadline)
+        })
     }
 }
 
 /// How long a `hold` line keeps its worker.
 const HOLD: Duration = Duration::from_millis(1500);
+
+/// How long a `hold long` line keeps its worker: longer than a spare worker lingers without work.
+const HOLD_LONG: Duration = Duration::from_secs(9);
 
 fn parking_server(idle_timeout: Option<Duration>) -> TcpServer {
     parking_server_with(idle_timeout, READINESS)
@@ -261,6 +329,43 @@ fn held_workers_do_not_hold_up_ready_connections() {
     });
 }
 
+// Not in Python: every configured worker held for longer than a spare worker lingers, then a quiet spell:
+// a fresh connection is still served at once. A spare that left without another worker waiting on the set
+// would leave nobody to take it until a held worker came back.
+#[test]
+fn fresh_connection_is_served_after_a_quiet_spell_with_every_worker_held() {
+    let server = parking_server_with(None, Mode::Readiness { workers: 2 });
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut held: Vec<TcpStream> = (0..2).map(|_| tcp_client(address)).collect();
+        for client in &mut held {
+            client.write_all(b"hold long\n").unwrap();
+        }
+        thread::sleep(Duration::from_millis(100));
+        echo_once(&mut tcp_client(address), TEST_STR);
+        // Longer than SPARE_WORKER_LINGER (5 s) without a request.
+        thread::sleep(Duration::from_millis(5500));
+        let mut fresh = tcp_client(address);
+        fresh
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let started = Instant::now();
+        fresh.write_all(TEST_STR).unwrap();
+        let mut reply = vec![0; TEST_STR.len()];
+        let answered = fresh.read_exact(&mut reply);
+        assert!(
+            answered.is_ok(),
+            "a fresh client got no answer in {:?} while both workers were held",
+            started.elapsed()
+        );
+        assert_eq!(reply, TEST_STR);
+        for client in &mut held {
+            let mut reply = [0; 10];
+            client.read_exact(&mut reply).unwrap();
+        }
+    });
+}
+
 // Not in Python: a parked connection silent past the handler's idle timeout is closed by the mode; a busy one is not.
 #[test]
 fn idle_connections_are_closed_after_the_idle_timeout() {
@@ -443,5 +548,85 @@ fn max_threads_bounds_registered_connections() {
             .read_exact(&mut reply)
             .expect("served once a connection ended");
         assert_eq!(reply, TEST_STR);
+    });
+}
+
+// Not in Python: at `max_threads`, a connection idle between requests is closed to make room for a new client (as nginx does),
+// while one in the middle of a request is not.
+#[test]
+fn idle_connections_make_room_at_the_connection_limit() {
+    let config = ServerConfig {
+        max_threads: Some(2),
+        ..ServerConfig::with_mode(READINESS)
+    };
+    let server = TcpServer::with_config("127.0.0.1:0", IdleEcho, config).unwrap();
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let mut idle = tcp_client(address);
+        echo_once(&mut idle, TEST_STR);
+        let mut busy = tcp_client(address);
+        busy.write_all(b"half a li").unwrap();
+        assert!(wait_until(|| server.active_requests() == 2));
+        let mut fresh = tcp_client(address);
+        echo_once(&mut fresh, TEST_STR);
+        let mut rest = Vec::new();
+        assert_eq!(
+            idle.read_to_end(&mut rest).unwrap(),
+            0,
+            "the idle one was closed"
+        );
+        busy.write_all(b"ne\n").unwrap();
+        let mut reply = [0; 12];
+        busy.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"half a line\n");
+    });
+}
+
+// Not in Python: a handler that says it is about to wait (`socketserver::blocking`) gets another worker onto the set,
+// even when its thread does not look asleep.
+#[test]
+fn a_worker_that_says_it_blocks_does_not_hold_up_others() {
+    let server = parking_server_with(None, Mode::Readiness { workers: 1 });
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        echo_once(&mut tcp_client(address), TEST_STR);
+        let mut held = tcp_client(address);
+        held.write_all(b"block\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let started = Instant::now();
+        echo_once(&mut tcp_client(address), TEST_STR);
+        assert!(
+            started.elapsed() < HOLD / 2,
+            "waited {:?}",
+            started.elapsed()
+        );
+        let mut reply = [0; 6];
+        held.read_exact(&mut reply).unwrap();
+    });
+}
+
+// Not in Python: a worker busy on the processor for a long request is not taken for a held one, so no worker is added
+// (a wall-clock limit would add one per such request when cores are contended).
+#[test]
+fn a_worker_busy_on_the_processor_adds_no_worker() {
+    let server = parking_server_with(None, Mode::Readiness { workers: 1 });
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        echo_once(&mut tcp_client(address), TEST_STR);
+        let before = ready_workers();
+        let mut spinning = tcp_client(address);
+        spinning.write_all(b"spin\n").unwrap();
+        let mut most = before;
+        let until = Instant::now() + HOLD / 3;
+        while Instant::now() < until {
+            most = most.max(ready_workers());
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut reply = [0; 5];
+        spinning.read_exact(&mut reply).unwrap();
+        assert_eq!(
+            most, before,
+            "a worker was added for one busy on the processor"
+        );
     });
 }

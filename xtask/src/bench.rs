@@ -3,13 +3,16 @@
 //! For each scenario and connection count the servers are started afresh, pinned to core 0,
 //! and wrk (pinned to core 1) runs against ours, Python's and nginx back to back, `--rounds` times;
 //! the median round is kept, with each server's peak RSS.
-//! The table is printed and written to `bench-results/latest.md`.
+//! The slow-clients scenario is no wrk run: it holds clients that never read and times fresh GETs meanwhile ([`slow`]).
+//! The tables are printed and written to `bench-results/latest.md`.
 
 mod client;
 pub mod install;
 mod report;
 pub mod scenarios;
 pub mod servers;
+mod slow;
+pub mod tls;
 pub mod wrk;
 
 use std::collections::BTreeSet;
@@ -18,15 +21,15 @@ use std::path::PathBuf;
 
 use crate::shell::{cargo, exec, have};
 use report::{Outcome, Row};
-use scenarios::{Scenario, Server, SCENARIOS};
+use scenarios::{Load, Scenario, Server, SCENARIOS};
 use servers::{Binaries, Workdir};
 use wrk::Measurement;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [--quick] [--duration SECS] [--rounds N] [--scenario NAME]... [--client] [--criterion]
 
-  --quick           1 s per run (the default is 5 s)
-  --duration SECS   seconds per wrk run
+  --quick           1 s per wrk run (the default is 5 s)
+  --duration SECS   seconds per wrk run (slow-clients times a fixed number of GETs instead)
   --rounds N        run every server N times, interleaved, and keep the median (default 1)
   --scenario NAME   run only this scenario; repeat for several
   --client          run the client benchmark (httpclient, ureq, Python's http.client against nginx);
@@ -143,16 +146,28 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     }
     let workdir = Workdir::create()?;
     let mut rows = Vec::new();
+    let mut slow_rows = Vec::new();
     for scenario in &options.scenarios {
         for &connections in scenario.connections {
-            rows.extend(measure(
-                scenario,
-                connections,
-                &options,
-                &workdir,
-                &binaries,
-                pinned,
-            ));
+            match scenario.load {
+                Load::Wrk => rows.extend(measure(
+                    scenario,
+                    connections,
+                    &options,
+                    &workdir,
+                    &binaries,
+                    pinned,
+                )),
+                Load::SlowClients { held_path } => slow_rows.extend(slow::measure(
+                    scenario,
+                    held_path,
+                    connections,
+                    options.rounds,
+                    &workdir,
+                    &binaries,
+                    pinned,
+                )),
+            }
         }
     }
     let client_section = if options.client {
@@ -164,7 +179,17 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         String::new()
     };
     drop(workdir);
-    let mut table = report::table(&rows);
+    let mut table = if rows.is_empty() {
+        String::new()
+    } else {
+        report::table(&rows)
+    };
+    if !slow_rows.is_empty() {
+        if !table.is_empty() {
+            table.push('\n');
+        }
+        table.push_str(&slow_section(&slow_rows));
+    }
     if !client_section.is_empty() {
         table.push('\n');
         table.push_str(&client_section);
@@ -191,6 +216,19 @@ fn build(scenarios: &[&Scenario]) -> Result<Binaries, String> {
     build_servers(&wanted)
 }
 
+/// The slow-clients table with what it measures, for the terminal and the results file.
+fn slow_section(rows: &[slow::SlowRow]) -> String {
+    format!(
+        "## Slow clients\n\n\
+         Each held client sets a 4 KiB receive buffer before connecting, asks for an 8 MiB file and never reads, so the server's sends fill up and stay full. \
+         From 0.2 s after the last held request, 200 fresh GETs of the 100-byte file start 20 ms apart, each on a new connection and whether or not earlier ones were answered \
+         (so a stall delays every GET that arrives during it); their latency is connect to the last body byte, and one unanswered after 10 s counts as an error. \
+         threads and VmRSS are the most `/proc/<pid>/status` showed while the clients were held; \
+         \"held sends queued\" counts the server's connections with bytes written and unacknowledged at the end (`/proc/net/tcp` tx_queue).\n\n{}",
+        report::slow_table(rows)
+    )
+}
+
 /// Builds, in release, those of `wanted` that are ours and that the workspace has (also used by `cargo xtask soak`).
 pub fn build_servers(wanted: &BTreeSet<Server>) -> Result<Binaries, String> {
     let output = cargo()
@@ -214,6 +252,16 @@ pub fn build_servers(wanted: &BTreeSet<Server>) -> Result<Binaries, String> {
         let Some(name) = server.program() else {
             continue;
         };
+        // Two servers can be one program (simplehttp over HTTP and over TLS): built once, known under both.
+        if let Some(path) = binaries
+            .programs
+            .iter()
+            .find(|(other, _)| other.program() == Some(name))
+            .map(|(_, path)| path.clone())
+        {
+            binaries.programs.insert(server, path);
+            continue;
+        }
         if target_names(&metadata, "bin")
             .iter()
             .any(|found| found == name)
@@ -293,7 +341,7 @@ fn measure(
                 Err("not built yet".to_owned())
             }
             server => servers::start(server, workdir, binaries, server_core).and_then(|running| {
-                match servers::probe(running.port, target.path) {
+                match servers::probe_server(server, workdir, running.port, target.path) {
                     Ok(()) => Ok(running),
                     Err(reason) => {
                         running.stop();
@@ -323,7 +371,12 @@ fn measure(
             if failures[index].is_some() {
                 continue;
             }
-            let url = format!("http://127.0.0.1:{}{}", server.port, target.path);
+            let url = format!(
+                "{}://127.0.0.1:{}{}",
+                target.server.scheme(),
+                server.port,
+                target.path
+            );
             match wrk::run(wrk_core, connections, options.seconds, &url) {
                 Ok(measurement) => {
                     eprintln!(
@@ -392,7 +445,7 @@ fn document(
     let date = crate::machine::utc_now();
     let cpu = crate::machine::cpu_model();
     let kernel = crate::machine::kernel_release();
-    let [wrk, nginx, python] = install::versions();
+    let [wrk, nginx, python, openssl] = install::versions();
     let command = if arguments.is_empty() {
         "cargo xtask bench".to_owned()
     } else {
@@ -413,7 +466,7 @@ fn document(
 Written by `{command}` on {date}.
 
 - Machine: `nproc` = {cores}, {cpu}, Linux {kernel}.
-- Tools: {wrk}; {nginx}; {python}.
+- Tools: {wrk}; {nginx}; {python}; {openssl}.
 - Each run: `wrk -t1 -cN -d{seconds}s --latency`, {rounds} round(s), median kept; {pinning}.
 - Load average (1, 5, 15 min) before the first run: {load_before}; after the last: {load_after}. Other work on the machine shows here and makes the numbers noisy.
 
@@ -431,6 +484,9 @@ Notes:
 - The Python hello script sets `disable_nagle_algorithm = True`: `BaseHTTPRequestHandler` writes headers and body separately, and with Nagle on every keep-alive response waits about 40 ms for a delayed ACK (some 25 requests/s).
 - Ours and Python's servers listen with a backlog of 5 (Python's `request_queue_size`, which socketserver keeps), nginx with 511: at 100 connections some connects probably overflow it and wait for a SYN retransmit (1 s or more), the likely cause of timeouts and a p99 near 1 s in those rows.
 - The hello page is the 81 bytes `echo_http` answers on `GET /`; nginx serves the same bytes from a file.
+- https-small-file: both servers use one self-signed ECDSA P-256 certificate made by `openssl` for the run; nginx is limited to TLS 1.3 (`ssl_protocols TLSv1.3`), and a Python `ssl` client checks before measuring that each server answers over TLS 1.3 (the protocol and cipher chosen are printed on the terminal).
+  wrk (OpenSSL) makes one handshake per connection and then keeps it alive, so the rows measure the record layer more than the handshake.
+- slow-clients: ours runs with its defaults (one worker per core it may run on, so one when pinned), as in the other scenarios; the server is started afresh for every round.
 ",
         seconds = options.seconds,
         rounds = options.rounds,

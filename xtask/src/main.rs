@@ -51,7 +51,7 @@ const TASKS: &[Task] = &[
     },
     Task {
         name: "stalls",
-        summary: "[-- ARGS]: simplehttp --timeout 2 with 1000 half heads and slowloris, then 1000/10 000 idle connections",
+        summary: "[--enforce-tls] [-- ARGS]: simplehttp --timeout 2 with 1000 half heads and slowloris, then 1000/10 000 idle connections; TLS trickle and 1000 idle TLS",
         run: soak::stalls::run,
     },
     Task {

@@ -8,9 +8,9 @@
 //!
 //! `cargo xtask stalls` ([`stalls`]) lives here too: it shares the set-up (release build, served tree, pinning, `/proc`).
 
-mod http;
+pub mod http;
 mod process;
-mod procfs;
+pub mod procfs;
 mod resetter;
 pub mod stalls;
 

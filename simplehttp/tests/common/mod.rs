@@ -69,3 +69,58 @@ pub fn serve_quietly(handler: SimpleHttpRequestHandler) -> Serving {
         thread: Some(thread),
     }
 }
+
+/// The `simplehttp` command running as a child process; killed when dropped.
+pub struct Command {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Command {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Command {
+    /// Starts `simplehttp 0 -b 127.0.0.1 ARGUMENTS -d DIRECTORY` and reads its port from the banner.
+    pub fn start(
+        directory: &std::path::Path,
+        arguments: &[&str],
+        stderr: std::process::Stdio,
+    ) -> Command {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_simplehttp"))
+            .args(["0", "-b", "127.0.0.1"])
+            .args(arguments)
+            .arg("-d")
+            .arg(directory)
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        stdout.read_line(&mut banner).unwrap();
+        let port = banner
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
+        // The rest of stdout is not read; keep the pipe open so the server never gets EPIPE on it.
+        std::mem::forget(stdout);
+        Command { child, port }
+    }
+
+    /// How many threads the server process has now.
+    pub fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap()
+    }
+}

@@ -11,6 +11,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("nginx", "nginx-light"),
     ("python3", "python3"),
     ("taskset", "util-linux"),
+    ("openssl", "openssl"),
 ];
 
 /// nginx lives in sbin, which is not always on `PATH`.
@@ -89,11 +90,17 @@ fn first_line(program: &Path, arguments: &[&str], prefix: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// `wrk 4.1.0 [epoll]`, `nginx version: nginx/1.22.1`, `Python 3.11.7`.
-pub fn versions() -> [String; 3] {
+/// `wrk 4.1.0 [epoll]`, `nginx version: nginx/1.22.1`, `Python 3.11.7`, `OpenSSL 3.0.19 27 Jan 2026` (wrk's and nginx's TLS).
+pub fn versions() -> [String; 4] {
     [
         first_line(Path::new("wrk"), &["-v"], "wrk"),
         first_line(&nginx_program(), &["-v"], "nginx version"),
         first_line(Path::new("python3"), &["--version"], "Python"),
+        // `OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)`: the library repeats the version.
+        first_line(Path::new("openssl"), &["version"], "OpenSSL")
+            .split(" (Library")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     ]
 }

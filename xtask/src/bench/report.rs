@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
+use std::time::Duration;
+
 use super::scenarios::Role;
+use super::slow::SlowRow;
 use super::wrk::Measurement;
 
 /// What happened to one server at one connection count.
@@ -103,6 +106,90 @@ pub fn table(rows: &[Row]) -> String {
     text
 }
 
+/// The slow-clients table: fresh GETs' latency with the slow clients held, the server's threads and RSS meanwhile,
+/// and ours' p99 over each row's, measured in the same run.
+pub fn slow_table(rows: &[SlowRow]) -> String {
+    let mut text = String::from(
+        "| scenario | held | server | fresh GETs answered | p50 | p99 | max | errors | threads | VmRSS | held sends queued | ours' p99 ÷ this |\n\
+         | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let milliseconds = |duration: Option<Duration>| {
+        duration.map_or_else(
+            || "–".to_owned(),
+            |duration| latency(duration.as_secs_f64() * 1000.0),
+        )
+    };
+    for row in rows {
+        let server = format!("{}: {}", row.role.label(), row.server);
+        let cells = match &row.outcome {
+            Ok(slow) => {
+                let ours = rows
+                    .iter()
+                    .find(|other| {
+                        other.role == Role::Ours
+                            && other.scenario == row.scenario
+                            && other.held == row.held
+                    })
+                    .and_then(|other| other.outcome.as_ref().ok())
+                    .and_then(|ours| ours.p99());
+                let ratio = match (ours, slow.p99()) {
+                    (Some(ours), Some(this)) if row.role != Role::Ours && !this.is_zero() => {
+                        format!("{:.2}×", ours.as_secs_f64() / this.as_secs_f64())
+                    }
+                    _ => "–".to_owned(),
+                };
+                let mut errors = slow.failures.to_string();
+                if let Some(first) = &slow.first_failure {
+                    errors.push_str(&format!(" (first: {first})"));
+                }
+                let mut held = match slow.queued {
+                    Some(queued) => format!("{queued} of {}", slow.held),
+                    None => format!("? of {}", slow.held),
+                };
+                if slow.held_failures > 0 {
+                    held.push_str(&format!(
+                        "; {} could not hold ({})",
+                        slow.held_failures,
+                        slow.first_held_failure.as_deref().unwrap_or("?")
+                    ));
+                }
+                [
+                    thousands(slow.times.len() as u64),
+                    milliseconds(slow.p50()),
+                    milliseconds(slow.p99()),
+                    milliseconds(slow.max()),
+                    errors,
+                    slow.threads
+                        .map_or_else(|| "–".to_owned(), |threads| threads.to_string()),
+                    slow.rss_kib.map_or_else(
+                        || "–".to_owned(),
+                        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+                    ),
+                    held,
+                    ratio,
+                ]
+            }
+            Err(reason) => {
+                let mut cells: [String; 9] = Default::default();
+                cells[0] = format!("skipped: {reason}");
+                for cell in &mut cells[1..] {
+                    *cell = "–".to_owned();
+                }
+                cells
+            }
+        };
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} |",
+            row.scenario,
+            row.held,
+            server,
+            cells.join(" | ")
+        );
+    }
+    text
+}
+
 fn latency(milliseconds: f64) -> String {
     if milliseconds < 1.0 {
         format!("{:.0} µs", milliseconds * 1000.0)
@@ -187,6 +274,60 @@ mod tests {
 | hello | 100 | python: py | 1,234,567 | 123.46 | 1500.00 ms | 0 | 1.0 MiB | – |
 ";
         assert_eq!(table(&rows), expected);
+    }
+
+    #[test]
+    fn renders_the_slow_clients_table() {
+        use super::super::slow::Slow;
+        let slow = |milliseconds: &[u64], threads, queued| Slow {
+            held: 300,
+            held_failures: 0,
+            first_held_failure: None,
+            queued: Some(queued),
+            times: milliseconds
+                .iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect(),
+            failures: 0,
+            first_failure: None,
+            threads: Some(threads),
+            rss_kib: Some(10 * 1024),
+        };
+        let mut ours = slow(&[1, 2, 3200], 305, 300);
+        ours.failures = 1;
+        ours.first_failure = Some("answer: timed out".into());
+        let rows = [
+            SlowRow {
+                scenario: "slow-clients",
+                held: 300,
+                role: Role::Ours,
+                server: "simplehttp",
+                outcome: Ok(ours),
+            },
+            SlowRow {
+                scenario: "slow-clients",
+                held: 300,
+                role: Role::Nginx,
+                server: "nginx",
+                outcome: Ok(slow(&[1, 2, 40], 1, 298)),
+            },
+            SlowRow {
+                scenario: "slow-clients",
+                held: 300,
+                role: Role::Python,
+                server: "py",
+                outcome: Err("not built yet".into()),
+            },
+        ];
+        let expected = "\
+| scenario | held | server | fresh GETs answered | p50 | p99 | max | errors | threads | VmRSS | held sends queued | ours' p99 ÷ this |
+| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| slow-clients | 300 | ours: simplehttp | 3 | 2.00 ms | 3200.00 ms | 3200.00 ms | 1 (first: answer: timed out) | 305 | 10.0 MiB | 300 of 300 | – |
+| slow-clients | 300 | nginx: nginx | 3 | 2.00 ms | 40.00 ms | 40.00 ms | 0 | 1 | 10.0 MiB | 298 of 300 | 80.00× |
+| slow-clients | 300 | python: py | skipped: not built yet | – | – | – | – | – | – | – | – |
+";
+        assert_eq!(slow_table(&rows), expected);
     }
 
     #[test]

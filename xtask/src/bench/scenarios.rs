@@ -35,6 +35,10 @@ pub enum Server {
     PythonCgi,
     /// nginx, one worker, serving the generated tree.
     Nginx,
+    /// The `simplehttp` command serving the generated tree over TLS (`--tls-cert`, `--tls-key`).
+    SimpleHttps,
+    /// nginx, one worker, serving the generated tree over TLS 1.3 with the same certificate.
+    NginxHttps,
 }
 
 impl Server {
@@ -42,9 +46,27 @@ impl Server {
     pub fn program(self) -> Option<&'static str> {
         match self {
             Server::EchoHttp => Some("echo_http"),
-            Server::SimpleHttp => Some("simplehttp"),
+            Server::SimpleHttp | Server::SimpleHttps => Some("simplehttp"),
             Server::CgiHttp => Some("cgihttp"),
-            Server::PythonHello | Server::PythonFiles | Server::PythonCgi | Server::Nginx => None,
+            Server::PythonHello
+            | Server::PythonFiles
+            | Server::PythonCgi
+            | Server::Nginx
+            | Server::NginxHttps => None,
+        }
+    }
+
+    /// Whether the server speaks TLS, so clients use `https://`.
+    pub fn tls(self) -> bool {
+        matches!(self, Server::SimpleHttps | Server::NginxHttps)
+    }
+
+    /// The URL scheme clients use.
+    pub fn scheme(self) -> &'static str {
+        if self.tls() {
+            "https"
+        } else {
+            "http"
         }
     }
 
@@ -58,6 +80,8 @@ impl Server {
             Server::CgiHttp => "cgihttp",
             Server::PythonCgi => "http.server --cgi (HTTP/1.0)",
             Server::Nginx => "nginx (1 worker)",
+            Server::SimpleHttps => "simplehttp --tls-cert (rustls)",
+            Server::NginxHttps => "nginx (1 worker, TLS 1.3)",
         }
     }
 }
@@ -70,11 +94,22 @@ pub struct Target {
     pub path: &'static str,
 }
 
+/// How a scenario loads the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// wrk keeps `connections` busy on the target's path; requests/s, MB/s and p99 are read from its report.
+    Wrk,
+    /// `connections` clients ask for `held_path` and never read, so the server's sends fill up and stay full;
+    /// meanwhile fresh GETs of the target's path are timed on new connections, and the server's threads and RSS read.
+    SlowClients { held_path: &'static str },
+}
+
 /// A load scenario: every target is measured at every connection count, interleaved.
 #[derive(Debug)]
 pub struct Scenario {
     pub name: &'static str,
     pub summary: &'static str,
+    pub load: Load,
     pub connections: &'static [u32],
     pub targets: &'static [Target],
 }
@@ -83,6 +118,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "hello",
         summary: "GET of an 81-byte greeting page (issue 3)",
+        load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
             Target {
@@ -105,6 +141,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "small-file",
         summary: "GET of a 100-byte file (issue 4)",
+        load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
             Target {
@@ -127,6 +164,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "large-file",
         summary: "GET of a 1 MiB file (issue 4)",
+        load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
             Target {
@@ -149,6 +187,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "listing",
         summary: "directory listing of 1000 entries (issue 4)",
+        load: Load::Wrk,
         connections: &[10],
         targets: &[
             Target {
@@ -171,6 +210,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "cgi",
         summary: "a trivial shell CGI script (issue 5)",
+        load: Load::Wrk,
         connections: &[10],
         targets: &[
             Target {
@@ -182,6 +222,44 @@ pub const SCENARIOS: &[Scenario] = &[
                 role: Role::Python,
                 server: Server::PythonCgi,
                 path: "/cgi-bin/hello.sh",
+            },
+        ],
+    },
+    Scenario {
+        name: "https-small-file",
+        summary: "GET of the 100-byte file over HTTPS (TLS 1.3, keep-alive), nginx with the same certificate",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttps,
+                path: "/small.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::NginxHttps,
+                path: "/small.txt",
+            },
+        ],
+    },
+    Scenario {
+        name: "slow-clients",
+        summary: "300 clients hold an 8 MiB download without reading; fresh GETs of the 100-byte file timed meanwhile",
+        load: Load::SlowClients {
+            held_path: "/slow.bin",
+        },
+        connections: &[300],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttp,
+                path: "/small.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::Nginx,
+                path: "/small.txt",
             },
         ],
     },

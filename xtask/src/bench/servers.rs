@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::scenarios::Server;
+use super::tls::Certificate;
 
 /// The page `echo_http` answers on `GET /`; Python and nginx serve the same bytes.
 pub const HELLO_PAGE: &str =
@@ -19,6 +20,10 @@ pub const HELLO_PAGE: &str =
 
 /// How many entries the listing scenario's directory holds.
 const LISTING_ENTRIES: usize = 1000;
+
+/// The size of the file the slow clients ask for and never read: larger than the socket buffers a server can fill,
+/// so a server that writes it with blocking calls stays blocked.
+pub const SLOW_FILE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A temporary directory with the served tree, the nginx configuration and the Python script.
 #[derive(Debug)]
@@ -57,6 +62,10 @@ impl Workdir {
             .map(|index| (index % 251) as u8)
             .collect();
         fs::write(www.join("large.bin"), large)?;
+        let slow: Vec<u8> = (0..SLOW_FILE_BYTES)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        fs::write(www.join("slow.bin"), slow)?;
         for index in 0..LISTING_ENTRIES {
             fs::write(
                 www.join("listing").join(format!("entry-{index:04}.txt")),
@@ -76,9 +85,25 @@ impl Workdir {
         Ok(())
     }
 
-    /// Writes an nginx configuration listening on `port` and returns its path.
-    fn nginx_config(&self, port: u16) -> Result<PathBuf, String> {
+    /// The self-signed certificate of the TLS scenarios, made on first use.
+    pub fn certificate(&self) -> Result<Certificate, String> {
+        super::tls::self_signed(&self.root)
+    }
+
+    /// Writes an nginx configuration listening on `port` (over TLS 1.3 with `tls`) and returns its path.
+    fn nginx_config(&self, port: u16, tls: Option<&Certificate>) -> Result<PathBuf, String> {
         let root = self.root.to_string_lossy();
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some(pair) => format!(
+                "listen 127.0.0.1:{port} ssl;
+        ssl_certificate {};
+        ssl_certificate_key {};
+        ssl_protocols TLSv1.3;",
+                pair.certificate.to_string_lossy(),
+                pair.key.to_string_lossy()
+            ),
+        };
         let config = format!(
             "daemon off;
 master_process off;
@@ -99,7 +124,7 @@ http {{
     types {{ text/html html; text/plain txt; }}
     default_type application/octet-stream;
     server {{
-        listen 127.0.0.1:{port};
+        {listen}
         root {root}/www;
         autoindex on;
     }}
@@ -175,6 +200,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's process id (taskset execs the server, so it is the child's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `VmHWM` (peak resident set) from `/proc/<pid>/status`, in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -222,17 +252,25 @@ pub fn start(
             words(&["0", "-b", "127.0.0.1", "-p", "HTTP/1.1"]),
             None,
         ),
-        Server::SimpleHttp | Server::CgiHttp => (
-            binary(binaries, server)?,
-            vec![
+        Server::SimpleHttp | Server::SimpleHttps | Server::CgiHttp => {
+            let mut arguments = vec![
                 "0".into(),
                 "-b".into(),
                 "127.0.0.1".into(),
                 "-d".into(),
                 www.to_string_lossy().into_owned(),
-            ],
-            None,
-        ),
+            ];
+            if server.tls() {
+                let pair = workdir.certificate()?;
+                arguments.extend([
+                    "--tls-cert".into(),
+                    pair.certificate.to_string_lossy().into_owned(),
+                    "--tls-key".into(),
+                    pair.key.to_string_lossy().into_owned(),
+                ]);
+            }
+            (binary(binaries, server)?, arguments, None)
+        }
         Server::PythonHello => (
             "python3".into(),
             vec![
@@ -254,9 +292,14 @@ pub fn start(
             arguments.push(www.to_string_lossy().into_owned());
             ("python3".into(), arguments, None)
         }
-        Server::Nginx => {
+        Server::Nginx | Server::NginxHttps => {
             let port = free_port()?;
-            let config = workdir.nginx_config(port)?;
+            let pair = if server.tls() {
+                Some(workdir.certificate()?)
+            } else {
+                None
+            };
+            let config = workdir.nginx_config(port, pair.as_ref())?;
             (
                 super::install::nginx_program(),
                 vec![
@@ -349,6 +392,22 @@ pub fn probe(port: u16, path: &str) -> Result<(), String> {
     }
 }
 
+/// [`probe`] over plain HTTP, or a GET over TLS 1.3 for a TLS server, whose protocol and cipher are printed.
+pub fn probe_server(
+    server: Server,
+    workdir: &Workdir,
+    port: u16,
+    path: &str,
+) -> Result<(), String> {
+    if !server.tls() {
+        return probe(port, path);
+    }
+    let script = super::tls::client_script(&workdir.root)?;
+    let chosen = super::tls::probe(&script, port, path)?;
+    eprintln!("xtask bench: {}: {chosen}", server.describe());
+    Ok(())
+}
+
 fn binary(binaries: &Binaries, server: Server) -> Result<PathBuf, String> {
     binaries
         .ours(server)
@@ -395,9 +454,12 @@ pub fn watch_banner(stdout: ChildStdout) -> mpsc::Receiver<u16> {
     receiver
 }
 
-/// The port in `Serving HTTP on <host> port <port> (...) ...`, the banner of Python's servers and ours.
+/// The port in `Serving HTTP on <host> port <port> (...) ...`, the banner of Python's servers and ours (`HTTPS` over TLS).
 pub fn banner_port(line: &str) -> Option<u16> {
-    let rest = line.trim().strip_prefix("Serving HTTP on ")?;
+    let line = line.trim();
+    let rest = line
+        .strip_prefix("Serving HTTP on ")
+        .or_else(|| line.strip_prefix("Serving HTTPS on "))?;
     let mut words = rest.split_whitespace();
     words.next()?;
     if words.next()? != "port" {
@@ -419,6 +481,10 @@ mod tests {
         assert_eq!(
             banner_port("Serving HTTP on :: port 8000 (http://[::]:8000/) ..."),
             Some(8000)
+        );
+        assert_eq!(
+            banner_port("Serving HTTPS on 127.0.0.1 port 40322 (https://127.0.0.1:40322/) ..."),
+            Some(40322)
         );
         assert_eq!(banner_port("Keyboard interrupt received, exiting."), None);
         assert_eq!(banner_port("Serving HTTP on 127.0.0.1 port x"), None);
@@ -464,8 +530,21 @@ mod tests {
             fs::read_dir(www.join("listing")).unwrap().count(),
             LISTING_ENTRIES
         );
-        let config = fs::read_to_string(workdir.nginx_config(8080).unwrap()).unwrap();
+        assert_eq!(
+            fs::metadata(www.join("slow.bin")).unwrap().len(),
+            SLOW_FILE_BYTES as u64
+        );
+        let config = fs::read_to_string(workdir.nginx_config(8080, None).unwrap()).unwrap();
         assert!(config.contains("listen 127.0.0.1:8080;"));
+        assert!(!config.contains("ssl"));
+        let pair = Certificate {
+            certificate: workdir.root.join("tls/cert.pem"),
+            key: workdir.root.join("tls/key.pem"),
+        };
+        let config = fs::read_to_string(workdir.nginx_config(8443, Some(&pair)).unwrap()).unwrap();
+        assert!(config.contains("listen 127.0.0.1:8443 ssl;"), "{config}");
+        assert!(config.contains("ssl_protocols TLSv1.3;"), "{config}");
+        assert!(config.contains("tls/key.pem;"), "{config}");
         let root = workdir.root.clone();
         drop(workdir);
         assert!(!root.exists());

@@ -6,10 +6,16 @@
 //! Slowloris clients, dribbling one header byte every 500 ms, must be closed by the same head deadline.
 //! Then, with `--max-connections 20000` and no timeout flag, 1000 and then 10 000 connections each make one keep-alive request
 //! and stay idle, and the server's threads and VmRSS are read.
+//! Over TLS (a self-signed certificate made with `openssl`, clients on Python's `ssl`):
+//! with `--timeout 2 --max-connections 4`, four clients send a ClientHello one byte a second, each must be closed within
+//! 1.5 × the timeout of its first byte, and a good TLS client started among them must be answered within 1.5 × the timeout;
+//! then 1000 TLS connections each finish a handshake and one request and stay idle, which must cost at most 16 threads
+//! and 64 MiB of VmRSS. The TLS criteria are reported but fail the task only with `--enforce-tls` or [`ENFORCE_TLS`].
 //! Extra server arguments (after `--`) choose the mode, e.g. `cargo xtask stalls -- --workers 2`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -20,16 +26,45 @@ use super::process::ServerProcess;
 use super::procfs::{self, mebibytes};
 use super::{machine_note, prepare, shown_command, split_extra, Tree};
 use crate::bench::scenarios::Server;
+use crate::bench::tls;
 
 const USAGE: &str = "\
-usage: cargo xtask stalls [-- extra server args]
+usage: cargo xtask stalls [--enforce-tls] [-- extra server args]
 
-  -- ARGS   passed to simplehttp, e.g. `-- --workers 2` for the readiness mode
+  --enforce-tls   fail on the TLS criteria too (by default they are reported only)
+  -- ARGS         passed to simplehttp, e.g. `-- --workers 2` for the readiness mode
 
 Fails when 200 fresh requests made while 1000 half heads hang have a p99 of 100 ms or more,
 or when a half head or a slowloris client is still open 1 s after the 2 s head deadline.
 Also reports threads and VmRSS at 1000 and 10 000 idle keep-alive connections.
+Over TLS it measures, and with --enforce-tls requires: ClientHellos sent 1 byte/s closed within 1.5 x --timeout,
+a good TLS client answered under --max-connections 4 meanwhile, and 1000 idle TLS connections held with
+at most 16 threads and 64 MiB VmRSS.
 ";
+
+/// Whether the TLS criteria fail the task by default (CI runs `cargo xtask stalls` without flags).
+///
+/// On since TLS connections are state machines on the event loop: a trickling handshake is cut at the head deadline
+/// and an idle TLS connection costs no thread. Set it off only to measure a server that gives each TLS connection a thread.
+const ENFORCE_TLS: bool = true;
+/// Clients that send a ClientHello one byte at a time, and the server's `--max-connections` they try to exhaust.
+const TLS_TRICKLERS: usize = 4;
+const TLS_MAX_CONNECTIONS: usize = 4;
+/// Between two of a trickling TLS client's bytes.
+const TLS_TRICKLE: Duration = Duration::from_secs(1);
+/// A trickling TLS client must be closed, and the good client answered, within this many times `--timeout`.
+const TLS_DEADLINE_FACTOR: f64 = 1.5;
+/// How long trickling TLS clients are watched: twice the bound, so a late close is seen.
+const TLS_WATCH: Duration = Duration::from_secs(6);
+/// When the good TLS client starts, after the trickling ones: they hold their connections by then.
+const TLS_GOOD_CLIENT_DELAY: Duration = Duration::from_millis(500);
+/// How long the good TLS client waits for each step (connect, handshake, answer). It gives up a second before the
+/// trickling clients stop, so an answer it gets was not let in by their leaving.
+const TLS_GOOD_CLIENT_PATIENCE: Duration = Duration::from_millis(4500);
+/// Idle TLS connections, each after a handshake and one answered request, and what they may cost the server.
+const TLS_IDLE: usize = 1000;
+const TLS_IDLE_THREADS_LIMIT: u64 = 16;
+const TLS_IDLE_RSS_LIMIT_KIB: u64 = 64 * 1024;
 
 /// The server's `--timeout`.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -63,7 +98,44 @@ struct Row {
     check: String,
     /// `None` for a measurement that has no pass mark.
     pass: Option<bool>,
+    /// Whether a failed pass mark fails the task; a criterion that is not enforced is reported as what it would give.
+    enforced: bool,
     figures: String,
+}
+
+impl Row {
+    fn result(&self) -> &'static str {
+        match (self.pass, self.enforced) {
+            (None, _) => "measured",
+            (Some(true), true) => "pass",
+            (Some(false), true) => "**fail**",
+            (Some(true), false) => "report-only: would pass",
+            (Some(false), false) => "report-only: **would fail**",
+        }
+    }
+
+    fn fails(&self) -> bool {
+        self.enforced && self.pass == Some(false)
+    }
+}
+
+/// The task's own options.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    enforce_tls: bool,
+}
+
+fn parse_options(own: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        enforce_tls: ENFORCE_TLS,
+    };
+    for word in own {
+        match word.as_str() {
+            "--enforce-tls" => options.enforce_tls = true,
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
 }
 
 pub fn run(arguments: &[String]) -> Result<(), String> {
@@ -72,18 +144,22 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         print!("{USAGE}");
         return Ok(());
     }
-    if let Some(word) = own.first() {
-        return Err(format!("unknown option `{word}`\n{USAGE}"));
-    }
+    let options = parse_options(own)?;
     let (binaries, pinned, cores) = prepare(
         "stalls",
         &[Server::SimpleHttp],
-        &[("taskset", "util-linux")],
+        &[
+            ("taskset", "util-linux"),
+            ("openssl", "openssl"),
+            ("python3", "python3"),
+        ],
     )?;
     let program = binaries
         .ours(Server::SimpleHttp)
         .ok_or("simplehttp was not built")?;
     let core = pinned.then_some(0);
+    // From here on, what is timed is the checks, not the build.
+    let started = Instant::now();
     let tree = Tree::create("stalls")?;
     let mode = if extra.is_empty() {
         "default (readiness, elastic workers)".to_owned()
@@ -118,6 +194,14 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     eprintln!("xtask stalls: `{}`", server.command);
     rows.extend(idle(&mut server));
     drop(server);
+
+    rows.extend(tls_checks(
+        &program,
+        &tree,
+        &extra,
+        core,
+        options.enforce_tls,
+    ));
     drop(tree);
 
     let mut table = format!(
@@ -125,20 +209,29 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         machine_note(&shown_command("stalls", arguments), pinned, cores)
     );
     for row in &rows {
-        let result = match row.pass {
-            Some(true) => "pass",
-            Some(false) => "**fail**",
-            None => "measured",
-        };
         table.push_str(&format!(
-            "| {mode} | {} | {result} | {} |\n",
-            row.check, row.figures
+            "| {mode} | {} | {} | {} |\n",
+            row.check,
+            row.result(),
+            row.figures
         ));
     }
     println!("\n{table}");
+    if rows
+        .iter()
+        .any(|row| !row.enforced && row.pass == Some(false))
+    {
+        println!(
+            "The TLS criteria are reported only: `cargo xtask stalls --enforce-tls` applies them, and `ENFORCE_TLS` in xtask/src/soak/stalls.rs makes that the default."
+        );
+    }
+    println!(
+        "The checks took {:.0} s (after the build).",
+        started.elapsed().as_secs_f64()
+    );
     let failed: Vec<&str> = rows
         .iter()
-        .filter(|row| row.pass == Some(false))
+        .filter(|row| row.fails())
         .map(|row| row.check.as_str())
         .collect();
     if failed.is_empty() {
@@ -263,6 +356,7 @@ fn endings(watched: &[Watched]) -> String {
     let mut reset = 0;
     let mut answered_408 = 0;
     let mut answered_other = 0;
+    let mut answered_bytes = 0;
     let mut open = 0;
     let mut failed = 0;
     for one in watched {
@@ -271,6 +365,9 @@ fn endings(watched: &[Watched]) -> String {
                 answered: Some(408),
                 ..
             } => answered_408 += 1,
+            Ending::Closed {
+                answered: Some(0), ..
+            } => answered_bytes += 1,
             Ending::Closed {
                 answered: Some(_), ..
             } => answered_other += 1,
@@ -288,6 +385,11 @@ fn endings(watched: &[Watched]) -> String {
     if answered_other > 0 {
         parts.push(format!("{answered_other} after another answer"));
     }
+    if answered_bytes > 0 {
+        parts.push(format!(
+            "{answered_bytes} after bytes that are no HTTP answer (a TLS alert)"
+        ));
+    }
     if open > 0 {
         parts.push(format!("{open} still open after {} s", WATCH.as_secs()));
     }
@@ -299,8 +401,12 @@ fn endings(watched: &[Watched]) -> String {
 
 /// Whether a watched connection closed within the deadline and its slack.
 fn closed_in_time(one: &Watched) -> bool {
-    matches!(one.ending, Ending::Closed { .. })
-        && one.after.is_some_and(|after| after <= DEADLINE + SLACK)
+    closed_within(one, DEADLINE + SLACK)
+}
+
+/// Whether a watched connection closed at most `limit` after its reference byte.
+fn closed_within(one: &Watched, limit: Duration) -> bool {
+    matches!(one.ending, Ending::Closed { .. }) && one.after.is_some_and(|after| after <= limit)
 }
 
 /// 1000 half heads, 200 fresh requests timed among them, then the half heads' closes.
@@ -412,6 +518,7 @@ fn half_heads(server: &mut ServerProcess) -> Result<Vec<Row>, String> {
                 FRESH_P99_LIMIT.as_millis()
             ),
             pass: Some(fresh_pass),
+            enforced: true,
             figures: fresh_figures,
         },
         Row {
@@ -421,13 +528,21 @@ fn half_heads(server: &mut ServerProcess) -> Result<Vec<Row>, String> {
                 SLACK.as_secs()
             ),
             pass: Some(in_time == HALF_HEADS),
+            enforced: true,
             figures: close_figures,
         },
     ])
 }
 
-/// A slowloris client: the request line, then one header byte every [`DRIBBLE`], until the server closes or [`WATCH`] passes.
-fn slowloris_client(port: u16) -> Watched {
+/// A client that sends `opening` at once, then one byte of `dribbled` every `interval`, and watches the connection
+/// until the server closes it or `watch_for` passes (after the last byte, it only watches).
+fn dribbling_client(
+    port: u16,
+    opening: &[u8],
+    dribbled: &[u8],
+    interval: Duration,
+    watch_for: Duration,
+) -> Watched {
     let failed = |reason: String| Watched {
         after: None,
         ending: Ending::Failed(reason),
@@ -437,22 +552,25 @@ fn slowloris_client(port: u16) -> Watched {
         Err(error) => return failed(format!("connect: {error}")),
     };
     let first_byte = Instant::now();
-    if let Err(error) = stream.write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n") {
+    if let Err(error) = stream.write_all(opening) {
         return failed(format!("send: {error}"));
     }
-    let header = b"X-Dribble: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut answered = None;
-    for byte in header.iter().cycle() {
-        let until = (Instant::now() + DRIBBLE).min(first_byte + WATCH);
+    let mut dribbled = dribbled.iter();
+    loop {
+        let until = (Instant::now() + interval).min(first_byte + watch_for);
         if let Some((ending, when)) = watch(&mut stream, until, &mut answered) {
             return Watched {
                 after: Some(when - first_byte),
                 ending,
             };
         }
-        if Instant::now() >= first_byte + WATCH {
+        if Instant::now() >= first_byte + watch_for {
             break;
         }
+        let Some(byte) = dribbled.next() else {
+            continue;
+        };
         if stream.write_all(std::slice::from_ref(byte)).is_err() {
             // The server has gone: a write into a reset connection fails.
             return Watched {
@@ -468,6 +586,17 @@ fn slowloris_client(port: u16) -> Watched {
         after: None,
         ending: Ending::Open { answered },
     }
+}
+
+/// A slowloris client: the request line, then one header byte every [`DRIBBLE`], until the server closes or [`WATCH`] passes.
+fn slowloris_client(port: u16) -> Watched {
+    dribbling_client(
+        port,
+        b"GET /small.txt HTTP/1.1\r\n",
+        b"X-Dribble: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        DRIBBLE,
+        WATCH,
+    )
 }
 
 /// Slowloris clients must be closed by the head deadline, counted from their first byte.
@@ -500,6 +629,7 @@ fn slowloris(port: u16) -> Row {
             SLACK.as_secs()
         ),
         pass: Some(in_time == SLOW),
+        enforced: true,
         figures: format!(
             "{in_time} of {SLOW} closed in time ({}); first byte → close: {}",
             endings(&watched),
@@ -614,6 +744,7 @@ fn idle(server: &mut ServerProcess) -> Vec<Row> {
         rows.push(Row {
             check,
             pass: None,
+            enforced: true,
             figures,
         });
         if connections.len() < target || server.exit_status().is_some() {
@@ -622,6 +753,283 @@ fn idle(server: &mut ServerProcess) -> Vec<Row> {
     }
     connections.clear();
     rows
+}
+
+/// Rows for TLS criteria that could not be measured: failed, and enforced as the switch says.
+fn not_run(checks: &[String], reason: &str, enforce: bool) -> Vec<Row> {
+    checks
+        .iter()
+        .map(|check| Row {
+            check: check.clone(),
+            pass: Some(false),
+            enforced: enforce,
+            figures: format!("not run: {reason}"),
+        })
+        .collect()
+}
+
+/// The TLS checks, each against its own server with the run's self-signed certificate.
+fn tls_checks(
+    program: &Path,
+    tree: &Tree,
+    extra: &[String],
+    core: Option<u32>,
+    enforce: bool,
+) -> Vec<Row> {
+    let limit = DEADLINE.mul_f64(TLS_DEADLINE_FACTOR);
+    let trickle_checks = [
+        format!(
+            "{TLS_TRICKLERS} TLS clients sending a ClientHello 1 byte / {} s under `--max-connections {TLS_MAX_CONNECTIONS}`, closed within {TLS_DEADLINE_FACTOR} × the {} s timeout ({:.1} s) of their first byte",
+            TLS_TRICKLE.as_secs(),
+            DEADLINE.as_secs(),
+            limit.as_secs_f64()
+        ),
+        format!(
+            "a good TLS client started {} ms after them, answered within {:.1} s",
+            TLS_GOOD_CLIENT_DELAY.as_millis(),
+            limit.as_secs_f64()
+        ),
+    ];
+    let idle_check = format!(
+        "{TLS_IDLE} idle TLS connections (handshake and one answer each, `--max-connections 20000`, no timeout): at most {TLS_IDLE_THREADS_LIMIT} threads and {} MiB VmRSS",
+        TLS_IDLE_RSS_LIMIT_KIB / 1024
+    );
+    let prepared =
+        tls::self_signed(&tree.root).and_then(|pair| Ok((pair, tls::client_script(&tree.root)?)));
+    let (pair, script) = match prepared {
+        Ok(prepared) => prepared,
+        Err(reason) => {
+            let mut rows = not_run(&trickle_checks, &reason, enforce);
+            rows.extend(not_run(&[idle_check], &reason, enforce));
+            return rows;
+        }
+    };
+    let mut tls_arguments = vec![
+        "--tls-cert".to_owned(),
+        pair.certificate.to_string_lossy().into_owned(),
+        "--tls-key".to_owned(),
+        pair.key.to_string_lossy().into_owned(),
+    ];
+    tls_arguments.extend(extra.iter().cloned());
+
+    let mut arguments = vec![
+        "--timeout".to_owned(),
+        DEADLINE.as_secs().to_string(),
+        "--max-connections".to_owned(),
+        TLS_MAX_CONNECTIONS.to_string(),
+    ];
+    arguments.extend(tls_arguments.iter().cloned());
+    let mut rows = match ServerProcess::start(
+        program,
+        &tree.www(),
+        &arguments,
+        core,
+        &tree.log("tls-trickle"),
+    ) {
+        Ok(mut server) => {
+            eprintln!("xtask stalls: `{}`", shown_tls(&server.command));
+            let rows = tls_trickle(&mut server, &script, &trickle_checks, enforce);
+            drop(server);
+            rows
+        }
+        Err(reason) => not_run(&trickle_checks, &reason, enforce),
+    };
+
+    let mut arguments = vec!["--max-connections".to_owned(), "20000".to_owned()];
+    arguments.extend(tls_arguments);
+    rows.push(
+        match ServerProcess::start(
+            program,
+            &tree.www(),
+            &arguments,
+            core,
+            &tree.log("tls-idle"),
+        ) {
+            Ok(mut server) => {
+                eprintln!("xtask stalls: `{}`", shown_tls(&server.command));
+                tls_idle(&mut server, &script, idle_check, enforce)
+            }
+            Err(reason) => not_run(&[idle_check], &reason, enforce).remove(0),
+        },
+    );
+    rows
+}
+
+/// A command line with the temporary certificate paths shortened, as the report shows the served directory.
+fn shown_tls(command: &str) -> String {
+    command
+        .split(' ')
+        .map(|word| match word.rsplit_once("/tls/") {
+            Some((_, name)) => format!("<tmp>/tls/{name}"),
+            None => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Trickling ClientHellos hold every connection slot; each must be closed in time, and a good client served meanwhile.
+fn tls_trickle(
+    server: &mut ServerProcess,
+    script: &Path,
+    checks: &[String; 2],
+    enforce: bool,
+) -> Vec<Row> {
+    let hello = match tls::client_hello(script) {
+        Ok(hello) => hello,
+        Err(reason) => return not_run(checks, &reason, enforce),
+    };
+    let port = server.port;
+    let limit = DEADLINE.mul_f64(TLS_DEADLINE_FACTOR);
+    let tricklers: Vec<_> = (0..TLS_TRICKLERS)
+        .map(|_| {
+            let hello = hello.clone();
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    dribbling_client(port, &hello[..1], &hello[1..], TLS_TRICKLE, TLS_WATCH)
+                })
+        })
+        .collect();
+    std::thread::sleep(TLS_GOOD_CLIENT_DELAY);
+    let good = tls::get(script, port, "/small.txt", TLS_GOOD_CLIENT_PATIENCE);
+    let watched: Vec<Watched> = tricklers
+        .into_iter()
+        .map(|client| match client {
+            Ok(client) => client.join().unwrap_or(Watched {
+                after: None,
+                ending: Ending::Failed("client thread panicked".into()),
+            }),
+            Err(error) => Watched {
+                after: None,
+                ending: Ending::Failed(format!("cannot start a client thread: {error}")),
+            },
+        })
+        .collect();
+    let in_time = watched
+        .iter()
+        .filter(|one| closed_within(one, limit))
+        .count();
+    let mut trickle_figures = format!(
+        "{in_time} of {TLS_TRICKLERS} closed within {:.1} s ({}); first byte → close: {} (a {}-byte ClientHello, so never complete in {} s)",
+        limit.as_secs_f64(),
+        endings(&watched),
+        spread(watched.iter().filter_map(|one| one.after).collect()),
+        hello.len(),
+        TLS_WATCH.as_secs()
+    );
+    let (good_pass, mut good_figures) = match &good {
+        Ok(tls::Get::Answered {
+            status,
+            protocol,
+            elapsed,
+            ..
+        }) => (
+            *status == 200 && *elapsed <= limit,
+            format!(
+                "answered {status} over {protocol} {:.2} s after it started",
+                elapsed.as_secs_f64()
+            ),
+        ),
+        Ok(tls::Get::Failed { elapsed, reason }) => (
+            false,
+            format!(
+                "not answered: gave up after {:.2} s: {reason}",
+                elapsed.as_secs_f64()
+            ),
+        ),
+        Err(reason) => (false, format!("not run: {reason}")),
+    };
+    if let Some(status) = server.exit_status() {
+        trickle_figures.push_str(&format!("; the server exited: {status}"));
+        good_figures.push_str(&format!("; the server exited: {status}"));
+    }
+    eprintln!("xtask stalls: TLS trickle: {trickle_figures}; good client: {good_figures}");
+    vec![
+        Row {
+            check: checks[0].clone(),
+            pass: Some(in_time == TLS_TRICKLERS),
+            enforced: enforce,
+            figures: trickle_figures,
+        },
+        Row {
+            check: checks[1].clone(),
+            pass: Some(good_pass),
+            enforced: enforce,
+            figures: good_figures,
+        },
+    ]
+}
+
+/// Threads and VmRSS with [`TLS_IDLE`] TLS connections held idle after a handshake and one answer each.
+fn tls_idle(server: &mut ServerProcess, script: &Path, mut check: String, enforce: bool) -> Row {
+    let target = idle_capacity(
+        TLS_IDLE,
+        procfs::open_files_soft_limit("self"),
+        procfs::open_files_soft_limit(&server.pid.to_string()),
+    );
+    if target < TLS_IDLE {
+        check.push_str(&format!(
+            ", lowered to {target} by the soft limits on open files (raise `ulimit -n`)"
+        ));
+    }
+    let held = tls::hold_idle(
+        script,
+        server.port,
+        "/small.txt",
+        target,
+        Duration::from_secs(30),
+    );
+    let held = match held {
+        Ok(held) => held,
+        Err(reason) => {
+            return Row {
+                check,
+                pass: Some(false),
+                enforced: enforce,
+                figures: format!("not measured: {reason}"),
+            }
+        }
+    };
+    // Let the server finish what the last answers started (a thread going back to its read).
+    std::thread::sleep(Duration::from_millis(500));
+    let status = procfs::status(server.pid).unwrap_or_default();
+    let server_fds =
+        procfs::descriptor_count(server.pid).map_or("?".into(), |count| count.to_string());
+    let mut figures = format!(
+        "{} of {target} held, opened in {:.1} s; {} threads, VmRSS {}, VmHWM {}; server descriptors {server_fds}",
+        held.count,
+        held.seconds,
+        status
+            .threads
+            .map_or("?".into(), |threads| threads.to_string()),
+        status.rss_kib.map_or("?".into(), mebibytes),
+        status.peak_rss_kib.map_or("?".into(), mebibytes),
+    );
+    if held.failures > 0 {
+        figures.push_str(&format!(
+            "; {} failures, first: {}",
+            held.failures,
+            held.first_failure.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(exit) = server.exit_status() {
+        figures.push_str(&format!("; the server exited: {exit}"));
+    }
+    let pass = held.count == TLS_IDLE
+        && status
+            .threads
+            .is_some_and(|threads| threads <= TLS_IDLE_THREADS_LIMIT)
+        && status
+            .rss_kib
+            .is_some_and(|rss| rss <= TLS_IDLE_RSS_LIMIT_KIB);
+    eprintln!("xtask stalls: {check}: {figures}");
+    drop(held);
+    Row {
+        check,
+        pass: Some(pass),
+        enforced: enforce,
+        figures,
+    }
 }
 
 #[cfg(test)]
@@ -673,6 +1081,84 @@ mod tests {
         let times = watched.iter().filter_map(|one| one.after).collect();
         assert_eq!(spread(times), "min 2.10 s, median 2.20 s, max 2.30 s");
         assert_eq!(spread(Vec::new()), "none");
+    }
+
+    #[test]
+    fn the_tls_criteria_follow_the_switch() {
+        assert_eq!(
+            parse_options(&[]),
+            Ok(Options {
+                enforce_tls: ENFORCE_TLS
+            })
+        );
+        assert_eq!(
+            parse_options(&["--enforce-tls".to_owned()]),
+            Ok(Options { enforce_tls: true })
+        );
+        assert!(parse_options(&["--workers".to_owned()]).is_err());
+        let row = |pass, enforced| Row {
+            check: "c".into(),
+            pass,
+            enforced,
+            figures: "f".into(),
+        };
+        assert_eq!(row(Some(false), true).result(), "**fail**");
+        assert!(row(Some(false), true).fails());
+        assert_eq!(
+            row(Some(false), false).result(),
+            "report-only: **would fail**"
+        );
+        assert!(!row(Some(false), false).fails());
+        assert_eq!(row(Some(true), false).result(), "report-only: would pass");
+        assert_eq!(row(None, true).result(), "measured");
+        assert!(!row(None, true).fails());
+    }
+
+    #[test]
+    fn a_tls_alert_is_no_http_answer() {
+        let watched = [closed(2500, Some(0), false), closed(2600, None, false)];
+        assert_eq!(
+            endings(&watched),
+            "0 by a 408 then close, 1 by EOF without an answer, 0 by reset, 1 after bytes that are no HTTP answer (a TLS alert)"
+        );
+        assert!(closed_within(&watched[0], Duration::from_millis(3000)));
+        assert!(!closed_within(&watched[1], Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn shortens_the_certificate_paths() {
+        assert_eq!(
+            shown_tls("simplehttp 0 --tls-cert /tmp/xtask-stalls-1-0/tls/cert.pem --tls-key /tmp/x/tls/key.pem"),
+            "simplehttp 0 --tls-cert <tmp>/tls/cert.pem --tls-key <tmp>/tls/key.pem"
+        );
+    }
+
+    #[test]
+    fn a_dribbling_client_sends_a_byte_at_a_time_until_closed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut received = Vec::new();
+            let mut byte = [0u8; 16];
+            while received.len() < 4 {
+                let count = stream.read(&mut byte).unwrap();
+                assert!(count > 0, "the client closed first");
+                received.extend_from_slice(&byte[..count]);
+            }
+            received
+        });
+        let interval = Duration::from_millis(50);
+        let watched = dribbling_client(port, b"ab", b"cdefgh", interval, Duration::from_secs(5));
+        assert_eq!(server.join().unwrap(), b"abcd");
+        assert!(matches!(
+            watched.ending,
+            Ending::Closed { answered: None, .. }
+        ));
+        // Two bytes after the opening, one interval apart.
+        let after = watched.after.unwrap();
+        assert!(after >= interval * 2, "{after:?}");
+        assert!(after < Duration::from_secs(5), "{after:?}");
     }
 
     #[test]

@@ -1,0 +1,326 @@
+//! What a response still has to send, bytes and file ranges by reference, and how it is pushed out:
+//! without waiting on a loop-driven connection, until done on a blocking one.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use socketserver::Stream;
+
+use crate::handler::Sink;
+
+/// The most one sendfile(2) call is asked to move, so a huge range goes in steps between which a deadline can be checked.
+const SENDFILE_STEP: u64 = 1 << 30;
+
+/// How much of a file is read at a time where it must pass through this process (TLS, or a file sendfile(2) refuses):
+/// the largest TLS record's worth.
+pub(crate) const COPY_STEP: usize = 16 * 1024;
+
+fn file_shorter() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "file shorter than the range promised",
+    )
+}
+
+/// One part of a response not yet sent.
+enum Piece {
+    Bytes {
+        data: Vec<u8>,
+        sent: usize,
+    },
+    File {
+        file: Arc<File>,
+        offset: u64,
+        end: u64,
+        /// sendfile(2) was refused for this file: its bytes are read and written.
+        copy: bool,
+    },
+}
+
+/// The rest of a response, in order.
+#[derive(Default)]
+pub(crate) struct Pending {
+    pieces: VecDeque<Piece>,
+    /// Bytes of the byte pieces not yet sent; files are not counted, they wait in the file.
+    buffered: usize,
+    /// Bytes put on the wire so far (for TLS, record bytes).
+    sent: u64,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Pending")
+            .field("pieces", &self.pieces.len())
+            .field("buffered", &self.buffered)
+            .finish()
+    }
+}
+
+impl Pending {
+    /// Bytes waiting, files not counted.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Bytes put on the wire so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.buffered += bytes.len();
+        if let Some(Piece::Bytes { data, .. }) = self.pieces.back_mut() {
+            data.extend_from_slice(bytes);
+            return;
+        }
+        self.pieces.push_back(Piece::Bytes {
+            data: bytes.to_vec(),
+            sent: 0,
+        });
+    }
+
+    pub(crate) fn push_file(&mut self, file: Arc<File>, offset: u64, length: u64) {
+        if length == 0 {
+            return;
+        }
+        self.pieces.push_back(Piece::File {
+            file,
+            offset,
+            end: offset.saturating_add(length),
+            copy: false,
+        });
+    }
+
+    /// Sends what a plain socket takes now, without waiting; true once everything went.
+    ///
+    /// A head followed by a file leaves with MSG_MORE, so it shares its segment with the start of the body.
+    pub(crate) fn flush_plain(&mut self, stream: &Stream) -> io::Result<bool> {
+        let mut scratch = Vec::new();
+        loop {
+            let more_follows = self.pieces.len() > 1;
+            let Some(front) = self.pieces.front_mut() else {
+                break;
+            };
+            let sent = match front {
+                Piece::Bytes { data, sent } => {
+                    let rest = &data[*sent..];
+                    let result = if more_follows {
+                        stream.send_more(rest)
+                    } else {
+                        (&*stream).write(rest)
+                    };
+                    match result {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(count) => {
+                            *sent += count;
+                            self.buffered -= count;
+                            let done = *sent == data.len();
+                            self.sent += count as u64;
+                            done
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => false,
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            return Ok(false)
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                Piece::File {
+                    file,
+                    offset,
+                    end,
+                    copy,
+                } => {
+                    let step = (*end - *offset).min(SENDFILE_STEP);
+                    let result = if *copy {
+                        copy_step(file, offset, step, &mut scratch, |bytes| {
+                            (&*stream).write(bytes)
+                        })
+                    } else {
+                        let start = *offset;
+                        stream
+                            .send_file(file, offset, usize::try_from(step).unwrap_or(usize::MAX))
+                            .and_then(|count| {
+                                if count == 0 {
+                                    Err(file_shorter())
+                                } else {
+                                    Ok(count)
+                                }
+                            })
+                            .map_err(|error| (error, start))
+                            .or_else(|(error, start)| {
+                                // Some files (procfs, some FUSE mounts) refuse sendfile(2): copy them instead, from where it stopped.
+                                if *offset == start
+                                    && matches!(
+                                        error.kind(),
+                                        io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                                    )
+                                {
+                                    *copy = true;
+                                    Ok(0)
+                                } else {
+                                    Err(error)
+                                }
+                            })
+                    };
+                    match result {
+                        Ok(count) => {
+                            self.sent += count as u64;
+                            *offset == *end
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => false,
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            return Ok(false)
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+            };
+            if sent {
+                self.pieces.pop_front();
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends what a TLS session and its socket take now, without waiting; true once everything went, encrypted records included.
+    #[cfg(feature = "tls")]
+    pub(crate) fn flush_tls(
+        &mut self,
+        stream: &Stream,
+        tls: &mut rustls::ServerConnection,
+    ) -> io::Result<bool> {
+        let mut scratch = Vec::new();
+        loop {
+            if !crate::tls::write_records(tls, stream, &mut self.sent)? {
+                return Ok(false);
+            }
+            let Some(front) = self.pieces.front_mut() else {
+                return Ok(true);
+            };
+            let done = match front {
+                Piece::Bytes { data, sent } => {
+                    let count = tls.writer().write(&data[*sent..])?;
+                    if count == 0 {
+                        return Err(io::Error::other("TLS session took no bytes"));
+                    }
+                    *sent += count;
+                    self.buffered -= count;
+                    *sent == data.len()
+                }
+                Piece::File {
+                    file, offset, end, ..
+                } => {
+                    let step = (*end - *offset).min(COPY_STEP as u64);
+                    copy_step(file, offset, step, &mut scratch, |bytes| {
+                        tls.writer().write(bytes)
+                    })?;
+                    *offset == *end
+                }
+            };
+            if done {
+                self.pieces.pop_front();
+            }
+        }
+    }
+}
+
+/// Reads up to `step` bytes of `file` at `offset` and hands them to `write`, advancing `offset` by what it took.
+fn copy_step(
+    file: &File,
+    offset: &mut u64,
+    step: u64,
+    scratch: &mut Vec<u8>,
+    write: impl FnOnce(&[u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let want = usize::try_from(step).unwrap_or(usize::MAX).min(COPY_STEP);
+    scratch.resize(want, 0);
+    let read = file.read_at(&mut scratch[..want], *offset)?;
+    if read == 0 {
+        return Err(file_shorter());
+    }
+    let written = write(&scratch[..read])?;
+    if written == 0 {
+        return Err(io::ErrorKind::WriteZero.into());
+    }
+    *offset += written as u64;
+    Ok(written)
+}
+
+/// The output of a connection served by a thread from start to end: a buffer flushed after each request,
+/// and file ranges by sendfile(2) on the plain socket (or copied through the buffer otherwise).
+pub(crate) struct BlockingSink<'a, W: Write> {
+    pub(crate) output: BufWriter<W>,
+    /// The plain socket under `output`, for sendfile(2); `None` under TLS or a test double.
+    pub(crate) socket: Option<&'a Stream>,
+}
+
+impl<W: Write> Write for BlockingSink<'_, W> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.output.write(buffer)
+    }
+
+    fn write_all(&mut self, buffer: &[u8]) -> io::Result<()> {
+        self.output.write_all(buffer)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+}
+
+/// Copies `length` bytes of `file` from `offset` through `write`, for outputs that sendfile(2) cannot reach.
+fn copy_file(
+    file: &File,
+    offset: u64,
+    length: u64,
+    mut write: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut scratch = Vec::new();
+    let mut position = offset;
+    let end = offset.saturating_add(length);
+    while position < end {
+        let rest = end - position;
+        copy_step(file, &mut position, rest, &mut scratch, |bytes| {
+            write(bytes).map(|()| bytes.len())
+        })?;
+    }
+    Ok(())
+}
+
+impl<W: Write> Sink for BlockingSink<'_, W> {
+    fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()> {
+        let Some(socket) = self.socket else {
+            return copy_file(&file, offset, length, |bytes| self.output.write_all(bytes));
+        };
+        self.output.flush()?;
+        let mut pending = Pending::default();
+        pending.push_file(file, offset, length);
+        // The socket blocks, with the write timeout as its limit: a call that moved nothing timed out.
+        loop {
+            let before = pending.sent();
+            match pending.flush_plain(socket) {
+                Ok(true) => return Ok(()),
+                Ok(false) if pending.sent() > before => {}
+                Ok(false) => return Err(io::ErrorKind::TimedOut.into()),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()> {
+        copy_file(&file, offset, length, |bytes| {
+            self.extend_from_slice(bytes);
+            Ok(())
+        })
+    }
+}
