@@ -620,6 +620,22 @@ mod tests {
     }
 
     #[test]
+    fn a_chunked_body_gives_its_trailers_and_others_none() {
+        let wire = b"1\r\na\r\n0\r\nChecksum: 42\r\n\r\n";
+        let mut body = Body::new(&wire[..], BodyFraming::Chunked);
+        assert_eq!(body.trailers().map(Headers::len), Some(0));
+        body.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(
+            body.trailers()
+                .and_then(|trailers| trailers.get("checksum")),
+            Some("42")
+        );
+        let body = Body::new(&b"abc"[..], BodyFraming::Length(3));
+        assert!(body.trailers().is_none());
+        assert!(Body::new(&b""[..], BodyFraming::None).trailers().is_none());
+    }
+
+    #[test]
     fn chunked_reader_stops_at_the_end_of_the_body() {
         let wire = b"2\r\nab\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
         let mut inner: &[u8] = wire;

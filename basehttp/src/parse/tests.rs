@@ -811,3 +811,58 @@ fn a_trickled_head_costs_linear_time() {
         head.len()
     );
 }
+
+#[test]
+fn public_helpers_decode_and_bound_like_the_parser() {
+    // A request line of CR and LF only decodes to nothing, however many there are.
+    assert_eq!(decode_request_line(b"\r\n"), "");
+    assert_eq!(decode_request_line(b"\n\r\r\n"), "");
+    assert_eq!(decode_request_line(b"GET /\r\r\n"), "GET /");
+    assert_eq!(
+        parse_request_line(b"\r\n").unwrap_err(),
+        ParseError::EmptyRequestLine
+    );
+    // Bytes are ISO-8859-1 even when they happen to form UTF-8.
+    assert_eq!(decode_request_line(b"G\xc3\xa9T"), "G\u{c3}\u{a9}T");
+    let line = parse_request_line(b"G\xc3\xa9T / HTTP/1.0\r\n").unwrap();
+    assert_eq!(line.command(), "G\u{c3}\u{a9}T");
+    let head = parse_head(b"G\xc3\xa9T / HTTP/1.0\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.line.requestline(), "G\u{c3}\u{a9}T / HTTP/1.0");
+    // parse_request_line has the parser's 64 KiB bound, line ending included.
+    let mut exact = b"GET /".to_vec();
+    exact.resize(MAX_LINE - " HTTP/1.0\r\n".len(), b'x');
+    exact.extend_from_slice(b" HTTP/1.0\r\n");
+    assert_eq!(exact.len(), MAX_LINE);
+    assert!(parse_request_line(&exact).is_ok());
+    exact.insert(5, b'x');
+    assert_eq!(
+        parse_request_line(&exact).unwrap_err(),
+        ParseError::UriTooLong
+    );
+}
+
+#[test]
+fn errors_describe_themselves() {
+    assert_eq!(
+        ParseError::TooManyHeaders.explain(),
+        Some("got more than 100 headers")
+    );
+    assert_eq!(ParseError::BadRequestSyntax.explain(), None);
+    for (error, text) in [
+        (ParseError::EmptyRequestLine, "empty request line"),
+        (ParseError::UriTooLong, "request line too long"),
+        (ParseError::HeadTooLarge, "request head too large"),
+        (ParseError::InvalidRequestTarget, "invalid request target"),
+        (ParseError::MissingHost, "missing host header"),
+        (ParseError::SeveralHosts, "several host headers"),
+        (ParseError::InvalidHost, "invalid host header"),
+        (
+            ParseError::UnsupportedTransferEncoding,
+            "unsupported transfer-encoding",
+        ),
+    ] {
+        assert_eq!(error.to_string(), text);
+    }
+}
