@@ -257,6 +257,8 @@ fn a_header_line_of_exactly_max_line_bytes_is_accepted() {
     // An unfinished line is refused once it is longer than the limit, not before.
     let unfinished = format!("GET / HTTP/1.0\r\nX: {value}\r");
     check_python(unfinished.as_bytes(), "partial");
+    let unfinished = format!("GET / HTTP/1.0\r\nX: {value}vv");
+    check_python(unfinished.as_bytes(), "partial");
     let unfinished = format!("GET / HTTP/1.0\r\nX: {value}vvv");
     check_python(unfinished.as_bytes(), "431 Line too long");
 }
