@@ -200,6 +200,9 @@ fn test_path_with_double_slash_is_collapsed() {
     check("GET //python.org HTTP/1.0\n\n", "GET /python.org HTTP/1.0");
     check("GET ///a//b HTTP/1.0\n\n", "GET /a//b HTTP/1.0");
     check("GET // HTTP/1.0\n\n", "GET / HTTP/1.0");
+    // At the end of an HTTP/0.9 line, with nothing after the path.
+    check("GET //\n", "GET / HTTP/0.9");
+    check("GET ///x\n", "GET /x HTTP/0.9");
     check("GET /a//b HTTP/1.0\n\n", "GET /a//b HTTP/1.0");
 }
 
@@ -590,6 +593,8 @@ fn absolute_form_targets_give_the_origin_form_and_the_host() {
         "http://h%4/x",
         "http://h%zz/x",
         "http://h%/x",
+        "http://ab%41%/x",
+        "http://%41%/x",
     ] {
         check(&format!("GET {bad} HTTP/1.0\n\n"), "400 Bad request target");
     }
@@ -679,6 +684,13 @@ fn one_empty_line_before_the_request_line_is_skipped() {
         ParseError::InvalidHeaderName
     );
     assert_eq!(parser.requestline(), Some("GET / HTTP/1.1"));
+    // A request line decoded from bytes outside ASCII is reported while its headers are still coming.
+    let mut parser = HeadParser::new();
+    assert!(matches!(
+        parser.parse(b"G\xc9T / HTTP/1.1\r\nHost: x\r\n"),
+        Ok(Status::Partial)
+    ));
+    assert_eq!(parser.requestline(), Some("G\u{c9}T / HTTP/1.1"));
     // Fed a byte at a time, the result is the same.
     let mut parser = HeadParser::new();
     let wire = b"\r\nGET /t HTTP/1.1\r\nHost: h\r\n\r\n";
