@@ -668,10 +668,7 @@ impl HeadParser {
 
     /// Parses as much of `buffer` (everything read so far for this request) as possible.
     pub fn parse(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
-        // Nothing can complete until a new line end arrives; checking that first keeps trickling input linear.
-        if self.scanned > self.position
-            && memchr::memchr(b'\n', buffer.get(self.scanned..).unwrap_or(&[])).is_none()
-        {
+        if self.no_new_line_end(buffer) {
             self.scanned = buffer.len();
             return self.partial(buffer);
         }
@@ -752,6 +749,13 @@ impl HeadParser {
                 }
             }
         }
+    }
+
+    /// Whether no line can have ended since the last call: nothing past where the last search stopped is an LF.
+    /// Nothing can complete until a new line end arrives; checking that first keeps trickling input linear.
+    fn no_new_line_end(&self, buffer: &[u8]) -> bool {
+        self.scanned > self.position
+            && memchr::memchr(b'\n', buffer.get(self.scanned..).unwrap_or(&[])).is_none()
     }
 
     /// Reports an incomplete head, or the line-length or head-size error once the unfinished line or head cannot fit.
