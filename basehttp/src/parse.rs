@@ -579,7 +579,6 @@ pub struct HeadParser {
     /// Where the request line starts: after the empty line skipped before it, if any.
     line_start: usize,
     line: Option<PendingLine>,
-    headers_start: usize,
     fields: Vec<RawField>,
     requestline: Option<String>,
     max_head_size: usize,
@@ -620,7 +619,6 @@ impl HeadParser {
             scanned: 0,
             line_start: 0,
             line: None,
-            headers_start: 0,
             fields: Vec::with_capacity(16),
             requestline: None,
             max_head_size,
@@ -633,7 +631,6 @@ impl HeadParser {
         self.scanned = 0;
         self.line_start = 0;
         self.line = None;
-        self.headers_start = 0;
         self.fields.clear();
         self.requestline = None;
     }
@@ -708,7 +705,6 @@ impl HeadParser {
                 }
             };
             self.position = end + 1;
-            self.headers_start = end + 1;
             let http_0_9 = match &line {
                 PendingLine::Ascii(spans) => spans.version.is_none(),
                 PendingLine::Decoded(line) => line.is_http_0_9(),
@@ -775,10 +771,15 @@ impl HeadParser {
     }
 
     fn finish(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
-        let block = &buffer[self.headers_start..self.position];
+        // The header lines, from the first field (the blank line alone when there is none).
+        let headers_start = self
+            .fields
+            .first()
+            .map_or(self.position, |field| field.name.0);
+        let block = &buffer[headers_start..self.position];
         let headers = match std::str::from_utf8(block) {
             Ok(text) if text.is_ascii() => {
-                let base = self.headers_start;
+                let base = headers_start;
                 Headers::from_spans(
                     text.to_owned(),
                     self.fields.iter().map(|field| {
