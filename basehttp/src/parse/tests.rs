@@ -293,6 +293,11 @@ fn headers_keep_order_repeats_and_case() {
         b"GET / HTTP/1.0\r\nX: caf\xe9\r\n\r\n",
         "GET / HTTP/1.0 | X: caf\u{e9}",
     );
+    // Bytes that happen to form UTF-8 are still ISO-8859-1, one character each.
+    check_raw(
+        b"GET / HTTP/1.0\r\nX: caf\xc3\xa9\r\nY: z\r\n\r\n",
+        "GET / HTTP/1.0 | X: caf\u{c3}\u{a9} | Y: z",
+    );
 }
 
 #[test]
