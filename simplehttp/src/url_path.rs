@@ -114,16 +114,18 @@ pub fn path_ends_with_slash(path: &Path) -> bool {
     text.ends_with(b"/") || (cfg!(windows) && text.ends_with(b"\\"))
 }
 
-#[cfg(unix)]
+/// A segment's bytes as a path: as they are on Unix, where a name is any bytes; elsewhere as (lossy) UTF-8.
 fn segment_to_path(segment: Vec<u8>) -> PathBuf {
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(OsString::from_vec(segment))
-}
-
-#[cfg(not(unix))]
-fn segment_to_path(segment: Vec<u8>) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+    #[cfg(unix)]
+    {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(OsString::from_vec(segment))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+    }
 }
 
 /// The `Location` of the 301 that sends a directory asked for without a trailing slash to the same path with one.

@@ -885,3 +885,30 @@ fn errors_describe_themselves() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+#[test]
+fn heads_cut_inside_blanks_wait_for_more() {
+    // Blanks after a name or after a colon may be all that has arrived; the parser must wait, not look past the end.
+    for wire in [
+        &b"GET / HTTP/1.1\r\nHost "[..],
+        b"GET / HTTP/1.1\r\nHost \t ",
+        b"GET / HTTP/1.1\r\nHost:",
+        b"GET / HTTP/1.1\r\nHost: \t ",
+        b"GET / HTTP/1.1\r\nHost: x\r",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r",
+        b"GET / HTTP/1.1\r\nHost",
+    ] {
+        assert_eq!(
+            outcome(wire),
+            "partial",
+            "{:?}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    // Once something other than a blank follows, the line is judged.
+    check_raw(
+        b"GET / HTTP/1.1\r\nHost :",
+        "400 Whitespace between header name and colon",
+    );
+    check_raw(b"GET / HTTP/1.1\r\nHost x", "400 Invalid header line");
+}
