@@ -865,11 +865,10 @@ fn token_length(bytes: &[u8]) -> usize {
         }
         length += 8;
     }
-    length
-        + bytes[length..]
-            .iter()
-            .position(|&byte| !TOKEN[byte as usize])
-            .unwrap_or(bytes.len() - length)
+    bytes[length..]
+        .iter()
+        .position(|&byte| !TOKEN[byte as usize])
+        .map_or(bytes.len(), |offset| length + offset)
 }
 
 /// Parses the header line starting at `start`: a field, the blank line ending the head, or not enough bytes yet.
