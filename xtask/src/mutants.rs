@@ -146,13 +146,16 @@ fn diff_base(given: Option<&str>) -> Result<String, String> {
 /// cargo-mutants with the options every run shares.
 fn cargo_mutants(request: &Request) -> Command {
     let mut command = cargo();
-    command.args(["mutants", "--jobs", "1", "--output", OUTPUT]);
+    command.args(["mutants", "--output", OUTPUT]);
     if have("cargo-nextest") {
         command.args(["--test-tool", "nextest"]);
     }
     if request.in_place {
+        // One tree holds one mutant at a time; cargo-mutants refuses `--jobs` with it.
         command.arg("--in-place");
     } else {
+        // One build at a time: the machine is shared, and each build uses every core anyway.
+        command.args(["--jobs", "1"]);
         command.env(
             "CARGO_TARGET_DIR",
             crate::shell::project_root().join("target/mutants-build"),
