@@ -130,17 +130,18 @@ fn git(arguments: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-/// The revision a diff starts from: the given one, or the merge base with `main`, or, on `main` itself, the commit before.
-fn diff_base(given: Option<&str>) -> Result<String, String> {
+/// The revision a diff starts from: the given one, or the merge base with `main`, or, on `main` itself, the commit before;
+/// `None` when there is none (a shallow clone, or the first commit).
+fn diff_base(given: Option<&str>) -> Result<Option<String>, String> {
     if let Some(base) = given {
-        return Ok(base.to_owned());
+        return Ok(Some(base.to_owned()));
     }
     let head = git(&["rev-parse", "HEAD"])?;
     let merge_base = git(&["merge-base", "HEAD", "main"]).unwrap_or_else(|_| head.clone());
     if merge_base != head {
-        return Ok(merge_base);
+        return Ok(Some(merge_base));
     }
-    git(&["rev-parse", "HEAD~1"])
+    Ok(git(&["rev-parse", "--verify", "--quiet", "HEAD~1"]).ok())
 }
 
 /// cargo-mutants with the options every run shares.
@@ -201,7 +202,10 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
     }
     let mut diff_file = None;
     if let Some(given) = &request.in_diff {
-        let base = diff_base(given.as_deref())?;
+        let Some(base) = diff_base(given.as_deref())? else {
+            eprintln!("xtask mutants: no earlier commit to compare with (a shallow clone?), nothing to test");
+            return Ok(());
+        };
         let diff = git(&["diff", &base])?;
         if diff.is_empty() {
             eprintln!("xtask mutants: no change since {base}, nothing to test");
