@@ -267,6 +267,10 @@ pub(crate) fn serve_request<'a>(
             return Ok(Next::Linger);
         }
         Ok(Err(error)) => {
+            // Answered as a panic is, then reported to the server's handle_error, as Python reports an exception.
+            if !req.response_started() {
+                let _ = req.send_error(500, None);
+            }
             let _ = req.wfile.flush();
             return Err(error);
         }

@@ -11,6 +11,7 @@ use socketserver::{Address, Stream};
 use crate::body::Body;
 use crate::headers::Headers;
 use crate::status::responses;
+use crate::target::RequestTarget;
 use crate::text::{
     date_time_string, format_error_message, html_escape, log_date_time_string, python_repr,
     DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
@@ -325,6 +326,19 @@ pub struct HttpRequest<'a> {
     headers_buffer: Vec<u8>,
     http_0_9: bool,
     socket: Option<&'a Stream>,
+    /// What the headers being buffered say about the body: see [`HttpRequest::end_headers`].
+    framing: ResponseFraming,
+}
+
+/// What the response whose headers are being buffered has said so far about where its body ends.
+#[derive(Debug, Default, Clone, Copy)]
+struct ResponseFraming {
+    /// The status of the response line buffered last.
+    status: Option<u16>,
+    /// A `Content-Length` or `Transfer-Encoding` header was sent.
+    framed: bool,
+    /// A `Connection` header was sent.
+    connection: bool,
 }
 
 impl fmt::Debug for HttpRequest<'_> {
@@ -375,9 +389,10 @@ impl<'a> HttpRequest<'a> {
             wfile: ResponseWriter::new(wfile),
             handler,
             // Room for a typical response head, so the headers go in without regrowing.
-            headers_buffer: Vec::with_capacity(256),
+            headers_buffer: Vec::with_capacity(512),
             http_0_9: parts.http_0_9,
             socket,
+            framing: ResponseFraming::default(),
         }
     }
 
@@ -422,6 +437,10 @@ impl<'a> HttpRequest<'a> {
                 .handler
                 .responses(code)
                 .map_or("", |(phrase, _)| phrase),
+        };
+        self.framing = ResponseFraming {
+            status: Some(code),
+            ..ResponseFraming::default()
         };
         let protocol = self.handler.protocol_version();
         self.headers_buffer.extend_from_slice(protocol.as_bytes());
@@ -478,7 +497,13 @@ impl<'a> HttpRequest<'a> {
             self.headers_buffer.extend_from_slice(b"\r\n");
             debug_assert!(self.headers_buffer.len() > start);
         }
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            self.framing.framed = true;
+        }
         if name.eq_ignore_ascii_case("connection") {
+            self.framing.connection = true;
             if value.eq_ignore_ascii_case("close") {
                 self.close_connection = true;
             } else if value.eq_ignore_ascii_case("keep-alive") {
@@ -489,8 +514,24 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// Ends the headers with a blank line and writes them to `wfile` in one write (Python's `end_headers`).
+    ///
+    /// Unlike Python, a response that may have a body but says neither `Content-Length` nor `Transfer-Encoding`
+    /// ends with the connection: `close_connection` is set (with `Connection: close` when the handler speaks HTTP/1.1),
+    /// where Python would keep the connection open and leave the client waiting for a body end that never comes.
     pub fn end_headers(&mut self) -> io::Result<()> {
         if !self.http_0_9 {
+            let framing = std::mem::take(&mut self.framing);
+            let has_body = framing
+                .status
+                .is_some_and(|code| code >= 200 && !matches!(code, 204 | 304))
+                && self.command != "HEAD";
+            if has_body && !framing.framed && !self.close_connection {
+                self.close_connection = true;
+                if !framing.connection && self.handler.protocol_version() >= "HTTP/1.1" {
+                    self.headers_buffer
+                        .extend_from_slice(b"Connection: close\r\n");
+                }
+            }
             self.headers_buffer.extend_from_slice(b"\r\n");
             self.flush_headers()?;
         }
@@ -551,6 +592,9 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// Logs an accepted request (Python's `log_request(code='-', size='-')`): `"<requestline>" code size`.
+    ///
+    /// It goes through the handler's `log_message` (to stderr by default, as in Python), unless [`set_access_log`](crate::set_access_log)
+    /// sent the access log to a file or turned it off.
     pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
         /// A number, or Python's `-` for none, formatted without a String of its own.
         struct OrDash<T>(Option<T>);
@@ -562,12 +606,16 @@ impl<'a> HttpRequest<'a> {
                 }
             }
         }
-        self.log_message(format_args!(
-            "\"{}\" {} {}",
-            self.requestline,
-            OrDash(code),
-            OrDash(size)
-        ));
+        let message = format_args!("\"{}\" {} {}", self.requestline, OrDash(code), OrDash(size));
+        match crate::log::route() {
+            crate::log::Route::Handler => self.log_message(message),
+            crate::log::Route::Writer => {
+                let mut line = log_line(self, message);
+                line.push('\n');
+                crate::log::queue_line(line.into_bytes());
+            }
+            crate::log::Route::Nowhere => {}
+        }
     }
 
     /// Logs an error (Python's `log_error`), through `log_message`.
@@ -590,13 +638,18 @@ impl<'a> HttpRequest<'a> {
 
     /// `server_version sys_version` (Python's `version_string()`), the `Server` header.
     pub fn version_string(&self) -> String {
-        format!(
-            "{} {}",
-            self.handler.server_version(),
-            self.handler.sys_version()
-        )
-        .trim()
-        .to_owned()
+        // Built by hand, not with format!: this runs for every response.
+        let (server, system) = (self.handler.server_version(), self.handler.sys_version());
+        let mut version = String::with_capacity(server.len() + 1 + system.len());
+        version.push_str(server);
+        version.push(' ');
+        version.push_str(system);
+        let trimmed = version.trim();
+        if trimmed.len() == version.len() {
+            version
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     /// The current time as an HTTP date (Python's `date_time_string()`); see [`crate::date_time_string`] for another time.
@@ -607,6 +660,15 @@ impl<'a> HttpRequest<'a> {
     /// The current time as Python's `log_date_time_string()` writes it (in UTC; see [`crate::log_date_time_string`]).
     pub fn log_date_time_string(&self) -> String {
         log_date_time_string(SystemTime::now())
+    }
+
+    /// The request path read once for every layer: decoded, normalised, cut at `?` and `#` ([`RequestTarget`]).
+    ///
+    /// File lookup and script routing both start from this, so a target cannot name one thing to one layer and another to the next.
+    /// It is computed from [`path`](Self::path) on each call, so it always follows a rewritten `path`;
+    /// a hook that needs it twice keeps the value.
+    pub fn target(&self) -> RequestTarget {
+        RequestTarget::parse(&self.path)
     }
 
     /// The connection's socket, to watch but not to read or write: for example to poll it for a hang-up

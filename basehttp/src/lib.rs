@@ -73,8 +73,9 @@
 //! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
-//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]       |
+//! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
+//! | `translate_path`'s and `_url_collapse_path`'s reading of `self.path` | [`RequestTarget`], [`HttpRequest::target`] (one reading for every layer) |
 //! | `self.rfile`                                    | [`HttpRequest::rfile`], a [`Body`] ending with the body      |
 //! | `self.wfile`                                    | [`HttpRequest::wfile`], buffered, sent after each hook       |
 //! | `self.connection` (the socket)                  | [`HttpRequest::connection_socket`] (to watch); [`HttpRequest::send_file`] for `shutil.copyfileobj` of a file |
@@ -120,11 +121,13 @@ mod buffer;
 mod connection;
 mod handler;
 mod headers;
+mod log;
 mod machine;
 mod output;
 mod parse;
 mod server;
 mod status;
+mod target;
 mod text;
 #[cfg(feature = "tls")]
 mod tls;
@@ -139,6 +142,7 @@ pub use handler::{
     ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
+pub use log::{flush_access_log, set_access_log, AccessLog};
 pub use parse::{
     decode_request_line, parse_head, parse_request_line, BodyFraming, HeadParser, ParseError,
     RequestHead, RequestLine, Status, MAX_HEADERS, MAX_HEAD_SIZE, MAX_LINE,
@@ -147,6 +151,7 @@ pub use server::{
     serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
 };
 pub use status::{responses, RESPONSES};
+pub use target::RequestTarget;
 pub use text::{
     date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
     python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,

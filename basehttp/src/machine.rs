@@ -59,8 +59,23 @@ struct Incoming {
     head: Option<RequestHead>,
 }
 
+thread_local! {
+    /// A worker's spare request record: a connection that completes a head gives it back, the next one takes it,
+    /// so a request costs no allocation for its parser.
+    static SPARE_INCOMING: std::cell::Cell<Option<Box<Incoming>>> = const { std::cell::Cell::new(None) };
+}
+
 impl Incoming {
     fn new(input: InputBuffer, now: Instant, limits: &Limits) -> Box<Incoming> {
+        if let Some(mut spare) = SPARE_INCOMING.take() {
+            spare.input = input;
+            spare.parser.reset();
+            spare.parser.set_max_head_size(limits.max_head_size);
+            spare.started = now;
+            spare.progress = now;
+            spare.head = None;
+            return spare;
+        }
         Box::new(Incoming {
             input,
             parser: HeadParser::with_max_head_size(limits.max_head_size),
@@ -68,6 +83,14 @@ impl Incoming {
             progress: now,
             head: None,
         })
+    }
+
+    /// Keeps the record for the next request on this thread, its buffer taken out first.
+    fn give_back(mut self: Box<Self>) -> InputBuffer {
+        let input = std::mem::take(&mut self.input);
+        self.head = None;
+        SPARE_INCOMING.set(Some(self));
+        input
     }
 
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
@@ -117,11 +140,15 @@ struct Wire<'a> {
     stream: &'a Stream,
     #[cfg(feature = "tls")]
     tls: Option<&'a mut rustls::ServerConnection>,
+    /// The last plain read took less than it had room for: the socket held nothing more then, and anything arriving
+    /// since is reported anew, so the connection can wait without reading once more.
+    drained: &'a mut bool,
 }
 
 impl Wire<'_> {
     /// Reads what has arrived into `input`, never waiting.
     fn receive(&mut self, input: &mut InputBuffer) -> io::Result<Received> {
+        *self.drained = false;
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.as_deref_mut() {
             return Ok(match crate::tls::receive(tls, self.stream, input)? {
@@ -131,7 +158,13 @@ impl Wire<'_> {
             });
         }
         loop {
-            return match input.read_with(|spare| (&*self.stream).read(spare)) {
+            let drained = &mut *self.drained;
+            let read = input.read_with(|spare| {
+                let count = (&*self.stream).read(spare)?;
+                *drained = count < spare.len();
+                Ok(count)
+            });
+            return match read {
                 Ok(0) => Ok(Received::End),
                 Ok(_) => Ok(Received::Bytes),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -173,6 +206,8 @@ pub(crate) struct HttpConnection<H> {
     server_address: Address,
     limits: Limits,
     state: State,
+    /// See [`Wire::drained`].
+    drained: bool,
 }
 
 impl<H: BaseHttpRequestHandler> HttpConnection<H> {
@@ -197,6 +232,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             state: State::Idle {
                 since: Instant::now(),
             },
+            drained: false,
         })
     }
 
@@ -205,6 +241,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             stream: &self.stream,
             #[cfg(feature = "tls")]
             tls: self.tls.as_deref_mut(),
+            drained: &mut self.drained,
         }
     }
 
@@ -381,6 +418,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 stream: &self.stream,
                 #[cfg(feature = "tls")]
                 tls: self.tls.as_deref_mut(),
+                drained: &mut self.drained,
             });
             let mut sink = LoopSink {
                 pending: &mut pending,
@@ -401,10 +439,9 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     }
 
     /// Runs the hook on this worker, with the request's body and the response's buffer, then goes on to write what is left.
-    fn dispatch(&mut self, incoming: Box<Incoming>) -> io::Result<Option<Ready>> {
-        let Incoming {
-            mut input, head, ..
-        } = *incoming;
+    fn dispatch(&mut self, mut incoming: Box<Incoming>) -> io::Result<Option<Ready>> {
+        let head = incoming.head.take();
+        let mut input = incoming.give_back();
         let Some(head) = head else {
             return Ok(Some(self.close()));
         };
@@ -420,6 +457,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 stream: &self.stream,
                 #[cfg(feature = "tls")]
                 tls: self.tls.as_deref_mut(),
+                drained: &mut self.drained,
             });
             let mut body = LoopInput {
                 input: &mut input,
@@ -505,12 +543,19 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         match after_writing {
             Next::Continue => {
                 let now = Instant::now();
-                self.state = match leftover {
+                match leftover {
                     // A pipelined request is already here; its head clock starts now.
-                    Some(input) => State::Reading(Incoming::new(input, now, &self.limits)),
-                    // Look once more before waiting: the registration only reports what arrives from now on.
-                    None => State::Idle { since: now },
-                };
+                    Some(input) => {
+                        self.state = State::Reading(Incoming::new(input, now, &self.limits))
+                    }
+                    None => {
+                        self.state = State::Idle { since: now };
+                        if self.drained {
+                            return Ok(Some(Ready::Idle(after(now, self.limits.idle_timeout))));
+                        }
+                        // Look once more before waiting: the registration only reports what arrives from now on.
+                    }
+                }
                 Ok(None)
             }
             Next::Close => Ok(Some(self.close())),

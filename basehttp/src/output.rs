@@ -25,6 +25,14 @@ fn file_shorter() -> io::Error {
     )
 }
 
+thread_local! {
+    /// A worker's spare byte buffer for responses: the last one fully sent comes back here, so a response costs no allocation for it.
+    static SPARE_BYTES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest buffer kept for the next response.
+const SPARE_LIMIT: usize = 64 * 1024;
+
 /// One part of a response not yet sent.
 enum Piece {
     Bytes {
@@ -80,10 +88,10 @@ impl Pending {
             data.extend_from_slice(bytes);
             return;
         }
-        self.pieces.push_back(Piece::Bytes {
-            data: bytes.to_vec(),
-            sent: 0,
-        });
+        let mut data = SPARE_BYTES.take();
+        data.clear();
+        data.extend_from_slice(bytes);
+        self.pieces.push_back(Piece::Bytes { data, sent: 0 });
     }
 
     pub(crate) fn push_file(&mut self, file: Arc<File>, offset: u64, length: u64) {
@@ -184,10 +192,19 @@ impl Pending {
                 }
             };
             if sent {
-                self.pieces.pop_front();
+                self.pop();
             }
         }
         Ok(true)
+    }
+
+    /// Drops the first piece, keeping a byte buffer of a reasonable size for the next response on this thread.
+    fn pop(&mut self) {
+        if let Some(Piece::Bytes { data, .. }) = self.pieces.pop_front() {
+            if data.capacity() <= SPARE_LIMIT {
+                SPARE_BYTES.set(data);
+            }
+        }
     }
 
     /// Sends what a TLS session and its socket take now, without waiting; true once everything went, encrypted records included.
@@ -226,7 +243,7 @@ impl Pending {
                 }
             };
             if done {
-                self.pieces.pop_front();
+                self.pop();
             }
         }
     }

@@ -625,6 +625,11 @@ impl HeadParser {
         }
     }
 
+    /// Sets the bound on the whole head for the next request (see [`HeadParser::with_max_head_size`]).
+    pub(crate) fn set_max_head_size(&mut self, max_head_size: usize) {
+        self.max_head_size = max_head_size;
+    }
+
     /// Forgets the previous request, keeping allocations and the limit, to parse the next one on the connection.
     pub fn reset(&mut self) {
         self.position = 0;

@@ -329,6 +329,7 @@ pub fn serve_until_interrupted(server: &HttpServer, poll_interval: Duration) -> 
         })
     };
     let result = server.serve_forever(poll_interval);
+    crate::log::flush_access_log();
     signal_hook::low_level::unregister(signal);
     // Wakes the watcher with end of file when the loop stopped for another reason.
     let _ = waker.shutdown(Shutdown::Both);

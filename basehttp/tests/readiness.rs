@@ -50,7 +50,27 @@ impl BaseHttpRequestHandler for Echo {
     fn do_post(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         let mut body = Vec::new();
         req.rfile.read_to_end(&mut body)?;
+        if req.path == "/count" {
+            let count = body.len().to_string();
+            return reply(req, count.as_bytes());
+        }
         reply(req, &body)
+    }
+
+    /// `/big/N` answers N bytes written by the hook in 1000-byte writes; `/file` a file range by `send_file`.
+    fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        let length: usize = req.path.trim_start_matches("/big/").parse().unwrap_or(0);
+        req.send_response(200, None)?;
+        req.send_header("Content-Length", &length.to_string())?;
+        req.end_headers()?;
+        let chunk = [b'x'; 1000];
+        let mut left = length;
+        while left > 0 {
+            let step = left.min(chunk.len());
+            req.wfile.write_all(&chunk[..step])?;
+            left -= step;
+        }
+        Ok(())
     }
 
     fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
@@ -262,8 +282,8 @@ impl ServerHooks for Errors {
     }
 }
 
-// Mirrors test_socketserver: ErrorHandlerTest.test_threading_handled, through HTTP: a hook's error closes its connection
-// and reaches handle_error; a hook's panic is answered with 500, as in the other modes; the server goes on.
+// Mirrors test_socketserver: ErrorHandlerTest.test_threading_handled, through HTTP: a hook's error is answered with 500
+// (Python sends nothing), closes its connection and reaches handle_error; a hook's panic is answered with 500 too; the server goes on.
 #[test]
 fn errors_and_panics_in_hooks() {
     let errors = Errors::default();
@@ -281,7 +301,8 @@ fn errors_and_panics_in_hooks() {
     thread::scope(|scope| {
         scope.spawn(|| server.serve_forever(Duration::from_millis(20)));
         let mut client = Client::new(port);
-        client.send(b"GET /error HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = client.request("GET /error HTTP/1.1\nHost: t\n\n");
+        assert_eq!(response.status(), 500);
         assert!(client.is_closed());
         let mut client = Client::new(port);
         let response = client.request("GET /panic HTTP/1.1\nHost: t\n\n");
@@ -364,4 +385,89 @@ fn no_descriptor_leak_after_clients_disconnect() {
         "{} open, {before} before",
         open_descriptors()
     );
+}
+
+// Mirrors test_httpservers: BaseHTTPServerTestCase.test_expect_continue's exchange, through the readiness mode:
+// the connection does not wait for a body the client holds back until it sees 100 Continue.
+#[test]
+fn expect_continue_through_readiness_mode() {
+    let server = start(Limits::default());
+    let mut client = Client::new(server.port);
+    client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let interim = read_response(&mut client.reader).expect("100 Continue");
+    assert_eq!(interim.status(), 100);
+    client.send(b"hello");
+    assert_eq!(read_response(&mut client.reader).unwrap().body, b"hello");
+}
+
+// Not in Python: a body larger than what the connection reads before the hook streams through the hook's reads.
+#[test]
+fn a_body_larger_than_the_drain_limit_streams_to_the_hook() {
+    let server = start(Limits::default());
+    let mut client = Client::new(server.port);
+    let body = vec![b'b'; 300_000];
+    client.send(
+        format!(
+            "POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    for part in body.chunks(40_000) {
+        client.send(part);
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(read_response(&mut client.reader).unwrap().body, b"300000");
+    assert_eq!(get(&mut client, "/after"), b"/after");
+}
+
+// Not in Python: an answer far larger than the output buffer, written by the hook a little at a time, arrives whole,
+// and so does the next one on the same connection.
+#[test]
+fn an_answer_larger_than_the_output_buffer_arrives_whole() {
+    let server = start(Limits::default());
+    let mut client = Client::new(server.port);
+    for length in [5_000_000, 1000] {
+        let response = client.request(&format!(
+            "PUT /big/{length} HTTP/1.1\nHost: t\nContent-Length: 0\n\n"
+        ));
+        assert_eq!(response.body.len(), length);
+        assert!(response.body.iter().all(|&byte| byte == b'x'));
+    }
+}
+
+// Not in Python: small bodies trickled in by many clients are read by the loop before the hook runs, so they hold no worker.
+#[test]
+fn trickled_small_bodies_hold_no_worker() {
+    let server = start(Limits::default());
+    let mut slow: Vec<TcpStream> = (0..20).map(|_| connect(server.port)).collect();
+    for client in &mut slow {
+        client
+            .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+    }
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut client = Client::new(server.port);
+    assert_eq!(get(&mut client, "/fresh"), b"/fresh");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    for client in &mut slow {
+        client.write_all(b"defghij").unwrap();
+        let mut reader = io::BufReader::new(client.try_clone().unwrap());
+        assert_eq!(read_response(&mut reader).unwrap().body, b"abcdefghij");
+    }
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("Threads:")
+                .map(|count| count.trim().parse::<usize>().unwrap())
+        })
+        .unwrap();
+    // The test's own threads, the serving loop, two workers and the watcher: no worker was added for the bodies.
+    assert!(threads < 10, "{threads} threads");
 }

@@ -547,3 +547,61 @@ fn version_string_and_python_limits() {
         "{output}"
     );
 }
+
+/// Answers `/unframed` with a body and no framing header, `/framed` with a Content-Length, and `/error` with an error.
+struct Framing;
+
+impl BaseHttpRequestHandler for Framing {
+    fn protocol_version(&self) -> &str {
+        "HTTP/1.1"
+    }
+
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match req.path.as_str() {
+            "/error" => Err(io::Error::other("requested error")),
+            "/framed" => {
+                req.send_response(200, None)?;
+                req.send_header("Content-Length", "3")?;
+                req.end_headers()?;
+                req.wfile.write_all(b"abc")
+            }
+            _ => {
+                req.send_response(200, None)?;
+                req.end_headers()?;
+                req.wfile.write_all(b"no length")
+            }
+        }
+    }
+
+    fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+}
+
+// Not in Python, where the client waits for a body end that never comes: an HTTP/1.1 response that says neither
+// Content-Length nor Transfer-Encoding ends with the connection, and says so; a framed one keeps it open.
+#[test]
+fn a_response_without_framing_closes_the_connection() {
+    let readiness = socketserver::ServerConfig {
+        mode: socketserver::Mode::Readiness { workers: 1 },
+        ..basehttp::HttpServer::default_config()
+    };
+    for config in [basehttp::ThreadingHttpServer::default_config(), readiness] {
+        let server = support::start_with_config(Framing, config);
+        let mut client = Client::new(server.port);
+        let response = client.request("GET /framed HTTP/1.1\nHost: t\n\n");
+        assert_eq!(response.body, b"abc");
+        let response = exchange(server.port, "GET /unframed HTTP/1.1\nHost: t\n\n");
+        assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\nno length"), "{response}");
+        // The framed connection is still open.
+        let response = client.request("GET /framed HTTP/1.1\nHost: t\n\n");
+        assert_eq!(response.body, b"abc");
+    }
+}
+
+// Not in Python, which closes without a word (curl: empty reply): a hook's error is answered with 500, as a panic is.
+#[test]
+fn a_hook_error_is_answered_with_500() {
+    let server = start(Framing);
+    let response = exchange(server.port, "GET /error HTTP/1.1\nHost: t\n\n");
+    assert!(response.starts_with("HTTP/1.1 500 "), "{response}");
+}

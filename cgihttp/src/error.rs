@@ -17,9 +17,12 @@ pub enum CgiError {
     /// A header line is not `name: value` with a token name and a value free of control characters and valid UTF-8,
     /// or `Status`, `Location` or `Content-Type` appears twice.
     MalformedHeader,
+    /// A header value or reason phrase holds a C0 control other than tab, DEL, a C1 control (U+0080 to U+009F),
+    /// or a character beyond ISO-8859-1: it cannot go on the wire as the script meant it.
+    UnsendableHeader,
     /// `Status:` is not a three-digit code from 200 to 599 with an optional reason.
     InvalidStatus,
-    /// `Location:` is neither a local path (starting with one `/`) nor an absolute URL.
+    /// `Location:` is neither a local path (starting with one `/`) nor an absolute URL, or is not an ASCII URI reference.
     InvalidLocation,
     /// The header block has none of `Content-Type`, `Location` and `Status` (RFC 3875 §6.2).
     MissingCgiField,
@@ -36,6 +39,8 @@ pub enum CgiError {
     /// The client closed or reset the connection while the script ran; the script was stopped.
     /// Nothing is answered (nobody is left to read it).
     ClientGone,
+    /// The server is stopping: the script was killed with everything it started.
+    ServerStopping,
     /// Reading the request body for the script's stdin failed: the client left, or stalled past the timeout, mid-body.
     /// The script was stopped, since the request it was given is incomplete.
     RequestBody(io::ErrorKind),
@@ -47,6 +52,7 @@ impl CgiError {
         match self {
             CgiError::Timeout => 504,
             CgiError::Spawn(_) => 500,
+            CgiError::ServerStopping => 503,
             CgiError::RequestBody(_) => 400,
             _ => 502,
         }
@@ -59,6 +65,8 @@ impl fmt::Display for CgiError {
             CgiError::HeaderTooLarge => formatter.write_str("script header block too large"),
             CgiError::TooManyHeaders => formatter.write_str("script sent too many header lines"),
             CgiError::MalformedHeader => formatter.write_str("malformed script header line"),
+            CgiError::UnsendableHeader => formatter
+                .write_str("control character or character beyond ISO-8859-1 in a script header"),
             CgiError::InvalidStatus => formatter.write_str("invalid script Status header"),
             CgiError::InvalidLocation => formatter.write_str("invalid script Location header"),
             CgiError::MissingCgiField => {
@@ -72,6 +80,7 @@ impl fmt::Display for CgiError {
             CgiError::Read(kind) => write!(formatter, "cannot read script output: {kind}"),
             CgiError::Write(kind) => write!(formatter, "cannot write to client: {kind}"),
             CgiError::ClientGone => formatter.write_str("client closed the connection"),
+            CgiError::ServerStopping => formatter.write_str("server stopping, script killed"),
             CgiError::RequestBody(kind) => write!(formatter, "cannot read request body: {kind}"),
         }
     }

@@ -7,17 +7,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use basehttp::{escape_log, log_date_time_string, BaseHttpRequestHandler, HttpRequest, Limits};
+use basehttp::{
+    escape_log, format_error_message, html_escape, log_date_time_string, BaseHttpRequestHandler,
+    HttpRequest, Limits,
+};
 use simplehttp::{serve_files, SimpleHooks, SimpleHttpRequestHandler};
+use socketserver::Stream;
 
 use crate::runner::Exchange;
 use crate::{
-    build_environment, check_script_file, find_script, is_nph, query_arguments, url_collapse_path,
-    Body, CgiError, CgiRequest, EnvironmentPolicy, Location, RunAs, ScriptCommand, ScriptHeaders,
-    CGI_DIRECTORIES, DEFAULT_TIMEOUT,
+    build_environment, check_script_file, find_script, is_nph, query_arguments, Body, CgiError,
+    CgiRequest, EnvironmentPolicy, Location, RunAs, ScriptCommand, ScriptHeaders, CGI_DIRECTORIES,
+    DEFAULT_TIMEOUT,
 };
 
 /// How many local redirects (RFC 3875 §6.2.2) one request may follow, so two scripts cannot bounce it for ever.
@@ -25,6 +30,12 @@ pub const MAX_LOCAL_REDIRECTS: u32 = 5;
 
 /// The largest request body a script is given by default; a bigger one is answered with 413.
 pub const DEFAULT_MAX_REQUEST_BODY: u64 = 100 * 1024 * 1024;
+
+/// Scripts allowed to run at once per core the server may use, by default ([`CgiHttpRequestHandler::max_cgi`]).
+pub const CGI_PER_CORE: usize = 4;
+
+/// What a client is told to wait before it tries again when every script slot is taken (`Retry-After`, seconds).
+const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// Bodies up to this size are held in memory on their way to the script; bigger ones go through an unnamed temporary file.
 const SPOOL_IN_MEMORY: usize = 64 * 1024;
@@ -52,9 +63,34 @@ pub struct CgiHttpRequestHandler {
     pub environment: EnvironmentPolicy,
     /// Which user scripts run as.
     pub run_as: RunAs,
-    /// The largest request body passed to a script, else 413; `None` for no limit.
-    /// A Content-Length body is checked before it is read and then streamed; a chunked one while it is spooled.
+    /// The largest request body passed to a script, else 413; `None` for no limit (`--max-body-size`).
+    /// A Content-Length body is checked before it is read and then streamed; a chunked one while it is spooled,
+    /// 413 as soon as its count passes the limit.
     pub max_request_body: Option<u64>,
+    /// How many scripts may run at once (`--max-cgi`); a request for one more is answered with 503 and `Retry-After`.
+    /// `None` for no limit. Defaults to [`CGI_PER_CORE`] per core the process may run on.
+    /// Each running script holds its request's thread and a supervisor process, so this bounds both.
+    /// Clones of a handler share the count.
+    pub max_cgi: Option<usize>,
+    /// Scripts running now, shared between clones.
+    running: Arc<AtomicUsize>,
+    /// Set when the server stops: running scripts are killed, new ones refused. Shared between clones.
+    stopping: Arc<AtomicBool>,
+}
+
+/// The default of [`CgiHttpRequestHandler::max_cgi`]: [`CGI_PER_CORE`] per core the process may run on.
+pub fn default_max_cgi() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cores.saturating_mul(CGI_PER_CORE)
+}
+
+/// One of the [`CgiHttpRequestHandler::max_cgi`] slots, given back when dropped.
+struct CgiSlot(Arc<AtomicUsize>);
+
+impl Drop for CgiSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl CgiHttpRequestHandler {
@@ -70,7 +106,36 @@ impl CgiHttpRequestHandler {
             environment: EnvironmentPolicy::default(),
             run_as: RunAs::Auto,
             max_request_body: Some(DEFAULT_MAX_REQUEST_BODY),
+            max_cgi: Some(default_max_cgi()),
+            running: Arc::new(AtomicUsize::new(0)),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The flag that stops scripts: once it is set, every running script is killed with everything it started
+    /// (within a tenth of a second, its answer cut short) and requests for new ones get 503.
+    ///
+    /// A server that stops on a signal sets it from the signal (the `cgihttp` command does on Ctrl-C, with
+    /// `signal_hook::flag::register`), so that stopping does not wait for running scripts to reach their timeout.
+    /// Killing the server outright needs no flag: each script's supervisor sees the server's end of its socket close.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stopping)
+    }
+
+    /// How many scripts run now (for this handler and its clones).
+    pub fn running_scripts(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Takes a script slot, or `None` when [`max_cgi`](Self::max_cgi) are running.
+    fn take_slot(&self) -> Option<CgiSlot> {
+        let limit = self.max_cgi.unwrap_or(usize::MAX);
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < limit).then(|| running + 1)
+            })
+            .ok()
+            .map(|_| CgiSlot(Arc::clone(&self.running)))
     }
 
     /// Answers a request for a script, or `Ok(false)` when the path is not a script path (the caller serves a file).
@@ -79,11 +144,14 @@ impl CgiHttpRequestHandler {
     pub fn run_cgi(&self, req: &mut HttpRequest<'_>) -> io::Result<bool> {
         let mut redirects = 0;
         loop {
-            if url_collapse_path(&req.path).is_none() {
+            // One reading of the path decides both whether a script runs and, if not, which file is served.
+            let request_target = req.target();
+            if request_target.climbs_above_root() {
                 req.send_error(400, Some("Bad request path"))?;
                 return Ok(true);
             }
-            let Some(target) = find_script(&req.path, &self.cgi_directories, self.directory())
+            let Some(target) =
+                find_script(&request_target, &self.cgi_directories, self.directory())
             else {
                 if redirects > 0 {
                     // A local redirect to a file: answered as the GET it now is.
@@ -121,13 +189,42 @@ impl CgiHttpRequestHandler {
         req: &mut HttpRequest<'_>,
         target: &crate::ScriptTarget,
     ) -> io::Result<Option<String>> {
-        let body = match request_body(req, self.max_request_body)? {
-            Some(body) => body,
-            None => {
+        // The timeout bounds the whole request body as well: a client that trickles it, however just within the
+        // idle timeout each read, is cut at the CGI timeout, whether the body streams to the script or is spooled first.
+        let body_deadline = self
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let socket = req.connection_socket();
+        let body = match request_body(req, self.max_request_body, body_deadline) {
+            Ok(Some(body)) => body,
+            Ok(None) => {
                 req.send_error(413, None)?;
                 req.close_connection = true;
                 return Ok(None);
             }
+            Err(error) if is_timeout(&error) => {
+                req.log_error(format_args!(
+                    "CGI request body not received within the CGI timeout"
+                ));
+                req.send_error(408, None)?;
+                req.close_connection = true;
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        if self.stopping.load(Ordering::Acquire) {
+            req.send_error(503, Some("Server stopping"))?;
+            req.close_connection = true;
+            return Ok(None);
+        }
+        // Taken once the body is in (a chunked body is spooled first), so a slow client holds no script slot while it sends.
+        let Some(_slot) = self.take_slot() else {
+            req.log_error(format_args!(
+                "CGI script refused: {} scripts already running",
+                self.running_scripts()
+            ));
+            send_busy(req)?;
+            return Ok(None);
         };
         let mut headers: Vec<(String, String)> = req
             .headers
@@ -189,33 +286,40 @@ impl CgiHttpRequestHandler {
             req: &mut *req,
             body,
             framing: Framing::UntilClose,
+            read_deadline: SocketDeadline::new(socket),
+            stopping: &self.stopping,
         };
-        let (result, exit_status) = command.run_exchange(
-            &mut exchange,
-            |headers, output| {
-                if let Some(path) = headers.local_redirect() {
-                    local_redirect = Some(path.to_owned());
-                    return Ok(Body::Discard);
-                }
-                // 204 and 304 answers have no body, whatever the script prints.
-                let bodiless = matches!(headers.status(), 204 | 304);
-                output.send_headers(headers, is_head, bodiless, chunked_allowed)?;
-                Ok(if is_head || bodiless {
-                    Body::Discard
-                } else {
-                    Body::Forward
-                })
-            },
-            |line| {
-                let mut lines = stderr_lines
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if lines.len() < MAX_LOGGED_STDERR_LINES {
-                    lines.push(format!("{log_prefix}{}\n", escape_log(line)));
-                }
-            },
-        );
+        // The script holds this worker for as long as it runs: the readiness loop is told, so that another worker
+        // takes the ready connections at once rather than after it notices.
+        let (result, exit_status) = socketserver::blocking(|| {
+            command.run_exchange(
+                &mut exchange,
+                |headers, output| {
+                    if let Some(path) = headers.local_redirect() {
+                        local_redirect = Some(path.to_owned());
+                        return Ok(Body::Discard);
+                    }
+                    // 204 and 304 answers have no body, whatever the script prints.
+                    let bodiless = matches!(headers.status(), 204 | 304);
+                    output.send_headers(headers, is_head, bodiless, chunked_allowed)?;
+                    Ok(if is_head || bodiless {
+                        Body::Discard
+                    } else {
+                        Body::Forward
+                    })
+                },
+                |line| {
+                    let mut lines = stderr_lines
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if lines.len() < MAX_LOGGED_STDERR_LINES {
+                        lines.push(format!("{log_prefix}{}\n", escape_log(line)));
+                    }
+                },
+            )
+        });
         let framing = exchange.framing;
+        exchange.read_deadline.restore();
         for line in stderr_lines
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -280,7 +384,10 @@ impl CgiHttpRequestHandler {
                 }
                 let client_left = matches!(
                     error,
-                    CgiError::Write(_) | CgiError::ClientGone | CgiError::RequestBody(_)
+                    CgiError::Write(_)
+                        | CgiError::ClientGone
+                        | CgiError::RequestBody(_)
+                        | CgiError::ServerStopping
                 );
                 if req.response_started() || client_left {
                     // The answer is cut off, or the request was: only closing tells the client.
@@ -355,6 +462,111 @@ struct RequestOutput<'r, 'a> {
     req: &'r mut HttpRequest<'a>,
     body: RequestBody,
     framing: Framing,
+    read_deadline: SocketDeadline<'a>,
+    stopping: &'r AtomicBool,
+}
+
+/// Answers 503 with `Retry-After` and the error page, and closes: every script slot is taken.
+fn send_busy(req: &mut HttpRequest<'_>) -> io::Result<()> {
+    let message = "Too many CGI scripts running";
+    let handler = req.handler();
+    let explain = handler.responses(503).map_or("", |(_, explain)| explain);
+    let page = format_error_message(
+        handler.error_message_format(),
+        503,
+        &html_escape(message, false),
+        &html_escape(explain, false),
+    );
+    let content_type = handler.error_content_type().to_owned();
+    req.send_response(503, Some(message))?;
+    req.send_header("Retry-After", &RETRY_AFTER_SECONDS.to_string())?;
+    req.send_header("Connection", "close")?;
+    req.send_header("Content-Type", &content_type)?;
+    req.send_header("Content-Length", &page.len().to_string())?;
+    req.end_headers()?;
+    if req.command != "HEAD" {
+        req.wfile.write_all(page.as_bytes())?;
+    }
+    req.close_connection = true;
+    Ok(())
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Bounds each blocking read of the request body by a deadline as well as by the idle timeout the connection set:
+/// the socket's read timeout is lowered to what is left before the deadline, and put back as it was afterwards
+/// (basehttp remembers what it set, and reads the next request with it).
+struct SocketDeadline<'a> {
+    socket: Option<&'a Stream>,
+    /// The read timeout the socket had, once it was changed here.
+    original: Option<Option<Duration>>,
+    /// The read timeout set here last.
+    current: Option<Option<Duration>>,
+}
+
+impl<'a> SocketDeadline<'a> {
+    fn new(socket: Option<&'a Stream>) -> Self {
+        SocketDeadline {
+            socket,
+            original: None,
+            current: None,
+        }
+    }
+
+    fn read_timeout(socket: &Stream) -> io::Result<Option<Duration>> {
+        match (socket.as_tcp(), socket.as_unix()) {
+            (Some(tcp), _) => tcp.read_timeout(),
+            (_, Some(unix)) => unix.read_timeout(),
+            _ => Ok(None),
+        }
+    }
+
+    /// Before a read: a timeout error when `deadline` has passed, else the socket's read timeout at most what is left.
+    fn before_read(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let (Some(socket), Some(deadline)) = (self.socket, deadline) else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body deadline passed",
+            ));
+        }
+        let original = match self.original {
+            Some(original) => original,
+            None => {
+                let original = Self::read_timeout(socket)?;
+                self.original = Some(original);
+                original
+            }
+        };
+        let wanted = Some(original.map_or(left, |idle| idle.min(left)));
+        if self.current != Some(wanted) {
+            socket.set_read_timeout(wanted)?;
+            self.current = Some(wanted);
+        }
+        Ok(())
+    }
+
+    /// Puts the socket's read timeout back as it was.
+    fn restore(&mut self) {
+        if let (Some(socket), Some(original)) = (self.socket, self.original.take()) {
+            let _ = socket.set_read_timeout(original);
+            self.current = None;
+        }
+    }
+}
+
+impl Drop for SocketDeadline<'_> {
+    fn drop(&mut self) {
+        self.restore();
+    }
 }
 
 /// How the body of the script's answer is delimited on the connection.
@@ -488,9 +700,12 @@ impl Write for RequestOutput<'_, '_> {
 impl Exchange for RequestOutput<'_, '_> {
     type Output = Self;
 
-    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+    fn read_body(&mut self, buffer: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
         match &mut self.body {
-            RequestBody::Streamed { .. } => self.req.rfile.read(buffer),
+            RequestBody::Streamed { .. } => {
+                self.read_deadline.before_read(deadline)?;
+                self.req.rfile.read(buffer)
+            }
             RequestBody::Spooled(spooled) => spooled.read(buffer),
         }
     }
@@ -503,6 +718,10 @@ impl Exchange for RequestOutput<'_, '_> {
         self.req
             .connection_socket()
             .is_some_and(|socket| crate::sys::peer_closed(socket.as_fd()))
+    }
+
+    fn stopping(&mut self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 }
 
@@ -531,11 +750,21 @@ impl RequestBody {
 ///
 /// A Content-Length body streams through as it arrives, refused up front when it declares more than the limit.
 /// A chunked body has no length until it ends, and RFC 3875 §4.1.2 wants `CONTENT_LENGTH` whenever there is a body,
-/// so it is read first, in memory up to 64 KiB and beyond that in an unnamed temporary file (as Apache's mod_cgi does).
-fn request_body(req: &mut HttpRequest<'_>, limit: Option<u64>) -> io::Result<Option<RequestBody>> {
+/// so it is read first, in memory up to 64 KiB and beyond that in an unnamed temporary file (as Apache's mod_cgi does),
+/// never more than `limit` bytes of it, and never past `deadline` (a timeout error then).
+fn request_body(
+    req: &mut HttpRequest<'_>,
+    limit: Option<u64>,
+    deadline: Option<Instant>,
+) -> io::Result<Option<RequestBody>> {
     let limit = limit.unwrap_or(u64::MAX);
     if req.headers.contains("Transfer-Encoding") {
-        return Ok(match spool_body(req, limit)? {
+        let mut bounded = DeadlineReader {
+            deadline: SocketDeadline::new(req.connection_socket()),
+            when: deadline,
+            req: &mut *req,
+        };
+        return Ok(match spool_body(&mut bounded, limit)? {
             Spooled::Body(body) => Some(RequestBody::Spooled(body)),
             Spooled::TooLarge => None,
         });
@@ -576,11 +805,24 @@ impl Read for SpooledBody {
     }
 }
 
-/// Reads the request body into a [`SpooledBody`], or answers [`Spooled::TooLarge`] past `limit` bytes.
-fn spool_body(req: &mut HttpRequest<'_>, limit: u64) -> io::Result<Spooled> {
+/// The request body, each read bounded by a deadline (see [`SocketDeadline`]).
+struct DeadlineReader<'r, 'a> {
+    req: &'r mut HttpRequest<'a>,
+    deadline: SocketDeadline<'a>,
+    when: Option<Instant>,
+}
+
+impl Read for DeadlineReader<'_, '_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.deadline.before_read(self.when)?;
+        self.req.rfile.read(buffer)
+    }
+}
+
+/// Reads the request body into a [`SpooledBody`], or answers [`Spooled::TooLarge`] as soon as it passes `limit` bytes.
+fn spool_body(body: &mut impl Read, limit: u64) -> io::Result<Spooled> {
     let mut memory = Vec::new();
-    (&mut req.rfile)
-        .take(SPOOL_IN_MEMORY as u64 + 1)
+    body.take(SPOOL_IN_MEMORY.min(usize::try_from(limit).unwrap_or(usize::MAX)) as u64 + 1)
         .read_to_end(&mut memory)?;
     if memory.len() <= SPOOL_IN_MEMORY {
         if memory.len() as u64 > limit {
@@ -595,7 +837,7 @@ fn spool_body(req: &mut HttpRequest<'_>, limit: u64) -> io::Result<Spooled> {
     let mut file = tempfile::tempfile()?;
     file.write_all(&memory)?;
     let rest = io::copy(
-        &mut (&mut req.rfile).take(limit.saturating_sub(memory.len() as u64).saturating_add(1)),
+        &mut body.take(limit.saturating_sub(memory.len() as u64).saturating_add(1)),
         &mut file,
     )?;
     let length = memory.len() as u64 + rest;

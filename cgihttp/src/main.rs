@@ -1,8 +1,9 @@
 //! The `cgihttp` command: `python -m http.server --cgi` (Python 2's `python -m CGIHTTPServer`) in Rust.
 //!
-//! `cgihttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS] [--cgi-timeout SECONDS] [--cgi-dir PATH]...`
+//! `cgihttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS] [--max-body-size BYTES] [--cgi-timeout SECONDS] [--max-cgi N] [--cgi-dir PATH]...`
 //! serves a directory as `simplehttp` does and runs the scripts under `/cgi-bin` and `/htbin`,
-//! each killed after `--cgi-timeout` seconds (30 by default; 0 lets scripts run for ever, as Python).
+//! each killed after `--cgi-timeout` seconds (30 by default; 0 lets scripts run for ever, as Python),
+//! at most `--max-cgi` at once (4 per core by default), with request bodies up to `--max-body-size` (100 MiB by default).
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,13 @@ fn command() -> clap::Command {
                 .value_name("SECONDS")
                 .value_parser(clap::value_parser!(u64))
                 .help("kill a CGI script running longer than this many seconds (default: 30; 0: never)"),
+        )
+        .arg(
+            Arg::new("max-cgi")
+                .long("max-cgi")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u32).range(1..))
+                .help("run at most N CGI scripts at once; more get 503 with Retry-After (default: 4 per core)"),
         )
         .arg(
             Arg::new("cgi-dir")
@@ -64,7 +72,10 @@ fn main() -> ExitCode {
     let cgi_directories: Option<Vec<String>> = matches
         .get_many::<String>("cgi-dir")
         .map(|directories| directories.cloned().collect());
-    match run(&command_line, cgi_timeout, cgi_directories) {
+    let max_cgi = matches
+        .get_one::<u32>("max-cgi")
+        .map(|count| *count as usize);
+    match run(&command_line, cgi_timeout, cgi_directories, max_cgi) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("cgihttp: {error}");
@@ -77,14 +88,24 @@ fn run(
     command: &CommandLine,
     cgi_timeout: Option<Duration>,
     cgi_directories: Option<Vec<String>>,
+    max_cgi: Option<usize>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut handler = CgiHttpRequestHandler::new(command.served_directory()?);
     handler.files.protocol_version.clone_from(&command.protocol);
     handler.files.limits = command.limits(handler.files.limits);
     handler.timeout = cgi_timeout;
+    if let Some(limit) = command.body_limit() {
+        handler.max_request_body = limit;
+    }
+    if let Some(max_cgi) = max_cgi {
+        handler.max_cgi = Some(max_cgi);
+    }
     if let Some(cgi_directories) = cgi_directories {
         handler.cgi_directories = cgi_directories;
     }
+    // On Ctrl-C the server stops serving and waits for its requests; running scripts are killed at once
+    // (with everything they started) rather than at their timeout, so that stopping is prompt.
+    signal_hook::flag::register(signal_hook::consts::SIGINT, handler.stop_flag())?;
     // Readiness mode, as simplehttp: a script that runs long holds its worker, and the watcher starts another
     // after 10 ms, so it holds up no one; idle connections and half-sent heads cost no thread.
     serve_command(command, handler)

@@ -158,9 +158,12 @@ fn parse_status(value: &str) -> Result<(u16, Option<String>), CgiError> {
     Ok((code, (!reason.is_empty()).then(|| reason.to_owned())))
 }
 
-/// A local path (one leading `/`) or an absolute URL (`scheme:` then something), without whitespace.
+/// A local path (one leading `/`) or an absolute URL (`scheme:` then something), written as an ASCII URI reference.
+///
+/// Every character must be one RFC 3986 allows in a URI (unreserved, reserved, or `%` with two hex digits):
+/// no spaces, no controls, nothing beyond ASCII, so what reaches the client's `Location` is exactly what any client reads.
 fn parse_location(value: &str) -> Result<Location, CgiError> {
-    if value.is_empty() || value.contains([' ', '\t']) {
+    if value.is_empty() || !is_uri_reference(value.as_bytes()) {
         return Err(CgiError::InvalidLocation);
     }
     if value.starts_with('/') {
@@ -186,6 +189,35 @@ fn parse_location(value: &str) -> Result<Location, CgiError> {
     }
 }
 
+/// Whether every byte is one RFC 3986 allows in a URI reference: unreserved, gen-delims, sub-delims, or a `%` escape.
+fn is_uri_reference(value: &[u8]) -> bool {
+    let mut index = 0;
+    while let Some(&byte) = value.get(index) {
+        if byte == b'%' {
+            let escape = value.get(index + 1..index + 3);
+            if !escape.is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            index += 3;
+            continue;
+        }
+        if !(byte.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&byte)) {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// Whether a character cannot go into a header value on the wire as it is: a C0 control other than tab, DEL,
+/// a C1 control (U+0080 to U+009F, which some clients and terminals act on: U+009B is CSI, U+0085 is NEL),
+/// or a character beyond ISO-8859-1, which a header cannot carry.
+fn is_unsendable(character: char) -> bool {
+    (character < ' ' && character != '\t')
+        || ('\u{7f}'..='\u{9f}').contains(&character)
+        || u32::from(character) > 0xff
+}
+
 /// RFC 9110 token characters, the only ones allowed in a header name.
 fn is_token(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
@@ -203,14 +235,19 @@ fn parse_line(line: &[u8], headers: &mut ScriptHeaders) -> Result<(), CgiError> 
         return Err(CgiError::MalformedHeader);
     }
     let value = value.trim_ascii();
+    // Controls are refused before decoding, so one hidden in bytes that are not UTF-8 is named for what it is.
     if value
         .iter()
         .any(|&byte| (byte < 0x20 && byte != b'\t') || byte == 0x7f)
     {
-        return Err(CgiError::MalformedHeader);
+        return Err(CgiError::UnsendableHeader);
     }
     let name = std::str::from_utf8(name).map_err(|_| CgiError::MalformedHeader)?;
     let value = std::str::from_utf8(value).map_err(|_| CgiError::MalformedHeader)?;
+    // The value is sent as ISO-8859-1, where U+0085 and U+009B would become the raw bytes 0x85 and 0x9B.
+    if value.chars().any(is_unsendable) {
+        return Err(CgiError::UnsendableHeader);
+    }
     headers.add(name, value)
 }
 
@@ -522,7 +559,6 @@ mod tests {
             "Content-Type : text/plain\n\n",
             ": no name\n\n",
             "Content-Type: text/plain\n folded: line\n\n",
-            "Content-Type: text/plain\nX-A: a\u{1}b\n\n",
             "Bad Name: x\nContent-Type: a/b\n\n",
             "Content-Type: a/b\nContent-Type: c/d\n\n",
         ] {
@@ -537,12 +573,70 @@ mod tests {
         check("Content-Type: text/pl", Err(CgiError::IncompleteHeader));
         check("", Err(CgiError::IncompleteHeader));
         // A bare CR inside a value, and bytes that are not UTF-8.
-        check_bytes(b"Content-Type: a\rb\n\n", &Err(CgiError::MalformedHeader));
+        check_bytes(b"Content-Type: a\rb\n\n", &Err(CgiError::UnsendableHeader));
         check_bytes(
             b"Content-Type: text/plain\nX-A: \xff\n\n",
             &Err(CgiError::MalformedHeader),
         );
         check_bytes(b"\xff\xfe\0\0\n\n", &Err(CgiError::MalformedHeader));
+    }
+
+    // Every header value and reason phrase is checked for C0 and C1 controls (and characters a header cannot carry):
+    // a script printing U+009B (CSI) or U+0085 (NEL) gets a 502, never those bytes on the wire.
+    #[test]
+    fn control_characters_in_values_and_reasons_are_refused() {
+        for bad in [
+            "Content-Type: text/plain\nX-A: a\u{1}b\n\n",
+            "Content-Type: text/plain\nX-A: a\u{7f}b\n\n",
+            "Content-Type: text/plain\nX-A: a\u{85}b\n\n",
+            "Content-Type: text/plain\nX-A: \u{9b}31m\n\n",
+            "Content-Type: text/plain\nX-A: \u{80}\n\n",
+            "Content-Type: text/plain\nX-A: \u{9f}\n\n",
+            "Content-Type: text/pl\u{85}ain\n\n",
+            "Status: 200 O\u{9b}K\nContent-Type: text/plain\n\n",
+            "Status: 404 \u{85}\nContent-Type: text/plain\n\n",
+            "Content-Type: text/plain\nX-A: \u{263a}\n\n",
+        ] {
+            check(bad, Err(CgiError::UnsendableHeader));
+        }
+        // ISO-8859-1 beyond the controls, and tabs, pass.
+        let mut expected = document(200, Some("D\u{e9}j\u{e0}\tvu"), "text/plain", "");
+        expected.headers = vec![("X-A".into(), "caf\u{e9} \u{a0}\u{ff}".into())];
+        check(
+            "Status: 200 D\u{e9}j\u{e0}\tvu\nContent-Type: text/plain\nX-A: caf\u{e9} \u{a0}\u{ff}\n\n",
+            Ok(expected),
+        );
+    }
+
+    // Location is an ASCII URI reference: no C1 control can ride in it as a header split (`\x85Set-Cookie:`), no space, no raw non-ASCII.
+    #[test]
+    fn location_must_be_an_ascii_uri_reference() {
+        for bad in [
+            "Location: http://example.com/a\u{85}Set-Cookie:injected\n\n",
+            "Location: http://example.com/a\u{9b}\n\n",
+            "Location: /caf\u{e9}\n\n",
+            "Location: http://example.com/a\\b\n\n",
+            "Location: http://example.com/<script>\n\n",
+            "Location: http://example.com/%zz\n\n",
+            "Location: http://example.com/%4\n\n",
+            "Location: /a\tb\n\n",
+            "Location: http://example.com/\"q\"\n\n",
+        ] {
+            let expected = if bad.contains('\u{85}') || bad.contains('\u{9b}') {
+                CgiError::UnsendableHeader
+            } else {
+                CgiError::InvalidLocation
+            };
+            check(bad, Err(expected));
+        }
+        for good in [
+            "http://example.com/a%20b?x=1&y=%C3%A9#top",
+            "https://[::1]:8443/p;q=1/~user/(x)*,+$!'@",
+            "/local/path?q=a:b",
+        ] {
+            let headers = ScriptHeaders::parse(format!("Location: {good}\n\n").as_bytes());
+            assert!(headers.is_ok(), "{good}: {headers:?}");
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Which request paths run a script, and how a path splits into script name, `PATH_INFO` and query.
 //!
-//! Everything here is pure string work over URL paths, so it is tested without a filesystem:
+//! Routing reads the request path as basehttp's [`RequestTarget`], the one reading simplehttp's file lookup uses too,
+//! so a path that does not route to a script can never resolve to a file inside a CGI directory, whatever its spelling.
+//! Everything here is pure work over URL paths, so it is tested without a filesystem:
 //! the one question that needs the disk ("is this URL path a directory?") is a closure the caller supplies.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
+use basehttp::RequestTarget;
 use percent_encoding::percent_decode_str;
 
 /// Collapses `.` and `..` segments and empty segments of a URL path, after percent-decoding it, as Python's `_url_collapse_path`.
@@ -61,13 +64,15 @@ pub fn url_collapse_path(path: &str) -> Option<String> {
 
 /// Tells whether `path` names a script under one of `cgi_directories`, as Python's `is_cgi`; `Some((directory, rest))` if so.
 ///
-/// The path is first collapsed with [`url_collapse_path`] (so `/cgi-bin%2ffile.py` and `/x/../cgi-bin/file.py` count);
-/// then each `/`-bounded prefix, shortest first, is looked up in `cgi_directories`.
-/// `rest` is everything after the directory and its `/`, query included.
+/// The path is read as a [`RequestTarget`] (decoded, `.` and `..` resolved, cut at `?` and `#`),
+/// so `/cgi-bin%2ffile.py` and `/x/../cgi-bin/file.py` count; then each `/`-bounded prefix, shortest first,
+/// is compared with `cgi_directories` (see [`route_script`] for how).
+/// `directory` is the entry of `cgi_directories` that matched, as written there;
+/// `rest` is everything after it and its `/`, decoded, with `?query` when the query is not empty.
 ///
 /// `None` also when the path climbs above the root.
 /// A handler must not then serve the path as a file: Python raises there, and a file server that drops `..` segments
-/// would hand out the script's source (`/cgi-bin/../../cgi-bin/script.sh`). Check [`url_collapse_path`] first and answer 400.
+/// would hand out the script's source (`/cgi-bin/../../cgi-bin/script.sh`). Check [`RequestTarget::climbs_above_root`] first and answer 400.
 ///
 /// ```
 /// use cgihttp::is_cgi;
@@ -78,22 +83,209 @@ pub fn url_collapse_path(path: &str) -> Option<String> {
 ///     Some(("/cgi-bin".to_owned(), "file1.py/extra?x=1".to_owned()))
 /// );
 /// assert_eq!(is_cgi("/static/file1.py", &directories), None);
+/// // A fragment ends the path for routing exactly as it does for files.
+/// assert_eq!(is_cgi("/cgi-bin/env.sh#/../..", &directories), Some(("/cgi-bin".to_owned(), "env.sh".to_owned())));
 /// ```
 pub fn is_cgi<S: AsRef<str>>(path: &str, cgi_directories: &[S]) -> Option<(String, String)> {
-    let collapsed = url_collapse_path(path)?;
-    let mut search_from = 1;
-    while let Some(offset) = collapsed.get(search_from..).and_then(|tail| tail.find('/')) {
-        let separator = search_from + offset;
-        let head = &collapsed[..separator];
-        if cgi_directories
-            .iter()
-            .any(|directory| directory.as_ref() == head)
-        {
-            return Some((head.to_owned(), collapsed[separator + 1..].to_owned()));
+    let target = RequestTarget::parse(path);
+    if target.climbs_above_root() {
+        return None;
+    }
+    let segments: Vec<&[u8]> = target.segments().collect();
+    let (index, consumed) =
+        match_cgi_directory(&segments, target.has_trailing_slash(), cgi_directories)?;
+    let mut rest = join_segments(&segments[consumed..]);
+    if target.has_trailing_slash() && consumed < segments.len() {
+        rest.push(b'/');
+    }
+    let mut rest = String::from_utf8_lossy(&rest).into_owned();
+    if let Some(query) = target.query().filter(|query| !query.is_empty()) {
+        rest.push('?');
+        rest.push_str(query);
+    }
+    Some((cgi_directories[index].as_ref().to_owned(), rest))
+}
+
+/// The segments of a configured CGI directory (`/cgi-bin`, `/sub/dir/cgi-bin`), as bytes; empty segments ignored.
+fn directory_segments(directory: &str) -> impl Iterator<Item = &[u8]> {
+    directory
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(str::as_bytes)
+}
+
+/// Which entry of `cgi_directories` the path's segments start with, and how many segments it covers.
+///
+/// A prefix counts only when a `/` follows it in the path (more segments, or the trailing slash), as in Python's `is_cgi`;
+/// the shortest such prefix wins. Segments compare ignoring ASCII case, so that on a case-insensitive filesystem
+/// `/CGI-BIN/x` cannot reach a script's file without running it; among equal candidates an exact match, then the first listed, wins.
+fn match_cgi_directory<S: AsRef<str>>(
+    segments: &[&[u8]],
+    trailing_slash: bool,
+    cgi_directories: &[S],
+) -> Option<(usize, usize)> {
+    for consumed in 1..=segments.len() {
+        if consumed == segments.len() && !trailing_slash {
+            break;
         }
-        search_from = separator + 1;
+        let prefix = &segments[..consumed];
+        let matches = |directory: &S, exact: bool| {
+            let mut count = 0;
+            let mut same = true;
+            for (index, segment) in directory_segments(directory.as_ref()).enumerate() {
+                count += 1;
+                same &= prefix.get(index).is_some_and(|wanted| {
+                    if exact {
+                        *wanted == segment
+                    } else {
+                        wanted.eq_ignore_ascii_case(segment)
+                    }
+                });
+            }
+            same && count == consumed
+        };
+        let found = cgi_directories
+            .iter()
+            .position(|directory| matches(directory, true))
+            .or_else(|| {
+                cgi_directories
+                    .iter()
+                    .position(|directory| matches(directory, false))
+            });
+        if let Some(index) = found {
+            return Some((index, consumed));
+        }
     }
     None
+}
+
+fn join_segments(segments: &[&[u8]]) -> Vec<u8> {
+    segments.join(&b'/')
+}
+
+/// Where a request path leads under the CGI directories, in URL segments (decoded bytes): what [`route_script`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptLocation {
+    /// The segments of the directory holding the script: the matched entry of `cgi_directories` as configured,
+    /// then the nested directories the request walked into, as requested.
+    pub directory: Vec<Vec<u8>>,
+    /// The script's file name; empty when the path ends at the directory.
+    pub script: Vec<u8>,
+    /// `PATH_INFO`, decoded: what follows the script name, starting with `/`, or empty.
+    pub path_info: Vec<u8>,
+}
+
+impl ScriptLocation {
+    /// The script's file under `document_root` (the directory itself, with a trailing `/`, when no script is named).
+    pub fn file(&self, document_root: &Path) -> PathBuf {
+        let mut file = document_root.to_path_buf();
+        for segment in &self.directory {
+            file.push(std::ffi::OsStr::from_bytes(segment));
+        }
+        if self.script.is_empty() {
+            file.as_mut_os_string().push("/");
+        } else {
+            file.push(std::ffi::OsStr::from_bytes(&self.script));
+        }
+        file
+    }
+
+    /// The location as the text of CGI variables (bytes that are not UTF-8 replaced), with `query` as `QUERY_STRING`.
+    pub fn script_path(&self, query: &str) -> ScriptPath {
+        let mut directory = String::new();
+        for segment in &self.directory {
+            directory.push('/');
+            directory.push_str(&String::from_utf8_lossy(segment));
+        }
+        let script = String::from_utf8_lossy(&self.script).into_owned();
+        ScriptPath {
+            script_name: format!("{directory}/{script}"),
+            directory,
+            script,
+            path_info: String::from_utf8_lossy(&self.path_info).into_owned(),
+            query: query.to_owned(),
+        }
+    }
+}
+
+/// Decides whether a request runs a script, and which: the routing half of Python's `is_cgi` and `run_cgi`, on a [`RequestTarget`].
+///
+/// `None` when the path is not under one of `cgi_directories` (the file server answers it) or climbs above the root
+/// (answer 400: see [`is_cgi`]). The CGI directory is found as [`is_cgi`] finds it; below it the path walks down
+/// while the next segment is a directory (`is_directory` is asked with the URL segments so far, a server looks at the disk),
+/// and the next segment names the script, the rest being `PATH_INFO`.
+///
+/// Routing and file lookup agree because both read the same [`RequestTarget`]: a path for which this says `None`
+/// never resolves, through simplehttp's `translate_path`, to a file inside a CGI directory, nor to its listing.
+///
+/// ```
+/// use basehttp::RequestTarget;
+/// use cgihttp::route_script;
+///
+/// let target = RequestTarget::parse("/CGI-BIN/./tools/env.sh/extra/?x");
+/// let location = route_script(&target, &["/cgi-bin"], |segments| segments.len() == 2).expect("a script");
+/// assert_eq!(location.directory, [b"cgi-bin".to_vec(), b"tools".to_vec()]);
+/// assert_eq!((location.script.as_slice(), location.path_info.as_slice()), (&b"env.sh"[..], &b"/extra/"[..]));
+/// ```
+pub fn route_script<S: AsRef<str>>(
+    target: &RequestTarget,
+    cgi_directories: &[S],
+    is_directory: impl FnMut(&[Vec<u8>]) -> bool,
+) -> Option<ScriptLocation> {
+    if target.climbs_above_root() {
+        return None;
+    }
+    let segments: Vec<&[u8]> = target.segments().collect();
+    let (index, consumed) =
+        match_cgi_directory(&segments, target.has_trailing_slash(), cgi_directories)?;
+    let directory = directory_segments(cgi_directories[index].as_ref())
+        .map(<[u8]>::to_vec)
+        .collect();
+    Some(walk_to_script(
+        directory,
+        &segments[consumed..],
+        target.has_trailing_slash(),
+        is_directory,
+    ))
+}
+
+/// Python's walk in `run_cgi`: down `rest` while the next segment is a directory and a `/` follows it,
+/// then the next segment is the script and the rest `PATH_INFO`.
+fn walk_to_script(
+    mut directory: Vec<Vec<u8>>,
+    rest: &[&[u8]],
+    trailing_slash: bool,
+    mut is_directory: impl FnMut(&[Vec<u8>]) -> bool,
+) -> ScriptLocation {
+    let mut index = 0;
+    // A `/` follows segment `index` when another segment does, or the path ends with one.
+    while index < rest.len() && (index + 1 < rest.len() || trailing_slash) {
+        directory.push(rest[index].to_vec());
+        if !is_directory(&directory) {
+            directory.pop();
+            break;
+        }
+        index += 1;
+    }
+    let script = rest
+        .get(index)
+        .map(|script| script.to_vec())
+        .unwrap_or_default();
+    let mut path_info = Vec::new();
+    if index < rest.len() {
+        for segment in &rest[index + 1..] {
+            path_info.push(b'/');
+            path_info.extend_from_slice(segment);
+        }
+        if trailing_slash {
+            path_info.push(b'/');
+        }
+    }
+    ScriptLocation {
+        directory,
+        script,
+        path_info,
+    }
 }
 
 /// A CGI request path taken apart: the pieces `run_cgi` computes before it looks at the script file.
@@ -133,27 +325,27 @@ pub fn split_script(
     rest: &str,
     mut is_directory: impl FnMut(&str) -> bool,
 ) -> ScriptPath {
-    let (mut rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut directory = directory.to_owned();
-    while let Some((segment, after)) = rest.split_once('/') {
-        let candidate = format!("{directory}/{segment}");
-        if !is_directory(&candidate) {
-            break;
-        }
-        directory = candidate;
-        rest = after;
-    }
-    let (script, path_info) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash..]),
-        None => (rest, ""),
-    };
-    ScriptPath {
-        script_name: format!("{directory}/{script}"),
-        directory,
-        script: script.to_owned(),
-        path_info: path_info.to_owned(),
-        query: query.to_owned(),
-    }
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let segments: Vec<&[u8]> = rest
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(str::as_bytes)
+        .collect();
+    let directory_segments = directory_segments(directory).map(<[u8]>::to_vec).collect();
+    let location = walk_to_script(
+        directory_segments,
+        &segments,
+        rest.ends_with('/'),
+        |candidate| {
+            let mut url_path = String::new();
+            for segment in candidate {
+                url_path.push('/');
+                url_path.push_str(&String::from_utf8_lossy(segment));
+            }
+            is_directory(&url_path)
+        },
+    );
+    location.script_path(query)
 }
 
 /// Tells whether a script is a "non-parsed header" script: its file name starts with `nph-` (RFC 3875 §5).
@@ -173,6 +365,13 @@ pub fn is_python(script: &str) -> bool {
 ///
 /// Otherwise the query is an "indexed" search string: split on `+`, each word percent-decoded (as raw bytes), empty words dropped.
 /// A word that decodes to a NUL byte cannot be an argument, and then, as RFC 3875 asks, no arguments are given at all.
+///
+/// A word that starts with `-` (after decoding, so `%2D` too) would reach the script as an option:
+/// `GET /cgi-bin/search.sh?-s+foo` would run it with `-s foo`, the option-injection hole behind PHP-CGI's CVE-2012-1823.
+/// The client, not the script's author, chooses those words, so such a query gives no arguments at all,
+/// as RFC 3875 §4.4 has it for any word the server cannot pass ("MUST NOT generate any command line information");
+/// the script still reads the whole query from `QUERY_STRING`.
+///
 /// Python instead passes one argument, the whole query with `+` turned into spaces and not decoded,
 /// and passes an empty argument when there is no query at all; RFC 3875 is followed here.
 ///
@@ -181,6 +380,8 @@ pub fn is_python(script: &str) -> bool {
 ///
 /// assert_eq!(query_arguments("hello+big%20world"), ["hello", "big world"]);
 /// assert!(query_arguments("a=b+c").is_empty());
+/// assert!(query_arguments("-s+foo").is_empty());
+/// assert!(query_arguments("foo+%2Dn").is_empty());
 /// ```
 pub fn query_arguments(query: &str) -> Vec<OsString> {
     if query.contains('=') {
@@ -191,7 +392,10 @@ pub fn query_arguments(query: &str) -> Vec<OsString> {
         .filter(|word| !word.is_empty())
         .map(|word| percent_decode_str(word).collect())
         .collect();
-    if words.iter().any(|word| word.contains(&0)) {
+    if words
+        .iter()
+        .any(|word| word.contains(&0) || word.starts_with(b"-"))
+    {
         return Vec::new();
     }
     words.into_iter().map(OsString::from_vec).collect()
@@ -503,5 +707,18 @@ mod tests {
         check_arguments("a+%00", &[]);
         check_arguments("a=b", &[]);
         check_arguments("x+a%3Db", &[b"x", b"a=b"]);
+        check_arguments("a-b+c-", &[b"a-b", b"c-"]);
+    }
+
+    // A search word starting with `-` would be an option to the script: the query then gives no arguments at all.
+    #[test]
+    fn search_words_never_become_options() {
+        check_arguments("-s+foo", &[]);
+        check_arguments("foo+-s", &[]);
+        check_arguments("%2ds", &[]);
+        check_arguments("%2Dn+x", &[]);
+        check_arguments("--", &[]);
+        check_arguments("-", &[]);
+        check_arguments("+-x", &[]);
     }
 }

@@ -1,22 +1,24 @@
-//! Running a script: a clean environment, its own process group, streamed input and output, a timeout, and no zombies.
+//! Running a script: a clean environment, a supervisor that outlives nothing it started, streamed input and output
+//! on the request's own thread, a timeout, and no zombies.
 
 use std::ffi::OsString;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::process::ExitStatus;
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use basehttp::RequestTarget;
+
 use crate::output::HeaderParser;
-use crate::{
-    is_cgi, split_script, sys, translate_decoded_path, CgiError, ScriptHeaders, ScriptPath,
-};
+use crate::sys::{SpawnPlan, Supervised, SupervisorMessage};
+use crate::{route_script, sys, CgiError, ScriptHeaders, ScriptPath};
 
 /// How long a script may run when nothing else is configured (`--cgi-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,31 +32,23 @@ const MAX_STDERR_LINE: usize = 4096;
 /// How many times a script file that is busy (still open for writing somewhere) is tried before giving up.
 const SPAWN_ATTEMPTS: u32 = 6;
 
-/// How often a stream wait looks whether the script was killed.
+/// How long the request's thread waits on the script's pipes before it looks whether the client has gone.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long the script's pipes may stay open after the script was killed or has exited.
-/// A process it started (and, past a kill, one that left its group with `setsid`) may hold them open for ever;
-/// after this the server stops waiting for it.
+/// How long the script's pipes may stay open after its supervisor was told to kill everything:
+/// a process it cannot kill (one that gained another user's rights) may hold them open for ever; after this the server stops waiting.
 const GRACE_AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// How long a script may keep running once its output has ended (it closed its stdout, or it exited while a process it started
-/// holds the pipe open), before its process group is killed: its answer is complete, and nothing may outlive the request.
+/// holds the pipe open), before everything it started is killed: its answer is complete, and nothing may outlive the request.
 /// Apache's mod_cgi likewise kills a script still running when its request ends.
 const GRACE_AFTER_OUTPUT: Duration = Duration::from_secs(1);
 
-/// The most bytes written to the script's stdin after one readiness check; a pipe with room takes this much without blocking.
+/// The most bytes written to the script's stdin after one readiness check; a pipe that polls writable takes this much without blocking.
 const STDIN_PIECE: usize = 4096;
 
-/// How many pieces of the script's output (of up to 16 KiB each) wait for the client at most;
-/// beyond that the script waits.
-pub const OUTPUT_QUEUE: usize = 8;
-
-/// The largest piece of the script's output read at once.
-const OUTPUT_PIECE: usize = 16 * 1024;
-
-/// How long the request body copy waits for room in the script's stdin before it looks at the script's output again.
-const STDIN_WAIT: Duration = Duration::from_millis(10);
+/// The largest piece of the script's output, or of the request body, moved at once.
+const PIECE: usize = 16 * 1024;
 
 /// Which user a script runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,21 +113,27 @@ pub struct ScriptTarget {
     pub file: PathBuf,
 }
 
-/// Finds the script a request path names under `document_root`, as Python's `is_cgi` and the first half of `run_cgi`:
-/// `None` when the path is not under one of `cgi_directories` (or climbs above the root, see [`is_cgi`]).
+/// Finds the script a request names under `document_root`, as Python's `is_cgi` and the first half of `run_cgi`:
+/// `None` when the path is not under one of `cgi_directories` (or climbs above the root, see [`is_cgi`](crate::is_cgi)).
 ///
-/// Nested script directories are found by looking at the disk ([`split_script`] with a real directory test).
+/// This is [`route_script`] with the disk answering which URL paths are directories (for nested script directories),
+/// over the request's [`RequestTarget`], the reading simplehttp's file lookup shares.
 pub fn find_script<S: AsRef<str>>(
-    request_path: &str,
+    target: &RequestTarget,
     cgi_directories: &[S],
     document_root: &Path,
 ) -> Option<ScriptTarget> {
-    let (directory, rest) = is_cgi(request_path, cgi_directories)?;
-    let path = split_script(&directory, &rest, |url_path| {
-        translate_decoded_path(document_root, url_path).is_dir()
-    });
-    let file = translate_decoded_path(document_root, &path.script_name);
-    Some(ScriptTarget { path, file })
+    let location = route_script(target, cgi_directories, |segments| {
+        let mut path = document_root.to_path_buf();
+        for segment in segments {
+            path.push(std::ffi::OsStr::from_bytes(segment));
+        }
+        path.is_dir()
+    })?;
+    Some(ScriptTarget {
+        file: location.file(document_root),
+        path: location.script_path(target.query().unwrap_or("")),
+    })
 }
 
 /// Why a script file cannot be run: Python's checks in `run_cgi`, before anything is sent.
@@ -194,7 +194,7 @@ pub enum Body {
 /// How a script run ended, when it produced a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptOutcome {
-    /// The script's process id (and process group id).
+    /// The script's process id (and process group id). It ran as the child of a supervisor of its own, already reaped.
     pub pid: u32,
     /// How the script exited; `None` only if it could not be waited for.
     pub exit_status: Option<ExitStatus>,
@@ -207,7 +207,8 @@ pub struct ScriptOutcome {
     /// the server must then drain the rest or close the connection, never read it as the next request.
     pub request_bytes: u64,
     /// The script's output ended (it closed its stdout, or it exited while a process it started still held the pipe)
-    /// but its process group kept running, so it was killed after a grace of one second.
+    /// but the script, or something it started, kept running, so it was killed: after a grace of one second while the script
+    /// itself ran or held the output open, at once for anything else left when the request ended.
     /// The answer is complete; `exit_status` then shows the kill when the script itself was still running.
     pub lingered: bool,
 }
@@ -245,29 +246,26 @@ impl ScriptCommand {
     /// Runs the script: `request_body` streams into its stdin, its header block goes to `on_headers` and its body to `output`,
     /// each stderr line to `on_stderr`.
     ///
-    /// The script starts in its own process group, from an empty environment plus [`env`](Self::env), in its own directory,
-    /// as `nobody` when the server is root ([`RunAs::Auto`]).
+    /// The script starts under a supervisor process of its own, in its own process group, from an empty environment plus
+    /// [`env`](Self::env), in its own directory, as `nobody` when the server is root ([`RunAs::Auto`]).
+    /// The supervisor is a child subreaper: whatever the script starts, even in a new session or double-forked, stays below it,
+    /// and when the run ends (answered, failed, timed out, or the server gone) everything below it is killed and reaped.
     /// `on_headers` is called once, when the header block is complete and valid, before any body is written;
     /// it writes the status line and headers to the output and says whether the body is wanted.
     /// An NPH script's output goes straight to `output`, and `on_headers` is never called.
     ///
-    /// Nothing is held whole in memory: input and output move in 16 KiB pieces, the header block is bounded.
-    /// `request_body`, `output` and both callbacks stay on the calling thread (so neither needs to be `Send`):
-    /// it copies the request body into the script's stdin and, whenever the pipe is full or between pieces of the body,
-    /// writes out whatever the script has printed meanwhile.
-    /// A helper thread reads the script's stdout into a bounded queue ([`OUTPUT_QUEUE`] pieces of 16 KiB),
-    /// so a script that prints a lot before it reads its input never blocks the server,
-    /// and a slow client slows the script down rather than filling the server's memory.
+    /// Everything happens on the calling thread, which polls the script's stdin, stdout and stderr and its supervisor together:
+    /// no helper thread is started. Nothing is held whole in memory: input and output move in 16 KiB pieces, the header block is bounded.
+    /// While the script's stdin is full, its output is written out, so a script that prints a lot before it reads its input
+    /// never deadlocks against the server; a slow client slows the script down (its stdout pipe fills) rather than filling memory.
     /// A script that exits without reading its input ends the copy (the pipe breaks); the rest of the body stays unread.
-    /// When the timeout strikes, the whole process group gets SIGKILL. The script is always waited for, so no zombie is left.
-    /// Once its output has ended (stdout closed, or the script exited while a process it started still holds the pipe),
-    /// whatever of its group still runs a second later is killed too ([`ScriptOutcome::lingered`]): nothing outlives the request.
+    /// When the timeout strikes, everything the script started is killed. Once its output has ended, whatever still runs of it
+    /// is killed a second later ([`ScriptOutcome::lingered`]): nothing outlives the request.
     ///
     /// Reading `request_body` blocks the calling thread: give it a bounded reader
-    /// (the request's Content-Length over a socket with a read timeout).
-    /// While it waits for the client, the script's output waits in the queue (and then the script), and a timeout that
-    /// strikes meanwhile is answered once that read returns; so output reaches the client as the body arrives,
-    /// not while the client holds back the rest of its body.
+    /// (the request's Content-Length over a socket with a read timeout); the handler bounds each read by the timeout too.
+    /// While it waits for the client, the script's output waits in its pipe (and then the script), so output reaches the
+    /// client as the body arrives, not while the client holds back the rest of its body.
     ///
     /// # Errors
     ///
@@ -286,7 +284,7 @@ impl ScriptCommand {
         R: Read,
         W: Write + ?Sized,
         H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
-        L: FnMut(&str) + Send,
+        L: FnMut(&str),
     {
         let mut exchange = Split {
             body: request_body,
@@ -306,123 +304,97 @@ impl ScriptCommand {
     where
         E: Exchange + ?Sized,
         H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
-        L: FnMut(&str) + Send,
+        L: FnMut(&str),
     {
-        let mut child = match self.spawn() {
+        let started = Instant::now();
+        let child = match self.spawn() {
             Ok(child) => child,
             Err(error) => return (Err(CgiError::Spawn(error.kind())), None),
         };
-        let pid = child.id();
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            // Cannot happen with three piped streams; stop the script rather than panic.
-            let guard = Guard::new(pid);
-            guard.kill();
-            let exit_status = guard.reap(&mut child);
-            return (Err(CgiError::Spawn(io::ErrorKind::Other)), exit_status);
-        };
-        let guard = Guard::new(pid);
-        let (finished, finished_signal) = mpsc::channel::<()>();
-        let (pieces, queue) = mpsc::sync_channel::<Piece>(OUTPUT_QUEUE);
-
-        thread::scope(|scope| {
-            let guard = &guard;
-            let reader = scope.spawn(move || read_output(stdout, &pieces, guard));
-            let logger = scope.spawn(move || log_lines(stderr, on_stderr, guard));
-            if let Some(timeout) = self.timeout {
-                scope.spawn(move || {
-                    if let Err(RecvTimeoutError::Timeout) = finished_signal.recv_timeout(timeout) {
-                        guard.time_out();
-                    }
-                });
-            }
-
-            let mut pump = Pump::new(self.nph, on_headers);
-            let request_bytes = feed(exchange, stdin, guard, &queue, &mut pump);
-            pump.drain(exchange, &queue, guard);
-            // Whether the timeout cut the output short; a timeout striking once the output has ended cuts nothing.
-            let timed_out = guard.timed_out();
-            if pump.result.is_err() {
-                guard.kill();
-            }
-            // The reader may wait for room in a full queue: dropping the queue lets it end.
-            drop(queue);
-            let mut lingered = pump.lingered;
-            let exit_status = if pump.result.is_ok() && !lingered && !timed_out {
-                // The output has ended: the script should exit now; one that keeps running is stopped after a grace.
-                match guard.reap_within(&mut child, GRACE_AFTER_OUTPUT) {
-                    Some(exit_status) => exit_status,
-                    None => {
-                        lingered = true;
-                        guard.kill();
-                        guard.reap(&mut child)
-                    }
-                }
+        let mut run = Run::new(
+            child,
+            self.timeout
+                .and_then(|timeout| started.checked_add(timeout)),
+        );
+        let mut pump = Pump::new(self.nph, on_headers);
+        let mut stderr = StderrLines::new(on_stderr);
+        let request_bytes = run.exchange_output(exchange, &mut pump, &mut stderr);
+        // Whether the timeout cut the output short; a timeout striking once the output has ended cuts nothing.
+        let timed_out = run.timed_out;
+        if pump.result.is_ok() {
+            if let Some(header_parser) = &pump.parser {
+                pump.result = Err(header_parser.finish());
             } else {
-                guard.reap(&mut child)
-            };
-            if !timed_out && guard.timed_out() {
-                // The timeout struck in the grace after the output ended: the answer is whole, the kill ours.
+                pump.unflushed = true;
+                pump.flush(exchange.output());
+            }
+        }
+        if pump.result.is_err() {
+            run.kill();
+        }
+        let mut lingered = run.lingered;
+        if pump.result.is_ok() && !lingered && !timed_out {
+            // The output has ended: the script should exit now; one that keeps running is stopped after a grace.
+            if !run.wait_for_exit(GRACE_AFTER_OUTPUT, &mut stderr) {
                 lingered = true;
             }
-            drop(finished);
-            let _ = reader.join();
-            let _ = logger.join();
+        }
+        let leftovers = run.finish(&mut stderr);
+        if !timed_out && run.timed_out {
+            // The timeout struck in the grace after the output ended: the answer is whole, the kill ours.
+            lingered = true;
+        }
+        if pump.result.is_ok() && leftovers > 0 {
+            // Something the script started still ran when its answer was complete.
+            lingered = true;
+        }
+        stderr.finish();
+        let exit_status = run.exit_status;
 
-            let answered = pump.answered || pump.body_bytes > 0;
-            let result = match pump.result {
-                _ if timed_out && !answered => Err(CgiError::Timeout),
-                Err(error) => Err(error),
-                Ok(()) => Ok(ScriptOutcome {
-                    pid,
-                    exit_status,
-                    timed_out,
-                    body_bytes: pump.body_bytes,
-                    request_bytes,
-                    lingered,
-                }),
-            };
-            // A failure's exit status, for the log, unless it only shows our own kill
-            // (a script that had already died keeps its own status: the kill reached only what it left behind).
-            let our_kill = exit_status.is_some_and(|status| status.signal() == Some(libc::SIGKILL));
-            let failure_status = exit_status.filter(|_| !(guard.killed() && our_kill));
-            (result, failure_status)
-        })
+        let answered = pump.answered || pump.body_bytes > 0;
+        let result = match pump.result {
+            _ if timed_out && !answered => Err(CgiError::Timeout),
+            Err(error) => Err(error),
+            Ok(()) => Ok(ScriptOutcome {
+                pid: run.pid,
+                exit_status,
+                timed_out,
+                body_bytes: pump.body_bytes,
+                request_bytes,
+                lingered,
+            }),
+        };
+        // A failure's exit status, for the log, unless it only shows our own kill
+        // (a script that had already died keeps its own status: the kill reached only what it left behind).
+        let our_kill = exit_status.is_some_and(|status| status.signal() == Some(libc::SIGKILL));
+        let failure_status = exit_status.filter(|_| !(run.killed_script && our_kill));
+        (result, failure_status)
     }
 
-    fn spawn(&self) -> io::Result<Child> {
+    fn spawn(&self) -> io::Result<Supervised> {
         // An absolute path, so it is neither looked up in PATH nor read relative to the new working directory.
         let program = std::path::absolute(&self.program)?;
         let directory = program.parent().unwrap_or(Path::new("/"));
-        let mut command = Command::new(&program);
-        if let Some(name) = program.file_name() {
-            command.arg0(name);
-        }
-        command
-            .args(&self.args)
-            .env_clear()
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
-            .current_dir(directory)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some((uid, gid)) = self.run_as.resolve() {
-            // std drops the supplementary groups when root changes uid.
-            command.gid(gid).uid(uid);
-        }
+        let arg0 = program.file_name().unwrap_or(program.as_os_str());
+        let plan = SpawnPlan::new(
+            &program,
+            arg0,
+            &self.args,
+            &self.env,
+            directory,
+            self.run_as.resolve(),
+        )?;
         // A script being written is "busy" (ETXTBSY) while any process holds it open for writing, and a file just written
         // can stay open a moment longer in a process that another thread is forking; both pass quickly, so try again.
         let mut pause = Duration::from_millis(10);
         for _ in 0..SPAWN_ATTEMPTS - 1 {
-            match command.spawn() {
+            match sys::spawn_supervised(&plan) {
                 Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) => thread::sleep(pause),
                 other => return other,
             }
             pause *= 2;
         }
-        command.spawn()
+        sys::spawn_supervised(&plan)
     }
 }
 
@@ -433,11 +405,16 @@ pub(crate) trait Exchange {
     /// Where the answer goes.
     type Output: Write + ?Sized;
     /// Reads the next piece of the request body; `Ok(0)` at its end.
-    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize>;
+    /// A read that would wait past `deadline` (the script's timeout) should fail rather than wait.
+    fn read_body(&mut self, buffer: &mut [u8], deadline: Option<Instant>) -> io::Result<usize>;
     /// The answer's writer.
     fn output(&mut self) -> &mut Self::Output;
     /// Whether the client has closed or reset the connection, so no answer can reach it; asked while the script is silent.
     fn client_gone(&mut self) -> bool {
+        false
+    }
+    /// Whether the server is stopping, so the script must be killed now; asked at least every [`POLL_INTERVAL`].
+    fn stopping(&mut self) -> bool {
         false
     }
 }
@@ -451,7 +428,7 @@ struct Split<'w, R, W: ?Sized> {
 impl<R: Read, W: Write + ?Sized> Exchange for Split<'_, R, W> {
     type Output = W;
 
-    fn read_body(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+    fn read_body(&mut self, buffer: &mut [u8], _deadline: Option<Instant>) -> io::Result<usize> {
         self.body.read(buffer)
     }
 
@@ -460,8 +437,350 @@ impl<R: Read, W: Write + ?Sized> Exchange for Split<'_, R, W> {
     }
 }
 
-/// One piece of the script's stdout, or the error that ended it; the reader thread ends the queue at end of file.
-type Piece = Result<Vec<u8>, io::ErrorKind>;
+/// One running script, seen from the request's thread: its pipes, its supervisor, and where its run stands.
+struct Run {
+    supervisor: u32,
+    pid: u32,
+    control: Option<File>,
+    stdin: Option<File>,
+    stdout: Option<File>,
+    stderr: Option<File>,
+    deadline: Option<Instant>,
+    /// The script's exit status, once its supervisor has reported it.
+    exit_status: Option<ExitStatus>,
+    /// When the script's exit was reported.
+    exited_at: Option<Instant>,
+    /// When the supervisor was told to kill everything.
+    killed_at: Option<Instant>,
+    /// The kill came while the script itself still ran, so its exit status may show our SIGKILL.
+    killed_script: bool,
+    timed_out: bool,
+    lingered: bool,
+    /// How many processes besides the script the supervisor found still running at the end.
+    leftovers: Option<u32>,
+    /// The supervisor has been reaped.
+    finished: bool,
+}
+
+impl Drop for Run {
+    /// A run left early (a panic in a callback) still ends its script and leaves no zombie:
+    /// closing the socket tells the supervisor to kill everything, and it is then reaped by its id.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.control = None;
+            let _ = sys::wait_for(self.supervisor);
+        }
+    }
+}
+
+impl Run {
+    fn new(child: Supervised, deadline: Option<Instant>) -> Run {
+        Run {
+            supervisor: child.supervisor,
+            pid: child.script,
+            control: Some(File::from(child.control)),
+            stdin: Some(File::from(child.stdin)),
+            stdout: Some(File::from(child.stdout)),
+            stderr: Some(File::from(child.stderr)),
+            deadline,
+            exit_status: None,
+            exited_at: None,
+            killed_at: None,
+            killed_script: false,
+            timed_out: false,
+            lingered: false,
+            leftovers: None,
+            finished: false,
+        }
+    }
+
+    /// Tells the supervisor to kill the script and everything it started (once).
+    fn kill(&mut self) {
+        if self.killed_at.is_none() {
+            self.killed_at = Some(Instant::now());
+            self.killed_script = self.exit_status.is_none();
+            if let Some(control) = &self.control {
+                sys::send_kill(control.as_fd());
+            }
+        }
+    }
+
+    /// The timeout has struck: kill, and remember it.
+    fn check_deadline(&mut self) {
+        if !self.timed_out
+            && self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            self.timed_out = true;
+            self.kill();
+        }
+    }
+
+    fn killed_long_ago(&self) -> bool {
+        self.killed_at
+            .is_some_and(|killed_at| killed_at.elapsed() >= GRACE_AFTER_KILL)
+    }
+
+    /// Reads what the supervisor has said, without waiting.
+    fn read_messages(&mut self) {
+        while let Some(control) = &self.control {
+            match sys::receive_message(control.as_fd(), Some(Duration::ZERO)) {
+                Ok(Some(SupervisorMessage::Exited(status))) => {
+                    self.exit_status = Some(ExitStatus::from_raw(status));
+                    self.exited_at = Some(Instant::now());
+                }
+                Ok(Some(SupervisorMessage::Done(count))) => self.leftovers = Some(count),
+                Ok(Some(_)) => {}
+                // A reset is reported once, ahead of what is still queued (the supervisor closed with something unread).
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                // End of file, or a broken socket: the supervisor has gone.
+                Ok(None) | Err(_) => self.control = None,
+            }
+        }
+    }
+
+    /// The poll entry for `file` with `events`, or one that poll ignores when the file is closed.
+    fn entry(file: Option<&File>, events: libc::c_short) -> libc::pollfd {
+        libc::pollfd {
+            fd: file.map_or(-1, std::os::fd::AsRawFd::as_raw_fd),
+            events,
+            revents: 0,
+        }
+    }
+
+    /// Reads one piece of stderr into `stderr`; closes it at end of file.
+    fn read_stderr<L: FnMut(&str)>(&mut self, stderr: &mut StderrLines<L>, buffer: &mut [u8]) {
+        if let Some(file) = &mut self.stderr {
+            match file.read(buffer) {
+                Ok(0) => self.stderr = None,
+                Ok(read) => stderr.feed(&buffer[..read]),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.stderr = None,
+            }
+        }
+    }
+
+    /// Feeds the request body into the script's stdin and its output to `pump`, until the output ends
+    /// (end of file, or given up after a kill) or something fails; the number of body bytes the script took.
+    ///
+    /// While the script is silent it looks, every [`POLL_INTERVAL`], whether the client has gone (then the script is pointless:
+    /// [`CgiError::ClientGone`]) and whether the script has exited while something it started still holds its stdout
+    /// (then, after [`GRACE_AFTER_OUTPUT`], everything is killed so the pipe ends).
+    fn exchange_output<E, H, L>(
+        &mut self,
+        exchange: &mut E,
+        pump: &mut Pump<H>,
+        stderr: &mut StderrLines<L>,
+    ) -> u64
+    where
+        E: Exchange + ?Sized,
+        H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
+        L: FnMut(&str),
+    {
+        let mut body = vec![0u8; PIECE];
+        let mut pending = 0..0;
+        let mut copied = 0;
+        let mut output = vec![0u8; PIECE];
+        loop {
+            self.check_deadline();
+            if pump.result.is_ok() && exchange.stopping() {
+                pump.result = Err(CgiError::ServerStopping);
+            }
+            if pump.result.is_err() || self.stdout.is_none() {
+                break;
+            }
+            if self.killed_long_ago() {
+                // Only what the supervisor could not kill holds the pipes now: stop waiting for them.
+                self.stdout = None;
+                break;
+            }
+            if self.stdin.is_some() && pending.is_empty() && self.killed_at.is_none() {
+                // What the script printed goes out before the wait for more of the body.
+                pump.flush(exchange.output());
+                match exchange.read_body(&mut body, self.deadline) {
+                    Ok(0) => self.stdin = None,
+                    Ok(read) => pending = 0..read,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    // The read waited until the timeout: that is the timeout, not a broken body.
+                    Err(_)
+                        if self
+                            .deadline
+                            .is_some_and(|deadline| Instant::now() >= deadline) =>
+                    {
+                        self.check_deadline();
+                    }
+                    Err(error) => pump.result = Err(CgiError::RequestBody(error.kind())),
+                }
+                continue;
+            }
+            pump.flush(exchange.output());
+            let writing = !pending.is_empty() && self.stdin.is_some();
+            let mut entries = [
+                Run::entry(self.stdout.as_ref(), libc::POLLIN),
+                Run::entry(self.stderr.as_ref(), libc::POLLIN),
+                Run::entry(self.control.as_ref(), libc::POLLIN),
+                Run::entry(self.stdin.as_ref().filter(|_| writing), libc::POLLOUT),
+            ];
+            let mut wait = POLL_INTERVAL;
+            if let Some(deadline) = self.deadline.filter(|_| !self.timed_out) {
+                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+            }
+            let ready = match sys::poll_many(&mut entries, wait) {
+                Ok(ready) => ready,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    pump.result = Err(CgiError::Read(error.kind()));
+                    break;
+                }
+            };
+            if ready == 0 {
+                self.on_silence(exchange, pump);
+                continue;
+            }
+            let [stdout_ready, stderr_ready, control_ready, stdin_ready] =
+                entries.map(|entry| entry.revents != 0);
+            if control_ready {
+                self.read_messages();
+            }
+            if stderr_ready {
+                self.read_stderr(stderr, &mut output);
+            }
+            if stdout_ready {
+                if let Some(file) = &mut self.stdout {
+                    match file.read(&mut output) {
+                        Ok(0) => self.stdout = None,
+                        Ok(read) => pump.take(&output[..read], exchange.output()),
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                        Err(error) => pump.result = Err(CgiError::Read(error.kind())),
+                    }
+                }
+            }
+            if stdin_ready {
+                if let Some(stdin) = &mut self.stdin {
+                    let end = pending.end.min(pending.start + STDIN_PIECE);
+                    match stdin.write(&body[pending.start..end]) {
+                        Ok(written) if written > 0 => {
+                            copied += written as u64;
+                            pending.start += written;
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                        // The script closed its stdin or exited: the rest of the body is not for it.
+                        Ok(_) | Err(_) => {
+                            self.stdin = None;
+                            pending = 0..0;
+                        }
+                    }
+                }
+            }
+        }
+        self.stdin = None;
+        copied
+    }
+
+    /// Nothing happened for a poll interval: is the client gone, has the script exited while its pipe is still held?
+    fn on_silence<E, H>(&mut self, exchange: &mut E, pump: &mut Pump<H>)
+    where
+        E: Exchange + ?Sized,
+    {
+        if pump.result.is_ok() && self.killed_at.is_none() && exchange.client_gone() {
+            pump.result = Err(CgiError::ClientGone);
+            return;
+        }
+        if !self.lingered && self.killed_at.is_none() {
+            if let Some(exited_at) = self.exited_at {
+                if exited_at.elapsed() >= GRACE_AFTER_OUTPUT {
+                    // Only what the script started holds the pipe now.
+                    self.lingered = true;
+                    self.kill();
+                }
+            }
+        }
+    }
+
+    /// Waits up to `grace` (and the deadline) for the script to exit, logging its stderr meanwhile; `false` when it still runs,
+    /// and then it has been killed.
+    fn wait_for_exit<L: FnMut(&str)>(
+        &mut self,
+        grace: Duration,
+        stderr: &mut StderrLines<L>,
+    ) -> bool {
+        let give_up_at = Instant::now() + grace;
+        let mut buffer = vec![0u8; PIECE];
+        loop {
+            self.read_messages();
+            if self.exit_status.is_some() || self.control.is_none() {
+                return true;
+            }
+            self.check_deadline();
+            if self.timed_out {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= give_up_at {
+                self.kill();
+                return false;
+            }
+            let mut wait = give_up_at - now;
+            if let Some(deadline) = self.deadline {
+                wait = wait.min(deadline.saturating_duration_since(now));
+            }
+            let mut entries = [
+                Run::entry(self.control.as_ref(), libc::POLLIN),
+                Run::entry(self.stderr.as_ref(), libc::POLLIN),
+            ];
+            if matches!(sys::poll_many(&mut entries, wait), Ok(ready) if ready > 0)
+                && entries[1].revents != 0
+            {
+                self.read_stderr(stderr, &mut buffer);
+            }
+        }
+    }
+
+    /// Ends the run: the supervisor kills whatever is left and exits; the rest of stderr is logged;
+    /// the supervisor is reaped by its process id. Returns how many processes besides the script were still running.
+    fn finish<L: FnMut(&str)>(&mut self, stderr: &mut StderrLines<L>) -> u32 {
+        self.kill();
+        self.stdout = None;
+        let mut buffer = vec![0u8; PIECE];
+        // The supervisor's own patience with processes that do not die is bounded; so is ours with it.
+        let give_up_at = Instant::now() + GRACE_AFTER_KILL + Duration::from_secs(10);
+        while self.control.is_some() || (self.stderr.is_some() && !self.killed_long_ago()) {
+            let now = Instant::now();
+            if now >= give_up_at {
+                break;
+            }
+            let mut entries = [
+                Run::entry(self.control.as_ref(), libc::POLLIN),
+                Run::entry(self.stderr.as_ref(), libc::POLLIN),
+            ];
+            match sys::poll_many(&mut entries, (give_up_at - now).min(POLL_INTERVAL)) {
+                Ok(ready) if ready > 0 => {
+                    if entries[0].revents != 0 {
+                        self.read_messages();
+                    }
+                    if entries[1].revents != 0 {
+                        self.read_stderr(stderr, &mut buffer);
+                    }
+                }
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.stderr = None;
+        self.control = None;
+        // Its end of the socket closed (or it never answered): it has exited or is about to; no zombie stays.
+        let _ = sys::wait_for(self.supervisor);
+        self.finished = true;
+        self.leftovers.unwrap_or(0)
+    }
+}
 
 /// Where the script's output stands, on the calling thread: the header block, then the body.
 struct Pump<H> {
@@ -474,8 +793,6 @@ struct Pump<H> {
     body_bytes: u64,
     /// Written since the last flush.
     unflushed: bool,
-    /// The script exited while its pipe was still held open (by a process it started), and its group was killed.
-    lingered: bool,
 }
 
 impl<H> Pump<H> {
@@ -488,12 +805,11 @@ impl<H> Pump<H> {
             answered: false,
             body_bytes: 0,
             unflushed: false,
-            lingered: false,
         }
     }
 
     /// Takes one piece of output: through the header parser, then to `output` as the body.
-    fn take<W>(&mut self, piece: Piece, output: &mut W)
+    fn take<W>(&mut self, data: &[u8], output: &mut W)
     where
         W: Write + ?Sized,
         H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
@@ -501,14 +817,7 @@ impl<H> Pump<H> {
         if self.result.is_err() {
             return;
         }
-        let data = match piece {
-            Ok(data) => data,
-            Err(kind) => {
-                self.result = Err(CgiError::Read(kind));
-                return;
-            }
-        };
-        let mut data = &data[..];
+        let mut data = data;
         if let Some(header_parser) = self.parser.as_mut() {
             let (headers, used) = match header_parser.feed(data) {
                 Ok(Some(complete)) => complete,
@@ -551,335 +860,47 @@ impl<H> Pump<H> {
             }
         }
     }
-
-    /// Takes whatever output is queued without waiting; `false` once the queue has ended (the script closed stdout).
-    fn take_queued<W>(&mut self, queue: &Receiver<Piece>, output: &mut W) -> bool
-    where
-        W: Write + ?Sized,
-        H: FnOnce(&ScriptHeaders, &mut W) -> io::Result<Body>,
-    {
-        loop {
-            match queue.try_recv() {
-                Ok(piece) => self.take(piece, output),
-                Err(TryRecvError::Empty) => {
-                    self.flush(output);
-                    return true;
-                }
-                Err(TryRecvError::Disconnected) => return false,
-            }
-        }
-    }
-
-    /// Takes the rest of the output until the script closes its stdout (or something failed), then checks the end.
-    ///
-    /// While the script is silent it looks, every [`POLL_INTERVAL`], whether the client has gone (then the script is pointless:
-    /// [`CgiError::ClientGone`]) and whether the script has exited while something it started still holds its stdout
-    /// (then, after [`GRACE_AFTER_OUTPUT`], the group is killed so the pipe ends).
-    fn drain<E>(&mut self, exchange: &mut E, queue: &Receiver<Piece>, guard: &Guard)
-    where
-        E: Exchange + ?Sized,
-        H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
-    {
-        let mut exited_at: Option<Instant> = None;
-        while self.result.is_ok() {
-            let piece = match queue.try_recv() {
-                Ok(piece) => piece,
-                Err(TryRecvError::Empty) => {
-                    // Nothing is waiting: what was written so far goes out before the wait.
-                    self.flush(exchange.output());
-                    match queue.recv_timeout(POLL_INTERVAL) {
-                        Ok(piece) => piece,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                        Err(RecvTimeoutError::Timeout) => {
-                            if exchange.client_gone() {
-                                self.result = Err(CgiError::ClientGone);
-                                break;
-                            }
-                            match exited_at {
-                                _ if self.lingered => {}
-                                Some(exited_at) if exited_at.elapsed() >= GRACE_AFTER_OUTPUT => {
-                                    // Only the script's children hold the pipe now; the unreaped script keeps its group id ours.
-                                    self.lingered = true;
-                                    guard.kill();
-                                }
-                                Some(_) => {}
-                                None if guard.script_exited() => exited_at = Some(Instant::now()),
-                                None => {}
-                            }
-                            continue;
-                        }
-                    }
-                }
-                Err(TryRecvError::Disconnected) => break,
-            };
-            self.take(piece, exchange.output());
-        }
-        if self.result.is_ok() {
-            if let Some(header_parser) = &self.parser {
-                self.result = Err(header_parser.finish());
-            } else {
-                self.unflushed = true;
-                self.flush(exchange.output());
-            }
-        }
-    }
 }
 
-/// Reads the script's stdout into the queue, on a helper thread, until end of file, a read error, or the queue is dropped.
-///
-/// The queue is bounded, so when the client reads slower than the script writes, this waits, and the script with it.
-fn read_output(mut stdout: ChildStdout, queue: &SyncSender<Piece>, guard: &Guard) {
-    loop {
-        if !guard.wait_ready(stdout.as_fd(), sys::READABLE) {
-            return;
-        }
-        let mut buffer = vec![0u8; OUTPUT_PIECE];
-        let piece = match stdout.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(read) => {
-                buffer.truncate(read);
-                Ok(buffer)
-            }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => Err(error.kind()),
-        };
-        let failed = piece.is_err();
-        if queue.send(piece).is_err() || failed {
-            return;
-        }
-    }
-}
-
-/// Copies the request body into the script's stdin until either side ends, then closes stdin; the bytes copied.
-///
-/// Runs on the calling thread, because the request body reader belongs to it.
-/// While the pipe is full, and before each read of the body, the script's queued output is written out,
-/// so a script that answers before it reads (or instead of reading) cannot deadlock against us.
-/// A script that stops reading (exits, or closes stdin) ends the copy with a broken pipe, which is not an error here;
-/// one that stays alive without reading holds the copy until the timeout kills it, or the client leaves.
-/// A failed answer (bad header block, client gone) ends it too.
-/// A request body that cannot be read whole (the client left or stalled mid-body) fails the run with [`CgiError::RequestBody`]:
-/// the script must not answer a request it only got part of.
-fn feed<E, H>(
-    exchange: &mut E,
-    mut stdin: ChildStdin,
-    guard: &Guard,
-    queue: &Receiver<Piece>,
-    pump: &mut Pump<H>,
-) -> u64
-where
-    E: Exchange + ?Sized,
-    H: FnOnce(&ScriptHeaders, &mut E::Output) -> io::Result<Body>,
-{
-    let mut buffer = vec![0u8; 16 * 1024];
-    let mut copied = 0;
-    'reading: loop {
-        pump.take_queued(queue, exchange.output());
-        if pump.result.is_err() {
-            break;
-        }
-        let read = match exchange.read_body(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                pump.result = Err(CgiError::RequestBody(error.kind()));
-                break;
-            }
-        };
-        let mut data = &buffer[..read];
-        while !data.is_empty() {
-            match sys::poll_one(stdin.as_fd(), sys::WRITABLE, STDIN_WAIT) {
-                Ok(false) => {
-                    pump.take_queued(queue, exchange.output());
-                    if pump.result.is_ok() && exchange.client_gone() {
-                        pump.result = Err(CgiError::ClientGone);
-                    }
-                    if pump.result.is_err() || guard.ended_long_ago() {
-                        break 'reading;
-                    }
-                    continue;
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                // Ready, or poll failed: let the write itself say what is wrong.
-                Ok(true) | Err(_) => {}
-            }
-            let piece = &data[..data.len().min(STDIN_PIECE)];
-            match stdin.write(piece) {
-                Ok(0) => break 'reading,
-                Ok(written) => {
-                    copied += written as u64;
-                    data = &data[written..];
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break 'reading,
-            }
-        }
-    }
-    copied
-}
-
-/// Hands each line of the script's stderr (without its line end, invalid UTF-8 replaced) to `on_line`.
+/// Hands each line of the script's stderr (without its line end, invalid UTF-8 replaced) to a callback.
 ///
 /// Lines longer than [`MAX_STDERR_LINE`] are passed on in pieces, so a script cannot make the server buffer without end.
-fn log_lines(mut stderr: ChildStderr, mut on_line: impl FnMut(&str), guard: &Guard) {
-    let mut line = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let mut emit = |line: &mut Vec<u8>| {
-        let text = line.strip_suffix(b"\r").unwrap_or(line);
-        on_line(&String::from_utf8_lossy(text));
-        line.clear();
-    };
-    loop {
-        if !guard.wait_ready(stderr.as_fd(), sys::READABLE) {
-            break;
+struct StderrLines<L> {
+    line: Vec<u8>,
+    on_line: L,
+}
+
+impl<L: FnMut(&str)> StderrLines<L> {
+    fn new(on_line: L) -> Self {
+        StderrLines {
+            line: Vec::new(),
+            on_line,
         }
-        let read = match stderr.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        for &byte in &buffer[..read] {
+    }
+
+    fn emit(&mut self) {
+        let text = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        (self.on_line)(&String::from_utf8_lossy(text));
+        self.line.clear();
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        for &byte in data {
             if byte == b'\n' {
-                emit(&mut line);
+                self.emit();
             } else {
-                line.push(byte);
-                if line.len() >= MAX_STDERR_LINE {
-                    emit(&mut line);
+                self.line.push(byte);
+                if self.line.len() >= MAX_STDERR_LINE {
+                    self.emit();
                 }
             }
         }
     }
-    if !line.is_empty() {
-        emit(&mut line);
-    }
-}
 
-/// Who may still signal the script's process group: the timeout thread and the caller share it,
-/// and nobody signals after the script was reaped (its id, and so its group's, could then belong to another process).
-struct Guard {
-    pid: u32,
-    state: Mutex<GuardState>,
-}
-
-#[derive(Default)]
-struct GuardState {
-    reaped: bool,
-    timed_out: bool,
-    /// The process group was sent SIGKILL from here (timeout, failure, client gone, grace over).
-    killed: bool,
-    /// When the script was killed or reaped: from then on its pipes get [`GRACE_AFTER_KILL`] more.
-    ended_at: Option<Instant>,
-}
-
-impl Guard {
-    fn new(pid: u32) -> Guard {
-        Guard {
-            pid,
-            state: Mutex::new(GuardState::default()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, GuardState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Kills the process group unless the script was already reaped.
-    fn kill(&self) {
-        let mut state = self.lock();
-        if !state.reaped {
-            state.killed = true;
-            // The group may already be gone (ESRCH); there is nothing else to do then.
-            let _ = sys::kill_process_group(self.pid);
-            state.ended_at.get_or_insert_with(Instant::now);
-        }
-    }
-
-    /// The timeout struck: kill and remember it.
-    fn time_out(&self) {
-        let mut state = self.lock();
-        if !state.reaped {
-            state.timed_out = true;
-            state.killed = true;
-            let _ = sys::kill_process_group(self.pid);
-            state.ended_at.get_or_insert_with(Instant::now);
-        }
-    }
-
-    /// Waits until `fd` is ready for `events`; `false` when the script ended (killed or exited) long enough ago that waiting is pointless.
-    fn wait_ready(&self, fd: BorrowedFd<'_>, events: libc::c_short) -> bool {
-        loop {
-            match sys::poll_one(fd, events, POLL_INTERVAL) {
-                Ok(true) => return true,
-                Ok(false) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                // Let the read or write itself report the problem.
-                Err(_) => return true,
-            }
-            if self.ended_long_ago() {
-                return false;
-            }
-        }
-    }
-
-    /// The script ended (killed or exited) at least [`GRACE_AFTER_KILL`] ago: waiting on its pipes is pointless.
-    fn ended_long_ago(&self) -> bool {
-        let ended_at = self.lock().ended_at;
-        ended_at.is_some_and(|ended_at| ended_at.elapsed() >= GRACE_AFTER_KILL)
-    }
-
-    fn timed_out(&self) -> bool {
-        self.lock().timed_out
-    }
-
-    fn killed(&self) -> bool {
-        self.lock().killed
-    }
-
-    /// Whether the script has exited, leaving it unreaped so its group may still be signalled.
-    fn script_exited(&self) -> bool {
-        let state = self.lock();
-        !state.reaped && sys::has_exited(self.pid)
-    }
-
-    /// [`reap`](Self::reap), but giving up after `limit`: `None` when the script still runs then.
-    fn reap_within(&self, child: &mut Child, limit: Duration) -> Option<Option<ExitStatus>> {
-        self.wait_and_reap(child, Instant::now().checked_add(limit))
-    }
-
-    /// Waits for the script to exit and reaps it, polling so the timeout thread can still kill it meanwhile.
-    fn reap(&self, child: &mut Child) -> Option<ExitStatus> {
-        self.wait_and_reap(child, None).flatten()
-    }
-
-    /// Polls until the script has exited and reaps it, or until `deadline` (`None` when it passes first).
-    /// `Some(None)` when it is not our child any more (ECHILD): there is nothing to wait for, and nothing to kill.
-    fn wait_and_reap(
-        &self,
-        child: &mut Child,
-        deadline: Option<Instant>,
-    ) -> Option<Option<ExitStatus>> {
-        let mut pause = Duration::from_millis(1);
-        loop {
-            {
-                let mut state = self.lock();
-                let ended = match child.try_wait() {
-                    Ok(Some(status)) => Some(Some(status)),
-                    Ok(None) => None,
-                    Err(_) => Some(None),
-                };
-                if let Some(ended) = ended {
-                    state.reaped = true;
-                    state.ended_at.get_or_insert_with(Instant::now);
-                    return Some(ended);
-                }
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return None;
-            }
-            thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
+    /// The last line, if it had no line end.
+    fn finish(&mut self) {
+        if !self.line.is_empty() {
+            self.emit();
         }
     }
 }

@@ -29,6 +29,8 @@ fn usage_names_the_cgi_timeout() {
     let usage = String::from_utf8_lossy(&output.stdout);
     assert!(usage.contains("Usage: cgihttp"), "{usage}");
     assert!(usage.contains("--cgi-timeout <SECONDS>"), "{usage}");
+    assert!(usage.contains("--max-cgi <N>"), "{usage}");
+    assert!(usage.contains("--max-body-size <BYTES>"), "{usage}");
     assert!(usage.contains("--directory <DIRECTORY>"), "{usage}");
 
     let output = Command::new(BINARY)

@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use basehttp::RequestTarget;
 use cgihttp::{
     build_environment, check_script_file, find_script, is_nph, query_arguments, Body, CgiRequest,
     EnvironmentPolicy, ScriptCommand, CGI_DIRECTORIES,
@@ -109,7 +110,7 @@ fn request(
     body: impl Read + Send,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let Some(target) = find_script(path, directories, root) else {
+    let Some(target) = find_script(&RequestTarget::parse(path), directories, root) else {
         return Answer::error(0, "not a CGI path: the file server answers".into());
     };
     if let Err(problem) = check_script_file(&target.file) {

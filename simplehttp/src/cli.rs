@@ -59,10 +59,23 @@ pub struct CommandLine {
     #[arg(long = "max-connections", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// refuse a request body larger than this with 413, as soon as it is declared or its count passes it;
+    /// K, M and G multiply by 1024, 1024² and 1024³ (default: 100M; 0: no limit)
+    #[arg(long = "max-body-size", value_name = "BYTES", value_parser = parse_size)]
+    pub max_body_size: Option<u64>,
+
     /// keep N worker threads on the epoll set that serves the connections (default: one per core); another starts
     /// whenever all are held by handlers that wait (a CGI script, a large upload), and the extra ones leave when idle
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+
+    /// do not log requests (errors are still logged to stderr)
+    #[arg(short = 'q', long = "quiet", conflicts_with = "access_log")]
+    pub quiet: bool,
+
+    /// append the request log to FILE (`-`: stdout) from a background thread, instead of stderr
+    #[arg(long = "access-log", value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
 
     /// never run more than N worker threads, however many handlers wait
     #[arg(long = "max-workers", value_name = "N", default_value_t = DEFAULT_MAX_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
@@ -93,6 +106,28 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
         .ok_or_else(|| "expected a positive number of seconds".to_owned())
+}
+
+/// Accepts a number of bytes, optionally followed by `K`, `M` or `G` (powers of 1024, either case).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, multiplier) = match text.as_bytes().last() {
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 1 << 10),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 1 << 20),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|count| count.checked_mul(multiplier))
+        .ok_or_else(|| "expected a number of bytes, such as 1048576 or 1M".to_owned())
+}
+
+impl CommandLine {
+    /// The request-body limit `--max-body-size` asks for: `None` when not given, `Some(None)` for no limit (`0`).
+    pub fn body_limit(&self) -> Option<Option<u64>> {
+        self.max_body_size.map(|size| (size > 0).then_some(size))
+    }
 }
 
 /// A command line that parses but asks for something impossible; the message is Python's.
@@ -256,6 +291,35 @@ mod tests {
         .unwrap();
         assert_eq!(long.bind_address().unwrap(), "[::1]:0".parse().unwrap());
         assert_eq!(long.directory, Some(PathBuf::from("x")));
+    }
+
+    #[test]
+    fn body_size_limits() {
+        assert_eq!(parse(&[]).unwrap().body_limit(), None);
+        for (text, expected) in [
+            ("1048576", Some(Some(1 << 20))),
+            ("64k", Some(Some(64 << 10))),
+            ("1M", Some(Some(1 << 20))),
+            ("2g", Some(Some(2 << 30))),
+            ("0", Some(None)),
+        ] {
+            assert_eq!(
+                parse(&["--max-body-size", text]).unwrap().body_limit(),
+                expected,
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "M",
+            "-1",
+            "1.5M",
+            "1T",
+            "99999999999999999999",
+            "17179869184G",
+        ] {
+            assert!(parse(&["--max-body-size", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

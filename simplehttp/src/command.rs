@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, tls_server_config, BaseHttpRequestHandler, HttpServer, Limits,
-    ThreadingHttpServer,
+    serve_until_interrupted, set_access_log, tls_server_config, AccessLog, BaseHttpRequestHandler,
+    HttpServer, Limits, ThreadingHttpServer,
 };
 use socketserver::{Address, Mode, ServerConfig};
 
@@ -108,6 +108,12 @@ fn serve<H: BaseHttpRequestHandler>(
     readiness: bool,
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
+    if command.quiet {
+        set_access_log(AccessLog::Off)?;
+    } else if let Some(path) = &command.access_log {
+        set_access_log(AccessLog::File(path.clone()))
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+    }
     let config = if readiness {
         command.readiness_config(address)
     } else {

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use basehttp::{BaseHttpRequestHandler, HttpRequest, Limits};
 
 use crate::conditional::Conditions;
 use crate::head::{
-    send_head, FileBody, FileReply, FileRequest, HeadReply, SimpleHooks, INDEX_PAGES,
+    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, SimpleHooks, INDEX_PAGES,
 };
 use crate::listing::LISTING_CONTENT_TYPE;
 use crate::mime::{guess_type_with, EXTENSIONS_MAP};
@@ -231,51 +230,60 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
     }
 }
 
-/// Bodies up to this size are read with one pread(2) and leave with their headers in one write (one TCP segment),
-/// where sendfile(2) would cost a write for the headers and a second segment for the body.
-const SMALL_BODY: usize = 4096;
-
-/// Sends a file's body: a small one with its headers in one write, anything larger by reference
+/// Sends a file's body: one kept in memory with its headers in one write, anything else by reference
 /// ([`HttpRequest::send_file`]: sendfile(2) on a plain socket, sent as the client reads without holding a thread in the readiness mode).
 fn write_file_body(req: &mut HttpRequest<'_>, file: FileReply) -> io::Result<()> {
-    let single = match &file.body {
-        FileBody::Whole { length: 0 } => return Ok(()),
-        FileBody::Whole { length } => Some(ByteRange {
-            start: 0,
-            end: length - 1,
-        }),
-        FileBody::Range(range) => Some(*range),
-        FileBody::Multipart(_) => None,
-    };
-    if let Some(range) = single {
-        if let Some(length) = usize::try_from(range.len())
-            .ok()
-            .filter(|&length| length <= SMALL_BODY)
-        {
-            let mut buffer = [0; SMALL_BODY];
-            let body = &mut buffer[..length];
-            file.file
-                .read_exact_at(body, range.start)
-                .map_err(|error| match error.kind() {
-                    io::ErrorKind::UnexpectedEof => io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than the range promised",
-                    ),
-                    _ => error,
-                })?;
-            return req.wfile.write_all(body);
+    let file_ranges = |body: &FileBody| -> Vec<ByteRange> {
+        match body {
+            FileBody::Whole { length: 0 } => Vec::new(),
+            FileBody::Whole { length } => vec![ByteRange {
+                start: 0,
+                end: length - 1,
+            }],
+            FileBody::Range(range) => vec![*range],
+            FileBody::Multipart(layout) => layout.ranges().to_vec(),
         }
-        return req.send_file(Arc::new(file.file), range.start, range.len());
-    }
-    let FileBody::Multipart(layout) = &file.body else {
-        return Ok(());
     };
-    let source = Arc::new(file.file);
-    for range in layout.ranges() {
-        req.wfile.write_all(layout.part_header(range).as_bytes())?;
-        req.send_file(Arc::clone(&source), range.start, range.len())?;
+    let ranges = file_ranges(&file.body);
+    let multipart = match &file.body {
+        FileBody::Multipart(layout) => Some(layout),
+        _ => None,
+    };
+    let source = match file.content {
+        FileContent::Cached(bytes) => Source::Memory(bytes),
+        FileContent::Open(file) => Source::File(Arc::new(file)),
+    };
+    for range in &ranges {
+        if let Some(layout) = multipart {
+            req.wfile.write_all(layout.part_header(range).as_bytes())?;
+        }
+        match &source {
+            Source::Memory(bytes) => {
+                let slice = usize::try_from(range.start)
+                    .ok()
+                    .zip(usize::try_from(range.end).ok())
+                    .and_then(|(start, end)| bytes.get(start..=end))
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shorter than the range promised",
+                        )
+                    })?;
+                req.wfile.write_all(slice)?;
+            }
+            Source::File(file) => req.send_file(Arc::clone(file), range.start, range.len())?,
+        }
     }
-    req.wfile.write_all(layout.trailer().as_bytes())
+    if let Some(layout) = multipart {
+        req.wfile.write_all(layout.trailer().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A body's bytes: kept in memory, or read from the open file as they are sent.
+enum Source {
+    Memory(Arc<[u8]>),
+    File(Arc<std::fs::File>),
 }
 
 #[cfg(test)]

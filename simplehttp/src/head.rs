@@ -5,8 +5,10 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::conditional::{etag_for, evaluate_preconditions, http_date, Conditions, Precondition};
@@ -17,8 +19,7 @@ use crate::range::{
     RangeRequest,
 };
 use crate::url_path::{
-    directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
-    translate_path, translate_path_bytes,
+    directory_redirect_location, has_trailing_slash, path_ends_with_slash, translate_path,
 };
 
 /// Python's `SimpleHTTPRequestHandler.index_pages`.
@@ -31,13 +32,12 @@ pub trait SimpleHooks {
 
     /// Python's `translate_path`; see [`translate_path`](crate::translate_path).
     ///
-    /// The request path is the request line read as ISO-8859-1, so its characters are given back as the raw bytes that came ([`latin1_bytes`](crate::latin1_bytes)).
-    /// basehttp refuses raw bytes outside ASCII in a request-target, so this matters only to a caller that builds paths itself.
+    /// The request path is the request line read as ISO-8859-1, so its characters are taken as the raw bytes that came
+    /// (basehttp refuses raw bytes outside ASCII in a request-target, so over basehttp the path is ASCII).
+    /// The default reads the path as basehttp's [`RequestTarget`](basehttp::RequestTarget), as cgihttp's script routing does;
+    /// an override that reads it otherwise must keep routing and files in agreement itself.
     fn translate_path(&self, request_path: &str) -> PathBuf {
-        match latin1_bytes(request_path) {
-            Some(raw) => translate_path_bytes(&raw, self.directory()),
-            None => translate_path(request_path, self.directory()),
-        }
+        translate_path(request_path, self.directory())
     }
 
     /// Python's `index_pages`: the names tried, in order, for a directory.
@@ -122,11 +122,20 @@ pub enum HeadReply {
     File(FileReply),
 }
 
+/// Where a file's bytes come from.
+#[derive(Debug)]
+pub enum FileContent {
+    /// The open file.
+    Open(File),
+    /// The whole file, read before: small files are kept in memory while a fresh stat shows them unchanged.
+    Cached(Arc<[u8]>),
+}
+
 /// A file to send: the status, its headers in order, and what part of it makes the body.
 #[derive(Debug)]
 pub struct FileReply {
-    /// The open file.
-    pub file: File,
+    /// The file's bytes.
+    pub content: FileContent,
     /// 200 or 206.
     pub status: u16,
     /// The headers, in the order to send them (`Content-type` and `Content-Length` first, as Python).
@@ -167,19 +176,29 @@ impl FileReply {
     ///
     /// An error from the file or `output`, or [`io::ErrorKind::UnexpectedEof`] if the file shrank below the promised length.
     pub fn write_body<W: Write>(&mut self, output: &mut W) -> io::Result<()> {
-        match &self.body {
-            FileBody::Whole { length } => {
-                let range_end = length.checked_sub(1);
-                match range_end {
-                    None => Ok(()),
-                    Some(end) => copy_range(&mut self.file, output, &ByteRange { start: 0, end }),
-                }
+        match &mut self.content {
+            FileContent::Open(file) => write_layout(file, &self.body, output),
+            FileContent::Cached(bytes) => {
+                write_layout(&mut Cursor::new(&bytes[..]), &self.body, output)
             }
-            FileBody::Range(range) => copy_range(&mut self.file, output, range),
-            FileBody::Multipart(layout) => {
-                self.file.seek(SeekFrom::Start(0))?;
-                layout.write_to(&mut self.file, output)
-            }
+        }
+    }
+}
+
+fn write_layout<R: Read + Seek, W: Write>(
+    source: &mut R,
+    body: &FileBody,
+    output: &mut W,
+) -> io::Result<()> {
+    match body {
+        FileBody::Whole { length } => match length.checked_sub(1) {
+            None => Ok(()),
+            Some(end) => copy_range(source, output, &ByteRange { start: 0, end }),
+        },
+        FileBody::Range(range) => copy_range(source, output, range),
+        FileBody::Multipart(layout) => {
+            source.seek(SeekFrom::Start(0))?;
+            layout.write_to(source, output)
         }
     }
 }
@@ -227,9 +246,20 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
     if path_ends_with_slash(&path) {
         return NOT_FOUND;
     }
-    // Checked before opening so a FIFO cannot block the open.
-    if !metadata.is_ok_and(|metadata| metadata.is_file()) {
+    // Checked before opening so a FIFO cannot block the open, nor a device be opened at all.
+    let Some(metadata) = metadata.ok().filter(|metadata| metadata.is_file()) else {
         return NOT_FOUND;
+    };
+    let modified = |metadata: &fs::Metadata| metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if let Some(bytes) = crate::small_files::lookup(&path, &metadata) {
+        let length = bytes.len() as u64;
+        return file_reply(
+            FileContent::Cached(bytes),
+            request,
+            &content_type,
+            length,
+            modified(&metadata),
+        );
     }
     let Ok(file) = File::open(&path) else {
         return NOT_FOUND;
@@ -238,13 +268,32 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
         return NOT_FOUND;
     };
     let length = metadata.len();
-    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    file_reply(file, request, &content_type, length, modified)
+    if length <= crate::small_files::SMALL_FILE {
+        let mut bytes = vec![0; length as usize];
+        if file.read_exact_at(&mut bytes, 0).is_ok() {
+            let bytes: Arc<[u8]> = Arc::from(bytes);
+            crate::small_files::remember(&path, &metadata, &bytes);
+            return file_reply(
+                FileContent::Cached(bytes),
+                request,
+                &content_type,
+                length,
+                modified(&metadata),
+            );
+        }
+    }
+    file_reply(
+        FileContent::Open(file),
+        request,
+        &content_type,
+        length,
+        modified(&metadata),
+    )
 }
 
-/// The reply for an opened regular file of `length` bytes last modified at `modified`.
+/// The reply for a regular file of `length` bytes last modified at `modified`.
 fn file_reply(
-    file: File,
+    content: FileContent,
     request: &FileRequest<'_>,
     content_type: &str,
     length: u64,
@@ -316,7 +365,7 @@ fn file_reply(
     };
     headers.extend(validators);
     HeadReply::File(FileReply {
-        file,
+        content,
         status,
         headers,
         body,

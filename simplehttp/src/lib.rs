@@ -84,6 +84,7 @@ mod head;
 mod listing;
 mod mime;
 mod range;
+mod small_files;
 mod url_path;
 
 pub use cli::{
@@ -97,8 +98,8 @@ pub use conditional::{
 };
 pub use handler::{serve_files, write_reply, SimpleHttpRequestHandler, SERVER_VERSION};
 pub use head::{
-    send_head, FileBody, FileReply, FileRequest, HeadReply, ServeDirectory, SimpleHooks,
-    INDEX_PAGES,
+    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, ServeDirectory,
+    SimpleHooks, INDEX_PAGES,
 };
 pub use listing::{
     html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
@@ -114,5 +115,5 @@ pub use range::{
 pub use url_path::{
     directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
     safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,
-    unquote_to_bytes,
+    translate_target, unquote_to_bytes,
 };

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use percent_encoding::{percent_decode, percent_decode_str};
+use basehttp::RequestTarget;
+use percent_encoding::percent_decode_str;
 
 /// The request path without its `?query` and `#fragment`, as Python cuts them (`path.split('#', 1)[0].split('?', 1)[0]`).
 pub fn strip_query_and_fragment(path: &str) -> &str {
@@ -21,57 +22,32 @@ pub fn unquote_to_bytes(text: &str) -> Cow<'_, [u8]> {
 /// Whether the request path names a directory explicitly: its path part ends with `/`, `%2f` or `%2F`.
 ///
 /// Python's `send_head` redirects a directory requested without one of these, and answers 404 for a file requested with one.
+/// It is basehttp's [`RequestTarget::has_trailing_slash`], the reading every layer shares.
 pub fn has_trailing_slash(request_path: &str) -> bool {
-    let path = strip_query_and_fragment(request_path);
-    path.ends_with('/') || path.ends_with("%2f") || path.ends_with("%2F")
+    RequestTarget::parse(request_path).has_trailing_slash()
 }
 
 /// The path segments that `translate_path` joins under the directory, decoded to bytes.
 ///
-/// The path is cut at `?` and `#`, percent-decoded to bytes, normalised like `posixpath.normpath` (`..` removes the segment before it and is otherwise dropped), and stripped of empty, `.` and `..` segments and of segments the platform would read as more than one name.
+/// They are the segments of basehttp's [`RequestTarget`], the one reading of a request path that script routing shares:
+/// the path is cut at `?` and `#`, percent-decoded to bytes, normalised like `posixpath.normpath` (`..` removes the segment before it and is otherwise dropped), and stripped of empty, `.` and `..` segments and of segments the platform would read as more than one name.
 /// No segment is empty, `.` or `..`, or contains `/` (or, on Windows, `\` or `:`), so joining them can never leave the directory.
 pub fn safe_segments(request_path: &str) -> Vec<Vec<u8>> {
-    safe_segments_of_decoded(&decode_path_bytes(request_path.as_bytes()))
-}
-
-/// The raw request path cut at `?` and `#` and percent-decoded to bytes.
-fn decode_path_bytes(raw_path: &[u8]) -> Vec<u8> {
-    let end = raw_path
-        .iter()
-        .position(|&byte| byte == b'?' || byte == b'#')
-        .unwrap_or(raw_path.len());
-    percent_decode(&raw_path[..end]).collect()
-}
-
-fn safe_segments_of_decoded(decoded: &[u8]) -> Vec<Vec<u8>> {
-    let mut segments: Vec<&[u8]> = Vec::new();
-    for segment in decoded.split(|&byte| byte == b'/') {
-        match segment {
-            b"" | b"." => {}
-            b".." => {
-                segments.pop();
-            }
-            _ => segments.push(segment),
-        }
-    }
-    segments
-        .into_iter()
-        .filter(|segment| !segment_has_separator(segment))
+    RequestTarget::parse(request_path)
+        .segments()
         .map(<[u8]>::to_vec)
         .collect()
 }
 
-/// Python drops a segment when `os.path.dirname(word)` is not empty: on Windows a backslash or a drive letter.
-fn segment_has_separator(segment: &[u8]) -> bool {
-    cfg!(windows) && segment.iter().any(|&byte| byte == b'\\' || byte == b':')
-}
-
 /// Translates a `/`-separated URL path to a file under `directory`, as Python's `SimpleHTTPRequestHandler.translate_path`.
 ///
-/// The query and fragment are dropped, the path is percent-decoded to bytes (names that are not UTF-8 work on Unix), normalised, and its safe segments (see [`safe_segments`]) are joined under `directory`.
+/// The path is read as basehttp's [`RequestTarget`] (the same reading cgihttp routes scripts by):
+/// the query and fragment are dropped, the path is percent-decoded to bytes (names that are not UTF-8 work on Unix), normalised, and its safe segments (see [`safe_segments`]) are joined under `directory`.
 /// A trailing slash, also one written `%2f`, is kept, so a file asked for as a directory can be refused.
 /// The result always lies inside `directory`.
 ///
+/// A request line is read as ISO-8859-1, so a request path whose characters all lie below U+0100 is taken as the bytes that came (raw UTF-8 in a request line finds its file);
+/// one with a character beyond is taken as UTF-8.
 /// Unlike Python, bytes that do not decode as UTF-8 are kept as they are instead of turning into U+FFFD, so every name in a listing can be fetched.
 ///
 /// ```
@@ -83,19 +59,23 @@ fn segment_has_separator(segment: &[u8]) -> bool {
 /// assert_eq!(translate_path("/../../etc/passwd", root), Path::new("/srv/www/etc/passwd"));
 /// ```
 pub fn translate_path(request_path: &str, directory: &Path) -> PathBuf {
-    translate_path_bytes(request_path.as_bytes(), directory)
+    translate_target(&RequestTarget::parse(request_path), directory)
 }
 
 /// [`translate_path`] for the request path's raw bytes, as they came on the request line.
 ///
 /// A request line is read as ISO-8859-1, so a raw (not percent-encoded) UTF-8 name arrives as one character per byte; give those bytes here (see [`latin1_bytes`]) and the name is found, where Python would look for a garbled one.
 pub fn translate_path_bytes(raw_path: &[u8], directory: &Path) -> PathBuf {
-    let decoded = decode_path_bytes(raw_path);
+    translate_target(&RequestTarget::parse_bytes(raw_path), directory)
+}
+
+/// The file a [`RequestTarget`] names under `directory`: its segments joined there, its trailing slash kept.
+pub fn translate_target(target: &RequestTarget, directory: &Path) -> PathBuf {
     let mut path = directory.to_path_buf();
-    for segment in safe_segments_of_decoded(&decoded) {
-        path.push(segment_to_path(segment));
+    for segment in target.segments() {
+        path.push(segment_to_path(segment.to_vec()));
     }
-    if decoded.ends_with(b"/") && !path_ends_with_slash(&path) {
+    if target.has_trailing_slash() && !path_ends_with_slash(&path) {
         path.as_mut_os_string().push("/");
     }
     path

@@ -287,3 +287,110 @@ fn serves_in_readiness_mode_with_workers() {
     }
     assert!(get(port, "/a.txt").ends_with("\r\n\r\nhello"));
 }
+
+/// Stops the command with Ctrl-C and returns what it wrote on stderr.
+fn interrupt(mut guard: Guard) -> String {
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(guard.0.wait().unwrap().success());
+    let mut log = String::new();
+    guard
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
+}
+
+// Not in Python: --access-log sends the request lines to a file, written by a background thread and complete at exit;
+// errors stay on stderr.
+#[test]
+fn access_log_goes_to_a_file() {
+    let log_directory = tempfile::tempdir().unwrap();
+    let log_path = log_directory.path().join("access.log");
+    let (_directory, guard, _stdout, port) = serve_a_txt(
+        Stdio::piped(),
+        &["--access-log", log_path.to_str().unwrap()],
+    );
+    for _ in 0..3 {
+        assert!(get(port, "/a.txt").ends_with("hello"));
+    }
+    assert!(get(port, "/missing").starts_with("HTTP/1.1 404 "));
+    let stderr = interrupt(guard);
+    let access = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(
+        access.matches("\"GET /a.txt HTTP/1.1\" 200 -").count(),
+        3,
+        "{access}"
+    );
+    assert!(
+        access.contains("\"GET /missing HTTP/1.1\" 404 -"),
+        "{access}"
+    );
+    assert!(!stderr.contains("\"GET"), "{stderr}");
+    assert!(
+        stderr.contains("code 404, message File not found"),
+        "{stderr}"
+    );
+}
+
+// Not in Python: -q leaves the request lines out (nginx's `access_log off`); errors are still logged.
+#[test]
+fn quiet_logs_errors_only() {
+    let (_directory, guard, _stdout, port) = serve_a_txt(Stdio::piped(), &["-q"]);
+    assert!(get(port, "/a.txt").ends_with("hello"));
+    assert!(get(port, "/missing").starts_with("HTTP/1.1 404 "));
+    let stderr = interrupt(guard);
+    assert!(!stderr.contains("\"GET"), "{stderr}");
+    assert!(
+        stderr.contains("code 404, message File not found"),
+        "{stderr}"
+    );
+}
+
+// Not in Python, whose log write blocks the request: an access log that stops taking lines (a FIFO nobody reads,
+// standing for a stalled disk) never stalls serving; lines beyond the queue are dropped and counted.
+#[test]
+fn a_stalled_access_log_does_not_stall_serving() {
+    let log_directory = tempfile::tempdir().unwrap();
+    let fifo = log_directory.path().join("access.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // Opens the FIFO for reading and never reads it.
+    let mut reader = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3< '{}'; exec sleep 60", fifo.display()))
+        .spawn()
+        .unwrap();
+    let (_directory, _guard, _stdout, port) =
+        serve_a_txt(Stdio::null(), &["--access-log", fifo.to_str().unwrap()]);
+    // Far more lines than the pipe (64 KiB) and the queue (4096 lines) hold.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = vec![0; 4096];
+    for _ in 0..6000 {
+        stream
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut seen = Vec::new();
+        while !seen.ends_with(b"\r\n\r\nhello") {
+            let read = stream
+                .read(&mut answer)
+                .expect("answered while the log is stalled");
+            assert!(read > 0);
+            seen.extend_from_slice(&answer[..read]);
+        }
+    }
+    let _ = reader.kill();
+    let _ = reader.wait();
+}

@@ -337,3 +337,43 @@ fn raw_utf8_request_line_is_refused_and_its_encoding_finds_the_file() {
         Some(b"UTF-8 name"),
     );
 }
+
+// Not in Python, which reads every file anew: small files are kept in memory once settled, and a change is seen at once,
+// even one in place that keeps the size; ranges of a kept file come from memory too.
+#[test]
+fn a_small_file_kept_in_memory_is_never_served_stale() {
+    let running = start("HTTP/1.0");
+    let path = running.root.path().join("kept.txt");
+    fs::write(&path, b"0123456789").unwrap();
+    // Older than the two seconds a file must have been left alone to be kept.
+    std::thread::sleep(Duration::from_millis(3200));
+    for _ in 0..2 {
+        let (head, body) = split(&exchange(&running, "GET /kept.txt HTTP/1.0"));
+        assert!(head.starts_with("HTTP/1.0 200 "), "{head}");
+        assert_eq!(body, b"0123456789");
+    }
+    let (head, body) = split(&exchange(
+        &running,
+        "GET /kept.txt HTTP/1.0\nRange: bytes=2-4",
+    ));
+    assert!(head.starts_with("HTTP/1.0 206 "), "{head}");
+    assert_eq!(body, b"234");
+    let (head, body) = split(&exchange(
+        &running,
+        "GET /kept.txt HTTP/1.0\nRange: bytes=0-1,8-9",
+    ));
+    assert!(head.starts_with("HTTP/1.0 206 "), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("Content-Range: bytes 0-1/10\r\n\r\n01\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Content-Range: bytes 8-9/10\r\n\r\n89\r\n"),
+        "{body}"
+    );
+    // Rewritten in place, same length.
+    fs::write(&path, b"abcdefghij").unwrap();
+    let (_, body) = split(&exchange(&running, "GET /kept.txt HTTP/1.0"));
+    assert_eq!(body, b"abcdefghij");
+}

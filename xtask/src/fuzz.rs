@@ -19,6 +19,7 @@ pub const TARGETS: &[&str] = &[
     "translate_path",
     "cgi_header",
     "range",
+    "cgi_routing",
 ];
 
 /// Executions per target when `--runs` is not given.

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -697,30 +697,62 @@ fn passwd_lookup() {
 #[test]
 fn escaped_child_holding_the_pipes_does_not_hang_the_server() {
     let scripts = Scripts::new();
-    // `setsid` leaves the script's process group, so the kill cannot reach it, and it keeps stdout and stderr open.
+    // `setsid` leaves the script's process group and session, and keeps stdout and stderr open:
+    // the supervisor still finds it below itself, and kills it a grace after the script exited.
     let mut command = scripts.sh(
         "escape.sh",
         "setsid sleep 30 &\necho $! >&2\nprintf 'Content-Type: text/plain\\n\\ndone'",
     );
-    command.timeout = Some(Duration::from_secs(1));
+    command.timeout = Some(Duration::from_secs(20));
     let run = execute(&command);
-    let escaped = run.stderr.first().cloned().unwrap_or_default();
-    // Clean up whatever the outcome.
-    let _ = std::process::Command::new("/bin/kill")
-        .args(["-9", escaped.trim()])
-        .status();
     let outcome = run.outcome();
     assert_eq!(run.body_text(), "done");
-    assert!(
-        outcome.timed_out,
-        "the pipes never closed, so the timeout ended the wait"
-    );
+    assert!(outcome.lingered, "the escaped child held the output open");
+    assert!(!outcome.timed_out);
     assert!(outcome.exit_status.is_some_and(|status| status.success()));
+    let escaped: u32 = run
+        .stderr
+        .first()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {:?}", run.stderr));
+    // Killed and reaped by the supervisor: no longer running, and nobody's zombie.
+    assert_eq!(process_state(escaped), None, "pid {escaped} left behind");
     assert!(
-        run.elapsed < Duration::from_secs(10),
+        run.elapsed < Duration::from_secs(5),
         "took {:?}",
         run.elapsed
     );
+}
+
+// A script that exits at once but leaves children in new sessions and double-forked ones, detached from its pipes:
+// the run ends with the script, and the supervisor kills and reaps them all.
+#[test]
+fn children_that_left_the_session_die_with_the_run() {
+    let scripts = Scripts::new();
+    let mut command = scripts.sh(
+        "daemons.sh",
+        "setsid sleep 30 </dev/null >/dev/null 2>&1 &\necho $! >&2\n\
+         (sleep 31 </dev/null >/dev/null 2>&1 & echo $! >&2)\n\
+         printf 'Content-Type: text/plain\\n\\nbye'",
+    );
+    command.timeout = Some(Duration::from_secs(20));
+    let run = execute(&command);
+    let outcome = run.outcome();
+    assert_eq!(run.body_text(), "bye");
+    assert!(
+        outcome.lingered,
+        "two processes outlived the script's output"
+    );
+    let pids: Vec<u32> = run
+        .stderr
+        .iter()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{:?}", run.stderr);
+    for pid in pids {
+        assert_eq!(process_state(pid), None, "pid {pid} left behind");
+    }
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
 }
 
 #[test]
@@ -774,19 +806,22 @@ fn leftover_child_holding_stderr_does_not_hold_the_request() {
     );
     command.timeout = None;
     let run = execute(&command);
-    let leftover = run.stderr.first().cloned().unwrap_or_default();
-    let _ = std::process::Command::new("/bin/kill")
-        .args(["-9", leftover.trim()])
-        .status();
     let outcome = run.outcome();
     assert_eq!(run.body_text(), "bye");
     assert!(!outcome.timed_out);
+    assert!(outcome.lingered);
     assert!(
         run.elapsed < Duration::from_secs(10),
         "took {:?}",
         run.elapsed
     );
     assert_reaped(outcome.pid);
+    let leftover: u32 = run
+        .stderr
+        .first()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {:?}", run.stderr));
+    assert_eq!(process_state(leftover), None, "pid {leftover} left behind");
 }
 
 /// A request body that is not `Send` (as basehttp's `rfile` is not): it must be read on the calling thread.
@@ -909,7 +944,7 @@ struct Abandoned {
 impl Exchange for Abandoned {
     type Output = Vec<u8>;
 
-    fn read_body(&mut self, _: &mut [u8]) -> io::Result<usize> {
+    fn read_body(&mut self, _: &mut [u8], _: Option<Instant>) -> io::Result<usize> {
         Ok(0)
     }
 

@@ -259,6 +259,8 @@ pub fn start(
                 "127.0.0.1".into(),
                 "-d".into(),
                 www.to_string_lossy().into_owned(),
+                // No request log, as nginx's configuration here has `access_log off`.
+                "-q".into(),
             ];
             if server.tls() {
                 let pair = workdir.certificate()?;
