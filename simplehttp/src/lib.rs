@@ -66,8 +66,11 @@
 //! # Where this does better than Python
 //!
 //! - `Range` requests (206, multipart, 416), `ETag`, and every conditional request of RFC 9110, not only `If-Modified-Since`.
-//! - Names that are not UTF-8 are listed with links that lead back to them, and raw UTF-8 in a request line finds its file ([`translate_path_bytes`]).
-//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters.
+//! - Names that are not UTF-8 are listed with links that lead back to them, percent-encoded ([`translate_path_bytes`]).
+//!   A raw byte outside ASCII, a raw `#` or another byte RFC 3986 does not allow in a request-target is refused with 400 by basehttp,
+//!   where Python reads the line as Latin-1 (and looks for a garbled name) or cuts the path at `#`.
+//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters,
+//!   nor for an absolute-form request (`GET http://other.example/dir`): its Location is the path alone.
 //! - File bodies go out with `sendfile(2)` on plain TCP; only regular files are opened (a FIFO cannot block a thread).
 //! - Times before 1970 or after 9999 are formatted instead of panicking; connections have timeouts by default (basehttp's [`Limits`](basehttp::Limits)).
 #![deny(missing_docs)]

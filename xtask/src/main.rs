@@ -8,6 +8,7 @@ mod ci;
 mod features;
 mod fuzz;
 mod machine;
+mod mutants;
 mod shell;
 mod soak;
 mod test;
@@ -58,6 +59,11 @@ const TASKS: &[Task] = &[
         name: "stalls",
         summary: "[--enforce-tls] [-- ARGS]: simplehttp --timeout 2 with 1000 half heads and slowloris, then 1000/10 000 idle connections; TLS trickle and 1000 idle TLS",
         run: soak::stalls::run,
+    },
+    Task {
+        name: "mutants",
+        summary: "[FILE]... [--in-diff [BASE]] [--max N] [--in-place] [-- ARGS]: cargo-mutants -j 1, fails on a missed mutant",
+        run: mutants::run,
     },
     Task {
         name: "fuzz",
