@@ -34,11 +34,15 @@ impl CommandLine {
         }
     }
 
-    /// The connection limits with `--timeout` applied to both the idle time and the request-head deadline.
+    /// The connection limits with `--timeout` applied to both the idle time and the request-head deadline,
+    /// and `--max-body-size` to every request body.
     pub fn limits(&self, mut limits: Limits) -> Limits {
         if self.timeout.is_some() {
             limits.idle_timeout = self.timeout;
             limits.head_timeout = self.timeout;
+        }
+        if let Some(limit) = self.body_limit() {
+            limits.max_body_size = limit;
         }
         limits
     }

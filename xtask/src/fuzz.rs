@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz [TARGET] [--runs N | --seconds S]`: runs the cargo-fuzz targets under `fuzz/`, one at a time.
 //!
-//! Needs the nightly toolchain (`cargo +nightly fuzz`); it installs cargo-fuzz if it is missing.
+//! Runs on the stable compiler with `RUSTC_BOOTSTRAP=1` (cargo-fuzz's sanitizer flags are nightly-only, and no second
+//! toolchain is needed); it installs cargo-fuzz if it is missing.
 //! Each target runs with `-jobs=1` (libFuzzer then writes its progress to `fuzz-0.log`) and the run fails on the first crash,
 //! whose input libFuzzer leaves under `fuzz/artifacts/<target>/` and this task copies into the target's corpus as
 //! `regression-<name>`, to be committed so every later run replays it.
@@ -129,20 +130,24 @@ fn artifact_paths(target: &str) -> Vec<PathBuf> {
 pub fn run(arguments: &[String]) -> Result<(), String> {
     let request = parse_arguments(arguments)?;
     if !have("cargo-fuzz") {
-        exec(cargo().args(["install", "cargo-fuzz"]))?;
+        exec(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
     }
     for target in &request.targets {
         let before = artifact_paths(target);
-        // `+nightly` is read by rustup's `cargo` proxy, not by the `$CARGO` that runs xtask, so this goes through `PATH`;
-        // the variables an outer cargo set for its own toolchain must not leak into the nightly build.
+        // `cargo fuzz` is a cargo subcommand found through `PATH`; the variables the outer cargo set for itself must not leak
+        // into the fuzz crate's own build.
         let mut command = Command::new("cargo");
         command
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("RUSTC")
             .env_remove("RUSTDOC")
             .env_remove("CARGO")
-            .current_dir("fuzz")
-            .args(["+nightly", "fuzz", "run", target, "--"])
+            .current_dir("fuzz");
+        // The sanitizer flags cargo-fuzz passes are nightly-only; the stable compiler accepts them when told to,
+        // so fuzzing needs no second toolchain (the machines CI runs on may not fetch one).
+        command.env("RUSTC_BOOTSTRAP", "1");
+        command
+            .args(["fuzz", "run", target, "--"])
             .args(["-jobs=1", "-print_final_stats=1"]);
         if request.runs != u64::MAX {
             command.arg(format!("-runs={}", request.runs));
@@ -249,7 +254,7 @@ mod tests {
         }
     }
 
-    /// The workspace must not build the fuzz crate (it needs nightly); CI fuzzes only for a bounded time, on nightly.
+    /// The workspace must not build the fuzz crate (it needs sanitizer flags); CI fuzzes only for a bounded time, on the one toolchain.
     #[test]
     fn fuzzing_stays_out_of_the_workspace_and_is_bounded_in_ci() {
         let root = crate::shell::project_root();
@@ -269,6 +274,9 @@ mod tests {
                 "unbounded fuzzing in CI: {line}"
             );
         }
-        assert!(ci.contains("rustup toolchain install nightly"));
+        assert!(
+            !ci.contains("toolchain install"),
+            "CI fetches no second toolchain"
+        );
     }
 }

@@ -68,7 +68,7 @@ const TASKS: &[Task] = &[
     Task {
         name: "fuzz",
         summary:
-            "cargo +nightly fuzz: [TARGET] [--runs N], -jobs=1, fails on a crash (not part of ci)",
+            "cargo fuzz (stable, RUSTC_BOOTSTRAP=1): [TARGET] [--runs N] [--seconds S], -jobs=1, fails on a crash",
         run: fuzz::run,
     },
 ];

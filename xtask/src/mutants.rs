@@ -144,6 +144,16 @@ fn diff_base(given: Option<&str>) -> Result<Option<String>, String> {
     Ok(git(&["rev-parse", "--verify", "--quiet", "HEAD~1"]).ok())
 }
 
+/// Whether a changed path is code cargo-mutants would mutate (`.cargo/mutants.toml` leaves out xtask and examples; fuzz is no member).
+fn is_mutated_source(path: &str) -> bool {
+    path.ends_with(".rs")
+        && !path.starts_with("xtask/")
+        && !path.starts_with("examples/")
+        && !path.starts_with("fuzz/")
+        && !path.contains("/tests/")
+        && !path.contains("/benches/")
+}
+
 /// cargo-mutants with the options every run shares.
 fn cargo_mutants(request: &Request) -> Command {
     let mut command = cargo();
@@ -197,8 +207,14 @@ fn pick_shard(shards: usize) -> usize {
 
 pub fn run(arguments: &[String]) -> Result<(), String> {
     let request = parse_arguments(arguments)?;
-    if !have("cargo-mutants") {
-        exec(cargo().args(["install", "cargo-mutants", "--locked"]))?;
+    let install = || -> Result<(), String> {
+        if !have("cargo-mutants") {
+            exec(cargo().args(["install", "cargo-mutants", "--locked"]))?;
+        }
+        Ok(())
+    };
+    if request.in_diff.is_none() {
+        install()?;
     }
     let mut diff_file = None;
     if let Some(given) = &request.in_diff {
@@ -207,10 +223,15 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
             return Ok(());
         };
         let diff = git(&["diff", &base])?;
-        if diff.is_empty() {
-            eprintln!("xtask mutants: no change since {base}, nothing to test");
+        let changed = git(&["diff", "--name-only", &base])?;
+        if !changed.lines().any(is_mutated_source) {
+            eprintln!(
+                "xtask mutants: no library or binary source changed since {base}, nothing to test"
+            );
             return Ok(());
         }
+        // Installed only now: a change to docs or automation costs CI no build of cargo-mutants.
+        install()?;
         let path = PathBuf::from("target/mutants-diff.patch");
         std::fs::create_dir_all("target").map_err(|error| format!("target: {error}"))?;
         std::fs::write(&path, format!("{diff}\n"))
