@@ -3,6 +3,7 @@
 //! Python's base handler hands the raw socket file to the hooks and never frames the body;
 //! here `rfile` stops at the end of the body, so an unread rest can be drained before the next request.
 
+use std::fmt;
 use std::io::{self, BufRead, Read};
 
 use crate::headers::Headers;
@@ -21,24 +22,19 @@ pub enum ChunkSizeError {
     Overflow,
 }
 
-/// Parses a chunk-size line (line ending removed): hexadecimal digits, optional blanks, then optional `;extensions`,
-/// which are ignored. Signs, `0x`, underscores and leading blanks are refused, unlike Python's lenient `int(x, 16)`.
+/// Parses a chunk-size line (line ending removed): hexadecimal digits, then chunk extensions, which are checked and ignored.
+///
+/// Signs, `0x`, underscores and leading blanks are refused, unlike Python's lenient `int(x, 16)`.
+/// Extensions follow RFC 9112 section 7.1.1 strictly (`;name`, `;name=token` or `;name="quoted"`, blanks around `;` and `=`),
+/// so a bare CR, a NUL or another byte outside that grammar is refused: a proxy in front may read such a line differently.
+/// Blanks at the end of the line are tolerated.
 pub fn parse_chunk_size(line: &[u8]) -> Result<u64, ChunkSizeError> {
     let digits = line
         .iter()
         .take_while(|byte| byte.is_ascii_hexdigit())
         .count();
-    if digits == 0 {
+    if digits == 0 || !valid_chunk_extensions(&line[digits..]) {
         return Err(ChunkSizeError::Invalid);
-    }
-    let rest = &line[digits..];
-    let blanks = rest
-        .iter()
-        .take_while(|byte| matches!(byte, b' ' | b'\t'))
-        .count();
-    match rest.get(blanks) {
-        None | Some(b';') => {}
-        Some(_) => return Err(ChunkSizeError::Invalid),
     }
     let mut size: u64 = 0;
     for &byte in &line[..digits] {
@@ -54,6 +50,102 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, ChunkSizeError> {
     }
     Ok(size)
 }
+
+/// Whether `rest` is `*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )` then optional blanks.
+fn valid_chunk_extensions(mut rest: &[u8]) -> bool {
+    let skip_blanks = |bytes: &[u8]| -> usize {
+        bytes
+            .iter()
+            .take_while(|byte| matches!(byte, b' ' | b'\t'))
+            .count()
+    };
+    loop {
+        rest = &rest[skip_blanks(rest)..];
+        match rest.split_first() {
+            None => return true,
+            Some((b';', after)) => rest = after,
+            Some(_) => return false,
+        }
+        rest = &rest[skip_blanks(rest)..];
+        let name = token_length(rest);
+        if name == 0 {
+            return false;
+        }
+        rest = &rest[name..];
+        let blanks = skip_blanks(rest);
+        if rest.get(blanks) != Some(&b'=') {
+            continue;
+        }
+        rest = &rest[blanks + 1..];
+        rest = &rest[skip_blanks(rest)..];
+        let value = match rest.first() {
+            Some(b'"') => quoted_string_length(rest),
+            _ => Some(token_length(rest)).filter(|&length| length > 0),
+        };
+        let Some(value) = value else {
+            return false;
+        };
+        rest = &rest[value..];
+    }
+}
+
+/// How many bytes at the start of `bytes` are RFC 9110 token characters.
+fn token_length(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+        .count()
+}
+
+/// The length of the quoted-string (RFC 9110 section 5.6.4) that `bytes` starts with, or `None` when it is not one:
+/// unclosed, or holding a control other than a tab (a bare CR, a NUL, DEL).
+fn quoted_string_length(bytes: &[u8]) -> Option<usize> {
+    let text_byte = |byte: u8| byte == b'\t' || (byte >= b' ' && byte != 0x7f);
+    let mut index = 1;
+    loop {
+        match *bytes.get(index)? {
+            b'"' => return Some(index + 1),
+            b'\\' => {
+                let escaped = *bytes.get(index + 1)?;
+                if !text_byte(escaped) {
+                    return None;
+                }
+                index += 2;
+            }
+            byte if text_byte(byte) => index += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The error a body read gives once the body passes `Limits::max_body_size`: the [`io::Error`]'s kind is
+/// [`io::ErrorKind::FileTooLarge`] and its inner error this value, found with [`BodyTooLarge::in_error`].
+///
+/// The connection loop answers it with 413 Content Too Large when the response has not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    /// The limit the body passed.
+    pub limit: u64,
+}
+
+impl BodyTooLarge {
+    /// The [`BodyTooLarge`] inside `error`, if that is what it is.
+    pub fn in_error(error: &io::Error) -> Option<&BodyTooLarge> {
+        error.get_ref()?.downcast_ref()
+    }
+
+    fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::FileTooLarge, self)
+    }
+}
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "request body larger than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
 
 fn invalid(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
@@ -116,6 +208,8 @@ fn read_line_bounded<R: BufRead>(
 pub struct LengthReader<R> {
     inner: R,
     remaining: u64,
+    /// Set when the declared length passes the body limit: every read fails before taking a byte.
+    refused: Option<BodyTooLarge>,
 }
 
 impl<R: BufRead> LengthReader<R> {
@@ -124,6 +218,19 @@ impl<R: BufRead> LengthReader<R> {
         LengthReader {
             inner,
             remaining: length,
+            refused: None,
+        }
+    }
+
+    /// Reads `length` bytes from `inner`, or, when `length` is over `limit`, refuses every read with [`BodyTooLarge`]
+    /// without reading anything.
+    pub fn with_limit(inner: R, length: u64, limit: Option<u64>) -> Self {
+        LengthReader {
+            inner,
+            remaining: length,
+            refused: limit
+                .filter(|&limit| length > limit)
+                .map(|limit| BodyTooLarge { limit }),
         }
     }
 
@@ -163,6 +270,9 @@ fn consume_within<R: BufRead>(inner: &mut R, remaining: &mut u64, amount: usize)
 
 impl<R: BufRead> BufRead for LengthReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if let Some(refused) = self.refused {
+            return Err(refused.into_io());
+        }
         if self.remaining == 0 {
             return Ok(&[]);
         }
@@ -194,17 +304,28 @@ pub struct ChunkedReader<R> {
     remaining: u64,
     line: Vec<u8>,
     trailers: Headers,
+    /// The sum of the chunk sizes declared so far, and the most it may reach.
+    declared: u64,
+    limit: Option<u64>,
 }
 
 impl<R: BufRead> ChunkedReader<R> {
     /// Decodes a chunked body from `inner`.
     pub fn new(inner: R) -> Self {
+        ChunkedReader::with_limit(inner, None)
+    }
+
+    /// Decodes a chunked body of at most `limit` bytes from `inner`: a chunk whose declared size takes the total past it
+    /// is refused with [`BodyTooLarge`] before any of its data is read.
+    pub fn with_limit(inner: R, limit: Option<u64>) -> Self {
         ChunkedReader {
             inner,
             state: ChunkState::Size,
             remaining: 0,
             line: Vec::new(),
             trailers: Headers::new(),
+            declared: 0,
+            limit,
         }
     }
 
@@ -231,6 +352,10 @@ impl<R: BufRead> ChunkedReader<R> {
                         ChunkSizeError::Overflow => invalid("chunk size too large"),
                         _ => invalid("invalid chunk size"),
                     })?;
+                    self.declared = self.declared.saturating_add(size);
+                    if let Some(limit) = self.limit.filter(|&limit| self.declared > limit) {
+                        return Err(BodyTooLarge { limit }.into_io());
+                    }
                     if size == 0 {
                         self.state = ChunkState::Trailers;
                     } else {
@@ -254,17 +379,18 @@ impl<R: BufRead> ChunkedReader<R> {
                     if self.trailers.len() >= MAX_HEADERS {
                         return Err(invalid("too many trailer fields"));
                     }
+                    // The head's rules: a token name right before the colon, no CR or NUL in the value.
                     let line = &self.line;
-                    let colon = memchr::memchr(b':', line)
-                        .filter(|&colon| colon > 0)
-                        .ok_or_else(|| invalid("invalid trailer field"))?;
-                    let name = &line[..colon];
-                    if name.iter().any(|byte| !byte.is_ascii_graphic())
+                    let name_length = token_length(line);
+                    if name_length == 0
+                        || line.get(name_length) != Some(&b':')
                         || line.contains(&b'\r')
                         || line.contains(&0)
                     {
                         return Err(invalid("invalid trailer field"));
                     }
+                    let colon = name_length;
+                    let name = &line[..colon];
                     let value = line[colon + 1..].trim_ascii();
                     self.trailers.push_raw(name, value, false);
                 }
@@ -311,11 +437,32 @@ pub enum Body<R> {
 impl<R: BufRead> Body<R> {
     /// The body reader for `framing` over `inner`.
     pub fn new(inner: R, framing: BodyFraming) -> Self {
+        Body::with_limit(inner, framing, None)
+    }
+
+    /// The body reader for `framing` over `inner`, refusing a body over `limit` bytes with [`BodyTooLarge`]
+    /// (`Limits::max_body_size`): a longer `Content-Length` before anything is read, a chunked body at the first chunk
+    /// whose declared size passes it.
+    pub fn with_limit(inner: R, framing: BodyFraming, limit: Option<u64>) -> Self {
         match framing {
             BodyFraming::None => Body::Empty,
             BodyFraming::Length(0) => Body::Empty,
-            BodyFraming::Length(length) => Body::Length(LengthReader::new(inner, length)),
-            BodyFraming::Chunked => Body::Chunked(ChunkedReader::new(inner)),
+            BodyFraming::Length(length) => {
+                Body::Length(LengthReader::with_limit(inner, length, limit))
+            }
+            BodyFraming::Chunked => Body::Chunked(ChunkedReader::with_limit(inner, limit)),
+        }
+    }
+
+    /// Fails with [`BodyTooLarge`] when the declared `Content-Length` is over the limit, without reading:
+    /// the connection loop calls it before `Expect: 100-continue` and the hook, so such a body is refused with 413 at once.
+    pub fn check_declared_length(&self) -> io::Result<()> {
+        match self {
+            Body::Length(LengthReader {
+                refused: Some(refused),
+                ..
+            }) => Err(refused.into_io()),
+            _ => Ok(()),
         }
     }
 
@@ -441,8 +588,51 @@ mod tests {
         assert_eq!(reader.trailers().get("checksum"), Some("42"));
         assert_eq!(reader.trailers().get("x-other"), Some("y"));
         check("0\nbad trailer\n\n", Err("invalid trailer field"));
+        for bad in [
+            &b"0\r\n: empty name\r\n\r\n"[..],
+            b"0\r\nBad@Name: v\r\n\r\n",
+            b"0\r\nSpace : v\r\n\r\n",
+            b"0\r\n Folded: v\r\n\r\n",
+            b"0\r\nName: a\rb\r\n\r\n",
+            b"0\r\nName\r: v\r\n\r\n",
+            b"0\r\nName: a\0b\r\n\r\n",
+            b"0\r\nNa\0me: v\r\n\r\n",
+            b"0\r\nName\xe9: v\r\n\r\n",
+        ] {
+            let error = ChunkedReader::new(bad)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "invalid trailer field",
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let mut reader = ChunkedReader::new(&b"0\r\nX-Caf\xe9!#: caf\xe9 \r\nT:\r\n\r\n"[..]);
+        reader.read_to_end(&mut Vec::new()).unwrap_err();
+        let mut reader = ChunkedReader::new(&b"0\r\nX-A!#: caf\xe9 \r\nT:\r\n\r\n"[..]);
+        reader.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(reader.trailers().get("x-a!#"), Some("caf\u{e9}"));
+        assert_eq!(reader.trailers().get("t"), Some(""));
         let many = format!("0\n{}\n", "T: v\n".repeat(MAX_HEADERS + 1));
         check(&many, Err("too many trailer fields"));
+    }
+
+    #[test]
+    fn a_chunked_body_gives_its_trailers_and_others_none() {
+        let wire = b"1\r\na\r\n0\r\nChecksum: 42\r\n\r\n";
+        let mut body = Body::new(&wire[..], BodyFraming::Chunked);
+        assert_eq!(body.trailers().map(Headers::len), Some(0));
+        body.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(
+            body.trailers()
+                .and_then(|trailers| trailers.get("checksum")),
+            Some("42")
+        );
+        let body = Body::new(&b"abc"[..], BodyFraming::Length(3));
+        assert!(body.trailers().is_none());
+        assert!(Body::new(&b""[..], BodyFraming::None).trailers().is_none());
     }
 
     #[test]
@@ -470,6 +660,117 @@ mod tests {
     }
 
     #[test]
+    fn chunk_extensions_follow_the_grammar() {
+        for line in [
+            &b"5;a"[..],
+            b"5;a=b",
+            b"5 ; a = b ; c",
+            b"5;a=\"q \\\" \tx\"",
+            b"5;a=\"\"",
+            b"5;a=\"\\\"\"",
+            b"5;a=\"x\\\\\";b",
+            b"5;a=\"\xe9\"",
+            b"5;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~",
+            b"5\t;\ta\t=\tb\t",
+            b"5;a ",
+        ] {
+            assert_eq!(
+                parse_chunk_size(line),
+                Ok(5),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        for line in [
+            &b"5;"[..],
+            b"5;;a",
+            b"5;a=",
+            b"5;a b",
+            b"5;a=b c",
+            b"5;a\r",
+            b"5;a=b\rX",
+            b"5;a\rb",
+            b"5\r",
+            b"5;a=\"unclosed",
+            b"5;a=\"bare\rcr\"",
+            b"5;a=\"nul\0\"",
+            b"5;a=\"del\x7f\"",
+            b"5;a=\"esc\\\r\"",
+            b"5;a=\"esc\\",
+            b"5;a=\"x\"y",
+            b"5;a@b",
+            b"5;a=b@",
+            b"5;\xe9",
+            b"5 x",
+            b"5;a=\"x\";",
+        ] {
+            assert_eq!(
+                parse_chunk_size(line),
+                Err(ChunkSizeError::Invalid),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        // A bare CR in an extension cuts the line for one reader and not for another: refused in a body too.
+        let wire = b"5;ext\rX\r\nhello\r\n0\r\n\r\n";
+        let error = ChunkedReader::new(&wire[..])
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(error.to_string(), "invalid chunk size");
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused() {
+        let too_large = |error: io::Error| {
+            assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+            *BodyTooLarge::in_error(&error).expect("a BodyTooLarge inside")
+        };
+        // A Content-Length over the limit is refused before a byte is read.
+        let mut inner: &[u8] = b"0123456789";
+        let mut body = Body::with_limit(&mut inner, BodyFraming::Length(10), Some(9));
+        let error = body.check_declared_length().unwrap_err();
+        assert_eq!(too_large(error), BodyTooLarge { limit: 9 });
+        assert_eq!(too_large(body.read(&mut [0; 4]).unwrap_err()).limit, 9);
+        assert!(!body.is_done());
+        assert_eq!(inner.len(), 10, "nothing was read");
+        // At the limit it is read as usual.
+        let mut body = Body::with_limit(&b"0123456789"[..], BodyFraming::Length(10), Some(10));
+        body.check_declared_length().unwrap();
+        let mut read = Vec::new();
+        body.read_to_end(&mut read).unwrap();
+        assert_eq!(read, b"0123456789");
+        // A chunked body is refused at the chunk whose declared size passes the total, before its data.
+        let wire = b"4\r\nabcd\r\n5\r\nefghi\r\n0\r\n\r\n";
+        let mut body = Body::with_limit(&wire[..], BodyFraming::Chunked, Some(8));
+        body.check_declared_length().unwrap();
+        let mut read = Vec::new();
+        let error = body.read_to_end(&mut read).unwrap_err();
+        assert_eq!(too_large(error).limit, 8);
+        assert_eq!(read, b"abcd");
+        let mut body = Body::with_limit(&wire[..], BodyFraming::Chunked, Some(9));
+        let mut read = Vec::new();
+        body.read_to_end(&mut read).unwrap();
+        assert_eq!(read, b"abcdefghi");
+        // One chunk declaring a TiB is refused at once, with nothing after it needed.
+        let mut body =
+            Body::with_limit(&b"10000000000\r\n"[..], BodyFraming::Chunked, Some(1 << 20));
+        assert_eq!(too_large(body.fill_buf().unwrap_err()).limit, 1 << 20);
+        // Sizes that would overflow the running total still count as over the limit.
+        let wire = b"ffffffffffffffff\r\n";
+        let mut body = Body::with_limit(&wire[..], BodyFraming::Chunked, Some(u64::MAX - 1));
+        assert!(BodyTooLarge::in_error(&body.fill_buf().unwrap_err()).is_some());
+        // No limit, no refusal; other errors are not a BodyTooLarge.
+        let mut body = Body::with_limit(&b"3\r\nabc\r\n0\r\n\r\n"[..], BodyFraming::Chunked, None);
+        assert!(body.drain(100).unwrap());
+        assert!(BodyTooLarge::in_error(&io::Error::other("other")).is_none());
+        assert!(BodyTooLarge::in_error(&io::Error::from(io::ErrorKind::FileTooLarge)).is_none());
+        assert_eq!(
+            BodyTooLarge { limit: 7 }.to_string(),
+            "request body larger than 7 bytes"
+        );
+    }
+
+    #[test]
     fn length_reader_stops_at_the_length_and_reports_truncation() {
         let mut inner: &[u8] = b"hello world";
         let mut reader = LengthReader::new(&mut inner, 5);
@@ -481,6 +782,36 @@ mod tests {
         let mut reader = LengthReader::new(&b"abc"[..], 10);
         let error = reader.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn drain_counts_a_body_that_arrives_in_several_reads() {
+        // Four bytes per read: no single read passes the limit, their sum does.
+        let wire = b"0123456789abcdefghij";
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &wire[..]),
+            BodyFraming::Length(20),
+        );
+        assert!(!body.drain(10).unwrap());
+        assert!(!body.is_done());
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &wire[..]),
+            BodyFraming::Length(20),
+        );
+        assert!(body.drain(20).unwrap());
+        assert!(body.is_done());
+        let chunked = b"4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n0\r\n\r\n";
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &chunked[..]),
+            BodyFraming::Chunked,
+        );
+        assert!(!body.drain(11).unwrap());
+        let mut body = Body::new(
+            io::BufReader::with_capacity(4, &chunked[..]),
+            BodyFraming::Chunked,
+        );
+        assert!(body.drain(12).unwrap());
+        assert!(body.is_done());
     }
 
     #[test]

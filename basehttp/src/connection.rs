@@ -60,7 +60,7 @@ pub fn serve_connection<R: Read, W: Write>(
                 None
             },
         },
-        parser: HeadParser::new(),
+        parser: HeadParser::with_max_head_size(handler.limits().max_head_size),
         socket: info.socket.as_ref(),
         read_timeout: None,
         client_address: &info.client_address,
@@ -223,11 +223,12 @@ pub(crate) fn serve_request<'a>(
         requestline: line.into_requestline(),
         http_0_9,
     };
-    let rfile = Body::new(body, head.framing);
+    let rfile = Body::with_limit(body, head.framing, limits.max_body_size);
     let mut req = HttpRequest::new(handler, parts, rfile, sink, socket);
     req.close_connection = close_connection;
 
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> io::Result<()> {
+        req.rfile.check_declared_length()?;
         if expect_continue {
             if !handler.handle_expect_100(&mut req)? {
                 // The body may or may not follow now; only closing keeps the stream in step.
@@ -244,6 +245,14 @@ pub(crate) fn serve_request<'a>(
             req.log_error(format_args!("{TIMED_OUT}"));
             let _ = req.wfile.flush();
             return Ok(Next::Close);
+        }
+        Ok(Err(error))
+            if crate::body::BodyTooLarge::in_error(&error).is_some() && !req.response_started() =>
+        {
+            req.log_error(format_args!("Request body too large: {error}"));
+            let _ = req.send_error(413, None);
+            let _ = req.wfile.flush();
+            return Ok(Next::Linger);
         }
         Ok(Err(error))
             if matches!(

@@ -39,6 +39,15 @@ pub struct Limits {
     /// In [`socketserver::Mode::Readiness`] it is also the largest request body (by `Content-Length`) that the connection reads
     /// whole, without a thread, before calling the hook, so a client trickling a small body holds no worker.
     pub drain_limit: u64,
+    /// The most bytes a request head may take, request line and header lines together ([`crate::MAX_HEAD_SIZE`], 32 KiB, by default).
+    /// A longer head is refused with 431 (414 when the request line alone is longer) as soon as its bytes pass the limit.
+    pub max_head_size: usize,
+    /// The most bytes a request body may have, `Content-Length` or chunked; `None` (the default) sets no cap.
+    ///
+    /// A larger declared `Content-Length` is refused before any of the body is read, a chunked body as soon as a chunk's
+    /// declared size takes the total past the cap: reading `rfile` fails with a [`crate::BodyTooLarge`] error,
+    /// which the connection loop answers with 413 when the response has not started.
+    pub max_body_size: Option<u64>,
     /// In [`socketserver::Mode::Readiness`], how many response bytes a hook may write ahead of the client before a write waits for it
     /// (holding the worker); what is left when the hook returns goes out without a thread. File ranges sent with
     /// [`HttpRequest::send_file`] are not counted: they are sent from the file as the client reads.
@@ -51,17 +60,21 @@ impl Default for Limits {
             idle_timeout: Some(Duration::from_secs(60)),
             head_timeout: Some(Duration::from_secs(30)),
             drain_limit: 64 * 1024,
+            max_head_size: crate::parse::MAX_HEAD_SIZE,
+            max_body_size: None,
             output_buffer: 64 * 1024,
         }
     }
 }
 
 impl Limits {
-    /// Python's behaviour: no timeouts (the drain limit stays, as Python has no equivalent to keep).
+    /// Python's behaviour: no timeouts and no total head size, only Python's limits per line and on the count of headers
+    /// (the drain limit stays, as Python has no equivalent to keep).
     pub fn python() -> Self {
         Limits {
             idle_timeout: None,
             head_timeout: None,
+            max_head_size: usize::MAX,
             ..Limits::default()
         }
     }

@@ -68,6 +68,14 @@ impl Headers {
         });
     }
 
+    /// Drops every field called `name` and appends one with `value` (Python's `del headers[name]; headers[name] = value`).
+    pub(crate) fn replace(&mut self, name: &str, value: &str) {
+        let text = &self.text;
+        self.fields
+            .retain(|field| !text[field.name.0..field.name.1].eq_ignore_ascii_case(name));
+        self.append(name, value);
+    }
+
     /// The first value of `name`, case-insensitively (Python's `headers.get(name)`).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter()

@@ -106,6 +106,11 @@
 //! - After a refusal, a panic or an unread body, the connection closes lingering (it reads away what the client
 //!   still sends for a moment), so the kernel does not reset the connection under the response.
 //! - A malformed chunked body read through `rfile` answers 400 when the hook has not answered yet.
+//! - The whole head is bounded ([`Limits::max_head_size`], 32 KiB), bodies may be ([`Limits::max_body_size`], 413 through [`BodyTooLarge`]),
+//!   and chunk extensions and trailers follow RFC 9112's grammar.
+//! - RFC 9112 where Python is lenient: a request-target with a byte RFC 3986 does not allow (a raw `#`, a control, non-ASCII) gets 400,
+//!   an HTTP/1.1 request without `Host`, or with two or an invalid one, gets 400, an absolute-form target (`GET http://host/path`)
+//!   is served with its authority as the host, and one empty line before a request line is skipped.
 //!
 //! Python's `log_date_time_string` uses local time; this crate forbids `unsafe` and std has no local-time API, so logs are in UTC.
 #![deny(missing_docs)]
@@ -128,7 +133,8 @@ mod text;
 mod tls;
 
 pub use body::{
-    parse_chunk_size, Body, ChunkSizeError, ChunkedReader, LengthReader, MAX_CHUNK_LINE,
+    parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
+    MAX_CHUNK_LINE,
 };
 pub use connection::{serve_connection, ConnectionInfo};
 pub use handler::{
@@ -138,8 +144,8 @@ pub use handler::{
 pub use headers::Headers;
 pub use log::{flush_access_log, set_access_log, AccessLog};
 pub use parse::{
-    decode_request_line, framing, parse_content_length, parse_head, parse_request_line,
-    BodyFraming, HeadParser, ParseError, RequestHead, RequestLine, Status, MAX_HEADERS, MAX_LINE,
+    decode_request_line, parse_head, parse_request_line, BodyFraming, HeadParser, ParseError,
+    RequestHead, RequestLine, Status, MAX_HEADERS, MAX_HEAD_SIZE, MAX_LINE,
 };
 pub use server::{
     serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,

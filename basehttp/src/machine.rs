@@ -66,10 +66,11 @@ thread_local! {
 }
 
 impl Incoming {
-    fn new(input: InputBuffer, now: Instant) -> Box<Incoming> {
+    fn new(input: InputBuffer, now: Instant, limits: &Limits) -> Box<Incoming> {
         if let Some(mut spare) = SPARE_INCOMING.take() {
             spare.input = input;
             spare.parser.reset();
+            spare.parser.set_max_head_size(limits.max_head_size);
             spare.started = now;
             spare.progress = now;
             spare.head = None;
@@ -77,7 +78,7 @@ impl Incoming {
         }
         Box::new(Incoming {
             input,
-            parser: HeadParser::new(),
+            parser: HeadParser::with_max_head_size(limits.max_head_size),
             started: now,
             progress: now,
             head: None,
@@ -321,7 +322,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         let mut input = InputBuffer::lend();
         match self.receive(&mut input)? {
             Received::Bytes => {
-                self.state = State::Reading(Incoming::new(input, Instant::now()));
+                self.state = State::Reading(Incoming::new(input, Instant::now(), &self.limits));
                 Ok(None)
             }
             Received::End => {
@@ -331,7 +332,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             Received::Nothing { records: true } => {
                 // A handshake under way: the request's clock starts with its first record.
                 input.give_back();
-                let incoming = Incoming::new(InputBuffer::default(), Instant::now());
+                let incoming = Incoming::new(InputBuffer::default(), Instant::now(), &self.limits);
                 let deadline = incoming.deadline(&self.limits);
                 self.state = State::Reading(incoming);
                 self.wait_read(Ready::Read(deadline)).map(Some)
@@ -349,8 +350,14 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// the drain limit, unless the client waits for `100 Continue` before sending it.
     fn body_to_wait_for(&self, head: &RequestHead) -> u64 {
         match head.framing {
+            // A body over `max_body_size` is not read at all: the hook's first read refuses it with 413.
             BodyFraming::Length(length)
-                if length <= self.limits.drain_limit && !expects_continue(&*self.handler, head) =>
+                if length <= self.limits.drain_limit
+                    && self
+                        .limits
+                        .max_body_size
+                        .is_none_or(|limit| length <= limit)
+                    && !expects_continue(&*self.handler, head) =>
             {
                 length
             }
@@ -538,7 +545,9 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 let now = Instant::now();
                 match leftover {
                     // A pipelined request is already here; its head clock starts now.
-                    Some(input) => self.state = State::Reading(Incoming::new(input, now)),
+                    Some(input) => {
+                        self.state = State::Reading(Incoming::new(input, now, &self.limits))
+                    }
                     None => {
                         self.state = State::Idle { since: now };
                         if self.drained {

@@ -2,7 +2,8 @@
 //!
 //! [`HeadParser`] is resumable: feed it the growing read buffer and it only looks at lines it has not seen yet,
 //! so a head that trickles in byte by byte costs linear time.
-//! Every line is bounded by [`MAX_LINE`] and the header count by [`MAX_HEADERS`], as in Python.
+//! Every line is bounded by [`MAX_LINE`] and the header count by [`MAX_HEADERS`], as in Python,
+//! and the whole head by a total ([`MAX_HEAD_SIZE`] unless the parser is given another), which Python lacks.
 
 use std::fmt;
 
@@ -14,6 +15,11 @@ pub const MAX_LINE: usize = 65536;
 
 /// The most header lines in one request (Python's `_MAXHEADERS`).
 pub const MAX_HEADERS: usize = 100;
+
+/// The default bound on a whole request head, request line and every header line included (nginx's total, 32 KiB).
+///
+/// Python bounds only each line and the line count, so 100 lines of 64 KiB (several MiB) are read before a refusal.
+pub const MAX_HEAD_SIZE: usize = 32 * 1024;
 
 /// Why a request head was refused; each variant maps to the status and message Python sends.
 ///
@@ -54,6 +60,18 @@ pub enum ParseError {
     InvalidContentLength,
     /// A `Transfer-Encoding` other than exactly `chunked`: 501.
     UnsupportedTransferEncoding,
+    /// The head passed its total limit ([`MAX_HEAD_SIZE`] by default) within the header lines: 431.
+    /// A request line that alone passes it is [`ParseError::UriTooLong`].
+    HeadTooLarge,
+    /// The request-target holds a byte RFC 3986 does not allow in it (a control, space, `"`, `<`, `>`, `\`, `^`,
+    /// a backtick, `{`, `|`, `}`, `#` or a non-ASCII byte), or is an absolute URI with an invalid authority: 400.
+    InvalidRequestTarget,
+    /// An HTTP/1.1 request without a `Host` field (RFC 9112 section 3.2): 400.
+    MissingHost,
+    /// More than one `Host` field: 400.
+    SeveralHosts,
+    /// A `Host` value that is not `host[:port]` (RFC 9112 section 3.2): 400.
+    InvalidHost,
 }
 
 impl ParseError {
@@ -62,7 +80,7 @@ impl ParseError {
         match self {
             ParseError::UriTooLong => 414,
             ParseError::VersionNotSupported => 505,
-            ParseError::LineTooLong | ParseError::TooManyHeaders => 431,
+            ParseError::LineTooLong | ParseError::TooManyHeaders | ParseError::HeadTooLarge => 431,
             ParseError::UnsupportedTransferEncoding => 501,
             _ => 400,
         }
@@ -105,6 +123,11 @@ impl ParseError {
             ParseError::MultipleContentLength => "Several Content-Length headers".to_owned(),
             ParseError::InvalidContentLength => "Invalid Content-Length".to_owned(),
             ParseError::UnsupportedTransferEncoding => "Unsupported Transfer-Encoding".to_owned(),
+            ParseError::HeadTooLarge => "Request header fields too large".to_owned(),
+            ParseError::InvalidRequestTarget => "Bad request target".to_owned(),
+            ParseError::MissingHost => "Missing Host header".to_owned(),
+            ParseError::SeveralHosts => "Several Host headers".to_owned(),
+            ParseError::InvalidHost => "Invalid Host header".to_owned(),
         })
     }
 
@@ -139,6 +162,11 @@ impl fmt::Display for ParseError {
             ParseError::MultipleContentLength => "several content-length headers",
             ParseError::InvalidContentLength => "invalid content-length",
             ParseError::UnsupportedTransferEncoding => "unsupported transfer-encoding",
+            ParseError::HeadTooLarge => "request head too large",
+            ParseError::InvalidRequestTarget => "invalid request target",
+            ParseError::MissingHost => "missing host header",
+            ParseError::SeveralHosts => "several host headers",
+            ParseError::InvalidHost => "invalid host header",
         };
         formatter.write_str(text)
     }
@@ -152,8 +180,17 @@ pub struct RequestLine {
     requestline: String,
     command: (usize, usize),
     path: (usize, usize),
+    /// What an absolute-form target adds; boxed, since it is rare and every head carries this value.
+    absolute: Option<Box<AbsoluteForm>>,
     version: Option<(usize, usize)>,
     version_number: (u64, u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AbsoluteForm {
+    authority: (usize, usize),
+    /// The origin-form path when it is not a slice of the line: the target's path was empty or a query (`/` added).
+    origin_path: Option<Box<str>>,
 }
 
 impl RequestLine {
@@ -168,8 +205,24 @@ impl RequestLine {
     }
 
     /// The request target, with a leading `//` reduced to `/` (Python's `path`).
+    ///
+    /// An absolute-form target (`http://host:port/a?b`, RFC 9112 section 3.2.2) gives its origin form (`/a?b`),
+    /// and its authority is [`RequestLine::authority`].
     pub fn path(&self) -> &str {
-        &self.requestline[self.path.0..self.path.1]
+        match self
+            .absolute
+            .as_ref()
+            .and_then(|absolute| absolute.origin_path.as_deref())
+        {
+            Some(path) => path,
+            None => &self.requestline[self.path.0..self.path.1],
+        }
+    }
+
+    /// The authority (`host[:port]`) of an absolute-form request-target, which replaces the `Host` field.
+    pub fn authority(&self) -> Option<&str> {
+        let (start, end) = self.absolute.as_ref()?.authority;
+        Some(&self.requestline[start..end])
     }
 
     /// The version word, `HTTP/0.9` for a two-word request (Python's `request_version`).
@@ -234,16 +287,29 @@ struct LineSpans {
     length: usize,
     command: (usize, usize),
     path: (usize, usize),
+    /// The path of an absolute-form target lacks its leading `/` (it is empty or starts with `?`).
+    path_needs_root: bool,
+    authority: Option<(usize, usize)>,
     version: Option<(usize, usize)>,
     version_number: (u64, u64),
 }
 
 impl RequestLine {
     fn from_spans(requestline: String, spans: LineSpans) -> Self {
+        let absolute = spans.authority.map(|authority| {
+            let origin_path = spans
+                .path_needs_root
+                .then(|| format!("/{}", &requestline[spans.path.0..spans.path.1]).into_boxed_str());
+            Box::new(AbsoluteForm {
+                authority,
+                origin_path,
+            })
+        });
         RequestLine {
             requestline,
             command: spans.command,
             path: spans.path,
+            absolute,
             version: spans.version,
             version_number: spans.version_number,
         }
@@ -297,6 +363,28 @@ fn split_request_line(bytes: &[u8]) -> Result<LineSpans, ParseError> {
     if count == 2 && &bytes[command.0..command.1] != b"GET" {
         return Err(ParseError::BadHttp09RequestType);
     }
+    // Checked after Python's own refusals, so their messages stay Python's.
+    // A raw `#` would let two readers of the path (CGI routing, the file lookup) disagree on where it ends.
+    if !bytes[path.0..path.1]
+        .iter()
+        .all(|&byte| TARGET[usize::from(byte)])
+    {
+        return Err(ParseError::InvalidRequestTarget);
+    }
+    let mut authority = None;
+    let mut path_needs_root = false;
+    if let Some(scheme) = absolute_form_scheme(&bytes[path.0..path.1]) {
+        // RFC 9112 section 3.2.2: absolute-form is accepted, its path serves as the origin form and its authority as the host.
+        let start = path.0 + scheme;
+        let end = memchr::memchr2(b'/', b'?', &bytes[start..path.1])
+            .map_or(path.1, |offset| start + offset);
+        if !valid_authority(&bytes[start..end], true) {
+            return Err(ParseError::InvalidRequestTarget);
+        }
+        authority = Some((start, end));
+        path.0 = end;
+        path_needs_root = bytes[path.0..path.1].first() != Some(&b'/');
+    }
     // gh-87389: a path starting with `//` would read as a scheme-relative URL in a redirect.
     if bytes[path.0..path.1].starts_with(b"//") {
         while path.1 - path.0 > 1 && bytes[path.0 + 1] == b'/' {
@@ -307,9 +395,101 @@ fn split_request_line(bytes: &[u8]) -> Result<LineSpans, ParseError> {
         length: bytes.len(),
         command,
         path,
+        path_needs_root,
+        authority,
         version,
         version_number,
     })
+}
+
+/// The bytes RFC 3986 allows in a request-target: visible ASCII but `"`, `<`, `>`, `\`, `^`, a backtick, `{`, `|`, `}`,
+/// and `#`, which starts a fragment that a request must not carry.
+const TARGET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x21;
+    while byte < 0x7f {
+        table[byte] = !matches!(
+            byte as u8,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' | b'#'
+        );
+        byte += 1;
+    }
+    table
+};
+
+/// The length of `http://` or `https://` (any case) when `target` starts with one: an absolute-form request-target.
+fn absolute_form_scheme(target: &[u8]) -> Option<usize> {
+    [&b"http://"[..], &b"https://"[..]]
+        .into_iter()
+        .find(|scheme| {
+            target
+                .get(..scheme.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+        })
+        .map(<[u8]>::len)
+}
+
+/// RFC 3986's unreserved and sub-delims characters, which make up a reg-name with `%XX` escapes.
+const HOST: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"-._~!$&'()*+,;=";
+    let mut index = 0;
+    while index < 256 {
+        table[index] = (index as u8).is_ascii_alphanumeric();
+        index += 1;
+    }
+    let mut index = 0;
+    while index < special.len() {
+        table[special[index] as usize] = true;
+        index += 1;
+    }
+    table
+};
+
+/// Whether `value` is `uri-host [ ":" port ]` (RFC 9112 section 3.2, RFC 3986 section 3.2.2); the host may be empty
+/// (a `Host` field for a URI without authority) unless `host_required`, as in an `http` URI.
+fn valid_authority(value: &[u8], host_required: bool) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        // An IP literal: IPv6 or IPvFuture, whose characters are unreserved, sub-delims and `:`.
+        let Some(close) = memchr::memchr(b']', value) else {
+            return false;
+        };
+        let literal = &value[1..close];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&byte| byte == b':' || HOST[usize::from(byte)])
+        {
+            return false;
+        }
+        (&value[..=close], &value[close + 1..])
+    } else {
+        let colon = memchr::memchr(b':', value).unwrap_or(value.len());
+        let host = &value[..colon];
+        let mut index = 0;
+        while index < host.len() {
+            match host[index] {
+                b'%' => {
+                    let escape = host.get(index + 1..index + 3);
+                    if !escape.is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit)) {
+                        return false;
+                    }
+                    index += 3;
+                }
+                byte if HOST[usize::from(byte)] => index += 1,
+                _ => return false,
+            }
+        }
+        (host, &value[colon..])
+    };
+    if host_required && host.is_empty() {
+        return false;
+    }
+    match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    }
 }
 
 /// Parses `HTTP/<major>.<minor>`, each part 1 to 10 ASCII digits.
@@ -390,14 +570,24 @@ struct RawField {
 /// Call [`HeadParser::parse`] with the whole buffer read so far each time more bytes arrive;
 /// it resumes after the last complete line it saw, and skips bytes already searched for a line end,
 /// so a head that trickles in costs linear time.
-#[derive(Debug, Default)]
+///
+/// One empty line before the request line is skipped (RFC 9112 section 2.2); a second one is an empty request line.
+#[derive(Debug)]
 pub struct HeadParser {
     position: usize,
     scanned: usize,
+    /// Where the request line starts: after the empty line skipped before it, if any.
+    line_start: usize,
     line: Option<PendingLine>,
-    headers_start: usize,
     fields: Vec<RawField>,
     requestline: Option<String>,
+    max_head_size: usize,
+}
+
+impl Default for HeadParser {
+    fn default() -> Self {
+        HeadParser::with_max_head_size(MAX_HEAD_SIZE)
+    }
 }
 
 /// A request line read but not yet turned into a [`RequestLine`]: an ASCII line stays spans over the buffer
@@ -416,20 +606,36 @@ enum Step {
 }
 
 impl HeadParser {
-    /// A parser at the start of a request.
+    /// A parser at the start of a request, with the default total limit [`MAX_HEAD_SIZE`].
     pub fn new() -> Self {
+        HeadParser::default()
+    }
+
+    /// A parser whose whole head, request line and header lines together, may be at most `max_head_size` bytes
+    /// (see `Limits::max_head_size`); [`MAX_LINE`] and [`MAX_HEADERS`] still bound each line and the count.
+    pub fn with_max_head_size(max_head_size: usize) -> Self {
         HeadParser {
+            position: 0,
+            scanned: 0,
+            line_start: 0,
+            line: None,
             fields: Vec::with_capacity(16),
-            ..HeadParser::default()
+            requestline: None,
+            max_head_size,
         }
     }
 
-    /// Forgets the previous request, keeping allocations, to parse the next one on the connection.
+    /// Sets the bound on the whole head for the next request (see [`HeadParser::with_max_head_size`]).
+    pub(crate) fn set_max_head_size(&mut self, max_head_size: usize) {
+        self.max_head_size = max_head_size;
+    }
+
+    /// Forgets the previous request, keeping allocations and the limit, to parse the next one on the connection.
     pub fn reset(&mut self) {
         self.position = 0;
         self.scanned = 0;
+        self.line_start = 0;
         self.line = None;
-        self.headers_start = 0;
         self.fields.clear();
         self.requestline = None;
     }
@@ -448,7 +654,7 @@ impl HeadParser {
         match self.line.take()? {
             PendingLine::Decoded(line) => Some(line),
             PendingLine::Ascii(spans) => Some(RequestLine::from_spans(
-                latin1(&buffer[..spans.length]),
+                latin1(&buffer[self.line_start..self.line_start + spans.length]),
                 spans,
             )),
         }
@@ -464,20 +670,24 @@ impl HeadParser {
 
     /// Parses as much of `buffer` (everything read so far for this request) as possible.
     pub fn parse(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
-        // Nothing can complete until a new line end arrives; checking that first keeps trickling input linear.
-        if self.scanned > self.position
-            && memchr::memchr(b'\n', buffer.get(self.scanned..).unwrap_or(&[])).is_none()
-        {
+        if self.no_new_line_end(buffer) {
             self.scanned = buffer.len();
             return self.partial(buffer);
         }
         if self.line.is_none() {
-            let Some(end) = memchr::memchr(b'\n', buffer) else {
+            let Some(mut end) = memchr::memchr(b'\n', &buffer[self.position..]) else {
                 self.scanned = buffer.len();
                 return self.partial(buffer);
             };
-            let raw = &buffer[..=end];
-            if raw.len() > MAX_LINE {
+            end += self.position;
+            if self.position == 0 && matches!(&buffer[..=end], b"\n" | b"\r\n") {
+                // RFC 9112 section 2.2: one empty line before the request line is ignored (some clients send a CRLF after a body).
+                self.position = end + 1;
+                self.line_start = end + 1;
+                return self.parse(buffer);
+            }
+            let raw = &buffer[self.line_start..=end];
+            if raw.len() > MAX_LINE || end >= self.max_head_size {
                 self.requestline = Some(String::new());
                 return Err(ParseError::UriTooLong);
             }
@@ -500,7 +710,6 @@ impl HeadParser {
                 }
             };
             self.position = end + 1;
-            self.headers_start = end + 1;
             let http_0_9 = match &line {
                 PendingLine::Ascii(spans) => spans.version.is_none(),
                 PendingLine::Decoded(line) => line.is_http_0_9(),
@@ -524,6 +733,9 @@ impl HeadParser {
                 Err(error) => return self.fail(buffer, error),
             };
             match step {
+                Step::Field(_, next) | Step::End(next) if next > self.max_head_size => {
+                    return self.fail(buffer, ParseError::HeadTooLarge);
+                }
                 Step::Field(field, next) => {
                     self.position = next;
                     self.fields.push(field);
@@ -540,23 +752,39 @@ impl HeadParser {
         }
     }
 
-    /// Reports an incomplete head, or the line-length error once the unfinished line cannot fit.
+    /// Whether no line can have ended since the last call: nothing past where the last search stopped is an LF.
+    /// Nothing can complete until a new line end arrives; checking that first keeps trickling input linear.
+    fn no_new_line_end(&self, buffer: &[u8]) -> bool {
+        self.scanned > self.position
+            && memchr::memchr(b'\n', buffer.get(self.scanned..).unwrap_or(&[])).is_none()
+    }
+
+    /// Reports an incomplete head, or the line-length or head-size error once the unfinished line or head cannot fit.
     fn partial(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
-        if buffer.len().saturating_sub(self.position) > MAX_LINE {
+        let line_too_long = buffer.len().saturating_sub(self.position) > MAX_LINE;
+        if line_too_long || buffer.len() > self.max_head_size {
             if self.line.is_none() {
                 self.requestline = Some(String::new());
                 return Err(ParseError::UriTooLong);
             }
-            return self.fail(buffer, ParseError::LineTooLong);
+            if line_too_long {
+                return self.fail(buffer, ParseError::LineTooLong);
+            }
+            return self.fail(buffer, ParseError::HeadTooLarge);
         }
         Ok(Status::Partial)
     }
 
     fn finish(&mut self, buffer: &[u8]) -> Result<Status, ParseError> {
-        let block = &buffer[self.headers_start..self.position];
+        // The header lines, from the first field (the blank line alone when there is none).
+        let headers_start = self
+            .fields
+            .first()
+            .map_or(self.position, |field| field.name.0);
+        let block = &buffer[headers_start..self.position];
         let headers = match std::str::from_utf8(block) {
             Ok(text) if text.is_ascii() => {
-                let base = self.headers_start;
+                let base = headers_start;
                 Headers::from_spans(
                     text.to_owned(),
                     self.fields.iter().map(|field| {
@@ -581,15 +809,47 @@ impl HeadParser {
             Ok(framing) => framing,
             Err(error) => return self.fail(buffer, error),
         };
+        let version = match &self.line {
+            Some(PendingLine::Ascii(spans)) => spans.version_number,
+            Some(PendingLine::Decoded(line)) => line.version_number(),
+            None => return Ok(Status::Partial),
+        };
+        if let Err(error) = check_host(buffer, &self.fields, version) {
+            return self.fail(buffer, error);
+        }
         let Some(line) = self.take_line(buffer) else {
             return Ok(Status::Partial);
         };
+        let mut headers = headers;
+        if let Some(authority) = line.authority() {
+            // RFC 9112 section 3.2.2: the target's authority replaces whatever Host says, so hooks see one host.
+            headers.replace("Host", authority);
+        }
         Ok(Status::Complete(RequestHead {
             line,
             headers,
             framing,
             length: self.position,
         }))
+    }
+}
+
+/// Refuses what RFC 9112 section 3.2 asks a server to refuse: no `Host` in an HTTP/1.1 request, several `Host` fields,
+/// or a value that is not `host[:port]` (an empty one is allowed, for a URI without authority).
+fn check_host(buffer: &[u8], fields: &[RawField], version: (u64, u64)) -> Result<(), ParseError> {
+    let mut host = None;
+    for field in fields {
+        if buffer[field.name.0..field.name.1].eq_ignore_ascii_case(b"host") {
+            if host.is_some() {
+                return Err(ParseError::SeveralHosts);
+            }
+            host = Some(&buffer[field.value.0..field.value.1]);
+        }
+    }
+    match host {
+        None if version >= (1, 1) => Err(ParseError::MissingHost),
+        Some(value) if !valid_authority(value, false) => Err(ParseError::InvalidHost),
+        _ => Ok(()),
     }
 }
 
@@ -610,11 +870,10 @@ fn token_length(bytes: &[u8]) -> usize {
         }
         length += 8;
     }
-    length
-        + bytes[length..]
-            .iter()
-            .position(|&byte| !TOKEN[byte as usize])
-            .unwrap_or(bytes.len() - length)
+    bytes[length..]
+        .iter()
+        .position(|&byte| !TOKEN[byte as usize])
+        .map_or(bytes.len(), |offset| length + offset)
 }
 
 /// Parses the header line starting at `start`: a field, the blank line ending the head, or not enough bytes yet.
@@ -690,7 +949,7 @@ fn parse_field(buffer: &[u8], start: usize, count: usize) -> Result<Step, ParseE
     ))
 }
 
-/// [`framing`] over the parser's raw field spans, before any text is built.
+/// Decides the body framing from the parser's raw field spans, before any text is built, and refuses the request-smuggling shapes.
 fn raw_framing(buffer: &[u8], fields: &[RawField]) -> Result<BodyFraming, ParseError> {
     let mut content_length = None;
     let mut transfer_encoding: Option<&[u8]> = None;
@@ -725,44 +984,7 @@ fn raw_framing(buffer: &[u8], fields: &[RawField]) -> Result<BodyFraming, ParseE
     }
 }
 
-/// Decides the body framing and refuses the request-smuggling shapes.
-pub fn framing(headers: &Headers) -> Result<BodyFraming, ParseError> {
-    let mut content_length = None;
-    let mut transfer_encoding: Option<&str> = None;
-    let mut several_encodings = false;
-    for (name, value) in headers.iter() {
-        if name.len() != 14 && name.len() != 17 {
-            continue;
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            if content_length.is_some() {
-                return Err(ParseError::MultipleContentLength);
-            }
-            content_length = Some(parse_content_length(value)?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            several_encodings |= transfer_encoding.is_some();
-            transfer_encoding = Some(value);
-        }
-    }
-    match (content_length, transfer_encoding) {
-        (Some(_), Some(_)) => Err(ParseError::ContentLengthWithTransferEncoding),
-        (None, Some(encoding)) => {
-            if !several_encodings && encoding.eq_ignore_ascii_case("chunked") {
-                Ok(BodyFraming::Chunked)
-            } else {
-                Err(ParseError::UnsupportedTransferEncoding)
-            }
-        }
-        (Some(length), None) => Ok(BodyFraming::Length(length)),
-        (None, None) => Ok(BodyFraming::None),
-    }
-}
-
 /// Parses a `Content-Length` value: one or more ASCII digits, nothing else, no overflow.
-pub fn parse_content_length(value: &str) -> Result<u64, ParseError> {
-    parse_content_length_bytes(value.as_bytes())
-}
-
 fn parse_content_length_bytes(value: &[u8]) -> Result<u64, ParseError> {
     if value.is_empty() || !value.iter().all(|byte| byte.is_ascii_digit()) {
         return Err(ParseError::InvalidContentLength);

@@ -106,7 +106,7 @@ fn keep_alive_requests_through_readiness_mode() {
             format!("/{index}").as_bytes()
         );
     }
-    let response = client.request("GET /last HTTP/1.1\nConnection: close\n\n");
+    let response = client.request("GET /last HTTP/1.1\nHost: x\nConnection: close\n\n");
     assert_eq!(response.body, b"/last");
     assert!(client.is_closed());
 }

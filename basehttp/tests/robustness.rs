@@ -99,7 +99,7 @@ fn content_length_body_is_echoed_and_bounded() {
     let server = start(Echo::new());
     let mut client = Client::new(server.port);
     let response = client
-        .request("POST /echo HTTP/1.1\nContent-Length: 11\n\nhello worldGET /next HTTP/1.1\n\n");
+        .request("POST /echo HTTP/1.1\nHost: x\nContent-Length: 11\n\nhello worldGET /next HTTP/1.1\nHost: x\n\n");
     assert_eq!(response.body, b"hello world");
     let next = support::read_response(&mut client.reader).expect("pipelined response");
     assert_eq!(next.body, b"/next");
@@ -110,26 +110,33 @@ fn chunked_body_is_decoded_with_trailers() {
     let server = start(Echo::new());
     let mut client = Client::new(server.port);
     let response = client.request(
-        "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\n\n5;ext=1\nhello\n6\n world\n0\nChecksum: 42\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n5;ext=1\nhello\n6\n world\n0\nChecksum: 42\n\n",
     );
     assert_eq!(response.status(), 200);
     assert_eq!(response.body, b"hello world [42]");
-    assert_eq!(client.request("GET /after HTTP/1.1\n\n").body, b"/after");
+    assert_eq!(
+        client.request("GET /after HTTP/1.1\nHost: x\n\n").body,
+        b"/after"
+    );
 }
 
 #[test]
 fn unread_body_is_drained_before_the_next_request() {
     let server = start(Echo::new());
     let mut client = Client::new(server.port);
-    let response =
-        client.request("POST /ignore HTTP/1.1\nContent-Length: 26\n\nGET /smuggled HTTP/1.1\n\n");
+    let response = client.request(
+        "POST /ignore HTTP/1.1\nHost: x\nContent-Length: 26\n\nGET /smuggled HTTP/1.1\n\n",
+    );
     assert_eq!(response.body, b"ignored");
-    let next = client.request("GET /real HTTP/1.1\n\n");
+    let next = client.request("GET /real HTTP/1.1\nHost: x\n\n");
     assert_eq!(next.body, b"/real");
-    let chunked =
-        client.request("POST /ignore HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n");
+    let chunked = client
+        .request("POST /ignore HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n");
     assert_eq!(chunked.body, b"ignored");
-    assert_eq!(client.request("GET /last HTTP/1.1\n\n").body, b"/last");
+    assert_eq!(
+        client.request("GET /last HTTP/1.1\nHost: x\n\n").body,
+        b"/last"
+    );
 }
 
 #[test]
@@ -139,7 +146,7 @@ fn body_over_the_drain_limit_closes_the_connection() {
     let server = start(handler);
     let mut client = Client::new(server.port);
     let response = client.request(&format!(
-        "POST /ignore HTTP/1.1\nContent-Length: 100\n\n{}",
+        "POST /ignore HTTP/1.1\nHost: x\nContent-Length: 100\n\n{}",
         "x".repeat(100)
     ));
     assert_eq!(response.body, b"ignored");
@@ -150,13 +157,13 @@ fn body_over_the_drain_limit_closes_the_connection() {
 fn smuggling_shapes_get_400() {
     let server = start(Echo::new());
     let shapes = [
-        "POST /echo HTTP/1.1\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n",
-        "POST /echo HTTP/1.1\nContent-Length: 3\nContent-Length: 4\n\nabcd",
-        "POST /echo HTTP/1.1\nContent-Length: 3\nContent-Length: 3\n\nabc",
-        "POST /echo HTTP/1.1\nContent-Length: -3\n\n",
-        "POST /echo HTTP/1.1\nContent-Length: 3, 3\n\nabc",
-        "POST /echo HTTP/1.1\nContent-Length : 3\n\nabc",
-        "POST /echo HTTP/1.1\nTransfer-Encoding : chunked\n\n0\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length: 3\nContent-Length: 4\n\nabcd",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length: 3\nContent-Length: 3\n\nabc",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length: -3\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length: 3, 3\n\nabc",
+        "POST /echo HTTP/1.1\nHost: x\nContent-Length : 3\n\nabc",
+        "POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding : chunked\n\n0\n\n",
         "POST /echo HTTP/1.1\nHost: a\n Transfer-Encoding: chunked\n\n0\n\n",
     ];
     for shape in shapes {
@@ -169,7 +176,7 @@ fn smuggling_shapes_get_400() {
     }
     let bare_cr = exchange_raw(
         server.port,
-        b"POST /echo HTTP/1.1\r\nX: a\rTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nX: a\rTransfer-Encoding: chunked\r\n\r\n",
     );
     assert!(bare_cr.starts_with("HTTP/1.1 400 "), "{bare_cr}");
 }
@@ -180,7 +187,7 @@ fn transfer_encoding_other_than_chunked_gets_501() {
     for encoding in ["gzip", "gzip, chunked", "identity", "chunked, gzip"] {
         let response = exchange(
             server.port,
-            &format!("POST /echo HTTP/1.1\nTransfer-Encoding: {encoding}\n\n"),
+            &format!("POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: {encoding}\n\n"),
         );
         assert!(
             response.starts_with("HTTP/1.1 501 Unsupported Transfer-Encoding"),
@@ -194,7 +201,7 @@ fn malformed_chunk_size_closes_the_connection() {
     let server = start(Echo::new());
     let response = exchange(
         server.port,
-        "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\n\n0x5\nhello\n0\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n0x5\nhello\n0\n\n",
     );
     assert!(
         response.starts_with("HTTP/1.1 400 Bad request body\r\n"),
@@ -202,7 +209,7 @@ fn malformed_chunk_size_closes_the_connection() {
     );
     let overflow = exchange(
         server.port,
-        "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\n\n10000000000000000\nx\n0\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n10000000000000000\nx\n0\n\n",
     );
     assert!(
         overflow.starts_with("HTTP/1.1 400 Bad request body\r\n"),
@@ -214,7 +221,7 @@ fn malformed_chunk_size_closes_the_connection() {
 fn send_header_refuses_crlf() {
     let server = start(Echo::new());
     let mut client = Client::new(server.port);
-    let response = client.request("GET /inject HTTP/1.1\n\n");
+    let response = client.request("GET /inject HTTP/1.1\nHost: x\n\n");
     assert_eq!(response.body, b"refused");
     assert!(response.header("Set-Cookie").is_none());
     assert!(response.header("X-Injected").is_none());
@@ -227,7 +234,10 @@ fn idle_connection_times_out() {
     let log = handler.log.clone();
     let server = start(handler);
     let mut client = Client::new(server.port);
-    assert_eq!(client.request("GET /first HTTP/1.1\n\n").body, b"/first");
+    assert_eq!(
+        client.request("GET /first HTTP/1.1\nHost: x\n\n").body,
+        b"/first"
+    );
     let started = Instant::now();
     assert!(client.is_closed());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -247,7 +257,7 @@ fn slow_head_hits_the_head_deadline() {
     let started = Instant::now();
     // A slowloris client: one byte every 50 ms, each well inside the idle timeout.
     let mut closed = false;
-    for byte in b"GET / HTTP/1.1\r\nX-Slow: "
+    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
         .iter()
         .chain(b"a".repeat(200).iter())
     {
@@ -274,12 +284,12 @@ fn slow_head_hits_the_head_deadline() {
 #[test]
 fn panicking_hook_answers_500_and_the_server_keeps_serving() {
     let server = start(Echo::new());
-    let response = exchange(server.port, "GET /panic HTTP/1.1\n\n");
+    let response = exchange(server.port, "GET /panic HTTP/1.1\nHost: x\n\n");
     assert!(
         response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
         "{response}"
     );
-    let after_output = exchange(server.port, "GET /partial-then-panic HTTP/1.1\n\n");
+    let after_output = exchange(server.port, "GET /partial-then-panic HTTP/1.1\nHost: x\n\n");
     assert!(
         after_output.starts_with("HTTP/1.1 200 OK\r\n"),
         "{after_output}"
@@ -287,7 +297,9 @@ fn panicking_hook_answers_500_and_the_server_keeps_serving() {
     assert!(after_output.ends_with("partial"), "{after_output}");
     let mut client = Client::new(server.port);
     assert_eq!(
-        client.request("GET /still-alive HTTP/1.1\n\n").body,
+        client
+            .request("GET /still-alive HTTP/1.1\nHost: x\n\n")
+            .body,
         b"/still-alive"
     );
 }
@@ -338,7 +350,7 @@ fn http_1_0_keep_alive_and_1_1_close_follow_python() {
     );
     assert_eq!(
         client
-            .request("GET /b HTTP/1.1\nConnection: close\n\n")
+            .request("GET /b HTTP/1.1\nHost: x\nConnection: close\n\n")
             .body,
         b"/b"
     );
@@ -354,7 +366,7 @@ fn connection_loop_runs_over_any_byte_stream() {
     use basehttp::{serve_connection, ConnectionInfo};
     use socketserver::Address;
     let handler = Echo::new();
-    let input = b"GET /one HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz";
+    let input = b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz";
     let mut output = Vec::new();
     let address = Address::Inet("127.0.0.1:1".parse().expect("address"));
     let info = ConnectionInfo {
@@ -416,7 +428,9 @@ fn pool_mode_serves_through_http_server() {
             std::thread::spawn(move || {
                 let mut client = Client::new(port);
                 client
-                    .request(&format!("GET /{index} HTTP/1.1\nConnection: close\n\n"))
+                    .request(&format!(
+                        "GET /{index} HTTP/1.1\nHost: x\nConnection: close\n\n"
+                    ))
                     .body
             })
         })

@@ -93,24 +93,25 @@ fn echo_http_serves_echoes_survives_panics_and_stops_on_sigint() {
         server.banner.trim_end(),
         format!("Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ...")
     );
-    let home = server.request("GET / HTTP/1.1\nConnection: close\n\n");
+    let home = server.request("GET / HTTP/1.1\nHost: x\nConnection: close\n\n");
     assert!(home.starts_with("HTTP/1.1 200 OK\r\n"), "{home}");
     assert!(home.contains("Hello Python World"));
-    let missing = server.request("GET /nothing HTTP/1.1\nConnection: close\n\n");
+    let missing = server.request("GET /nothing HTTP/1.1\nHost: x\nConnection: close\n\n");
     assert!(
         missing.starts_with("HTTP/1.1 404 File not found\r\n"),
         "{missing}"
     );
-    let echo = server.request("POST /echo HTTP/1.1\nContent-Length: 5\nConnection: close\n\nhello");
+    let echo = server
+        .request("POST /echo HTTP/1.1\nHost: x\nContent-Length: 5\nConnection: close\n\nhello");
     assert!(
         echo.starts_with("HTTP/1.1 200 OK\r\n") && echo.ends_with("\r\n\r\nhello"),
         "{echo}"
     );
     let chunked = server.request(
-        "POST /echo HTTP/1.1\nTransfer-Encoding: chunked\nConnection: close\n\n3\nabc\n0\n\n",
+        "POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\nConnection: close\n\n3\nabc\n0\n\n",
     );
     assert!(chunked.ends_with("\r\n\r\nabc"), "{chunked}");
-    let panic = server.request("GET /panic HTTP/1.1\n\n");
+    let panic = server.request("GET /panic HTTP/1.1\nHost: x\n\n");
     assert!(panic.starts_with("HTTP/1.1 500 "), "{panic}");
     let again = server.request("GET / HTTP/1.0\n\n");
     assert!(again.contains("Hello Python World"), "{again}");
@@ -150,23 +151,23 @@ fn getpost_server_serves_files_forms_and_refuses_other_methods() {
         &["0", "-d", directory.to_str().expect("utf-8 path")],
     );
 
-    let page = server.request("GET /page.html HTTP/1.1\n\n");
+    let page = server.request("GET /page.html HTTP/1.1\nHost: x\n\n");
     assert!(page.starts_with("HTTP/1.0 200 OK\r\n"), "{page}");
     assert!(page.contains("Content-Type: text/html\r\n") && page.contains("Connection: close\r\n"));
     assert!(page.ends_with("<p>page</p>"));
-    let missing = server.request("GET /missing.html HTTP/1.1\n\n");
+    let missing = server.request("GET /missing.html HTTP/1.1\nHost: x\n\n");
     assert!(missing.starts_with("HTTP/1.0 404 "), "{missing}");
     assert!(missing.contains("Connection: close\r\n") && missing.contains("<html"));
-    let secret = server.request("GET /secret.txt HTTP/1.1\n\n");
+    let secret = server.request("GET /secret.txt HTTP/1.1\nHost: x\n\n");
     assert!(secret.starts_with("HTTP/1.0 403 "), "{secret}");
-    let escape = server.request("GET /../etc/passwd HTTP/1.1\n\n");
+    let escape = server.request("GET /../etc/passwd HTTP/1.1\nHost: x\n\n");
     assert!(escape.starts_with("HTTP/1.0 404 "), "{escape}");
-    let form = server.request("POST /anything HTTP/1.1\nContent-Length: 4\n\na=bc");
+    let form = server.request("POST /anything HTTP/1.1\nHost: x\nContent-Length: 4\n\na=bc");
     assert!(
         form.starts_with("HTTP/1.0 200 OK\r\n") && form.contains("<form"),
         "{form}"
     );
-    let delete = server.request("DELETE /page.html HTTP/1.1\n\n");
+    let delete = server.request("DELETE /page.html HTTP/1.1\nHost: x\n\n");
     assert!(
         delete.starts_with("HTTP/1.0 405 Method Not Allowed\r\n"),
         "{delete}"

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, set_access_log, tls_server_config, AccessLog, BaseHttpRequestHandler,
-    HttpServer, Limits, ThreadingHttpServer,
+    serve_until_interrupted, set_access_log, AccessLog, BaseHttpRequestHandler, HttpServer, Limits,
+    ThreadingHttpServer,
 };
 use socketserver::{Address, Mode, ServerConfig};
 
@@ -34,11 +34,15 @@ impl CommandLine {
         }
     }
 
-    /// The connection limits with `--timeout` applied to both the idle time and the request-head deadline.
+    /// The connection limits with `--timeout` applied to both the idle time and the request-head deadline,
+    /// and `--max-body-size` to every request body.
     pub fn limits(&self, mut limits: Limits) -> Limits {
         if self.timeout.is_some() {
             limits.idle_timeout = self.timeout;
             limits.head_timeout = self.timeout;
+        }
+        if let Some(limit) = self.body_limit() {
+            limits.max_body_size = limit;
         }
         limits
     }
@@ -124,12 +128,18 @@ fn serve<H: BaseHttpRequestHandler>(
         Address::Unix(_) => address,
     };
     let server = match &command.tls_cert {
+        #[cfg(feature = "tls")]
         Some(certificate) => {
             let password = command.tls_password()?;
-            let tls =
-                tls_server_config(certificate, command.tls_key.as_deref(), password.as_deref())?;
+            let tls = basehttp::tls_server_config(
+                certificate,
+                command.tls_key.as_deref(),
+                password.as_deref(),
+            )?;
             HttpServer::with_tls(address, handler, tls, config)
         }
+        #[cfg(not(feature = "tls"))]
+        Some(_) => return Err("--tls-cert: this build has no TLS (the `tls` feature)".into()),
         None => HttpServer::with_config(address, handler, config),
     }
     .map_err(|error| bind_error(address, error))?;

@@ -66,14 +66,19 @@
 //! # Where this does better than Python
 //!
 //! - `Range` requests (206, multipart, 416), `ETag`, and every conditional request of RFC 9110, not only `If-Modified-Since`.
-//! - Names that are not UTF-8 are listed with links that lead back to them, and raw UTF-8 in a request line finds its file ([`translate_path_bytes`]).
-//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters.
+//! - Names that are not UTF-8 are listed with links that lead back to them, percent-encoded ([`translate_path_bytes`]).
+//!   A raw byte outside ASCII, a raw `#` or another byte RFC 3986 does not allow in a request-target is refused with 400 by basehttp,
+//!   where Python reads the line as Latin-1 (and looks for a garbled name) or cuts the path at `#`.
+//! - The directory redirect can never point to another host, whatever the path's leading slashes, backslashes or control characters,
+//!   nor for an absolute-form request (`GET http://other.example/dir`): its Location is the path alone.
 //! - File bodies go out with `sendfile(2)` on plain TCP; only regular files are opened (a FIFO cannot block a thread).
 //! - Times before 1970 or after 9999 are formatted instead of panicking; connections have timeouts by default (basehttp's [`Limits`](basehttp::Limits)).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
 mod command;
 mod conditional;
 mod handler;
@@ -84,10 +89,12 @@ mod range;
 mod small_files;
 mod url_path;
 
+#[cfg(feature = "cli")]
 pub use cli::{
     banner, CommandLine, UsageError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS, DEFAULT_PORT,
     LISTEN_BACKLOG,
 };
+#[cfg(feature = "cli")]
 pub use command::{serve_command, serve_command_threaded};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,

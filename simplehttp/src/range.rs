@@ -435,7 +435,8 @@ mod tests {
             ByteRange { start: 0, end: 4 },
             ByteRange { start: 90, end: 99 },
         ];
-        let layout = MultipartByteranges::new("XYZ", "text/plain", 100, ranges);
+        let layout = MultipartByteranges::new("XYZ", "text/plain", 100, ranges.clone());
+        assert_eq!(layout.ranges(), &ranges[..]);
         let mut body = Vec::new();
         layout
             .write_to(&mut Cursor::new(&content), &mut body)

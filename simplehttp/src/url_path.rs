@@ -94,16 +94,18 @@ pub fn path_ends_with_slash(path: &Path) -> bool {
     text.ends_with(b"/") || (cfg!(windows) && text.ends_with(b"\\"))
 }
 
-#[cfg(unix)]
+/// A segment's bytes as a path: as they are on Unix, where a name is any bytes; elsewhere as (lossy) UTF-8.
 fn segment_to_path(segment: Vec<u8>) -> PathBuf {
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(OsString::from_vec(segment))
-}
-
-#[cfg(not(unix))]
-fn segment_to_path(segment: Vec<u8>) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+    #[cfg(unix)]
+    {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(OsString::from_vec(segment))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+    }
 }
 
 /// The `Location` of the 301 that sends a directory asked for without a trailing slash to the same path with one.
@@ -124,6 +126,9 @@ pub fn directory_redirect_location(request_path: &str) -> String {
         .collect();
     // Like `urlsplit`, and like browsers, leading C0 controls and spaces are not part of the URL.
     let cleaned = cleaned.trim_start_matches(|character: char| character <= ' ');
+    // basehttp gives hooks the origin form of an absolute-form target; a path that still names a scheme and host
+    // (from a caller of its own) keeps only its path, so the Location stays on this site.
+    let cleaned = strip_scheme_and_authority(cleaned);
     let (before_fragment, fragment) = cleaned.split_once('#').unwrap_or((cleaned, ""));
     let (path, query) = before_fragment
         .split_once('?')
@@ -149,6 +154,20 @@ pub fn directory_redirect_location(request_path: &str) -> String {
         location.push_str(fragment);
     }
     location
+}
+
+/// `path` without a leading `scheme://authority` (RFC 3986 section 3), or as it is when it does not start with one.
+fn strip_scheme_and_authority(path: &str) -> &str {
+    let scheme_length = path
+        .find(|character: char| !(character.is_ascii_alphanumeric() || "+-.".contains(character)))
+        .unwrap_or(path.len());
+    let starts_with_letter = path.starts_with(|character: char| character.is_ascii_alphabetic());
+    match path[scheme_length..].strip_prefix("://") {
+        Some(rest) if starts_with_letter => {
+            &rest[rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len())..]
+        }
+        _ => path,
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +255,20 @@ mod tests {
         );
     }
 
+    // Outside Windows a colon or a backslash is an ordinary byte of a name, and a backslash never ends a path as a slash does.
+    #[cfg(unix)]
+    #[test]
+    fn colons_and_backslashes_are_ordinary_bytes_outside_windows() {
+        check("/c:/a:b/c%5Cd", "/srv/root/c:/a:b/c\\d");
+        check("/x\\/", "/srv/root/x\\/");
+        assert!(!path_ends_with_slash(Path::new("/srv/root/a\\")));
+        assert!(path_ends_with_slash(Path::new("/srv/root/a/")));
+        assert_eq!(
+            safe_segments("/c:x/d\\e"),
+            vec![b"c:x".to_vec(), b"d\\e".to_vec()]
+        );
+    }
+
     // Mirrors test_httpservers: SimpleHTTPRequestHandlerTestCase.test_windows_colon (only Windows reads `c:` and `\` as separators).
     #[cfg(windows)]
     #[test]
@@ -311,6 +344,22 @@ mod tests {
         check_redirect("/\\evil.example", "/evil.example/");
         check_redirect("\\\\evil.example", "/evil.example/");
         check_redirect("///?q", "/?q");
+    }
+
+    #[test]
+    fn redirect_of_an_absolute_uri_keeps_only_its_path() {
+        check_redirect("http://evil.example/dir", "/dir/");
+        check_redirect("HTTPS://evil.example:443/dir?q#f", "/dir/?q#f");
+        check_redirect("http://evil.example", "/");
+        check_redirect("http://evil.example?q", "/?q");
+        check_redirect("http://evil.example//other.example/x", "/other.example/x/");
+        check_redirect("http://evil.example\\other.example", "/other.example/");
+        check_redirect("svn+ssh.1://h/x", "/x/");
+        // Not a scheme and an authority: kept as a path.
+        check_redirect("/http://evil.example/x", "/http://evil.example/x/");
+        check_redirect("1http://evil.example/x", "1http://evil.example/x/");
+        check_redirect("a:b/c", "a:b/c/");
+        check_redirect("ht!tp://x/y", "ht!tp://x/y/");
     }
 
     #[test]

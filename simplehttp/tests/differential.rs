@@ -222,9 +222,12 @@ enum Known {
     /// (its crate docs: "names that are not UTF-8 are listed with links that lead back to them");
     /// Python's `unquote(errors='surrogatepass')` fails, it falls back to U+FFFD and answers 404.
     NonUtf8PercentEncoded,
-    /// Raw bytes outside ASCII in the request line (UTF-8 or not): simplehttp takes them as the name's bytes and finds the file
-    /// (its docs: "raw UTF-8 in a request line finds its file"); Python reads them as Latin-1, looks for a garbled name and answers 404.
+    /// Raw bytes outside ASCII in the request line (UTF-8 or not): basehttp refuses them in a request-target with 400 (RFC 3986);
+    /// Python reads them as Latin-1, looks for a garbled name and answers 404.
     RawNonAscii,
+    /// A raw `#` in the request-target: basehttp refuses it with 400, since a request never carries a fragment and two readers
+    /// of the path could disagree on where it ends; Python cuts the path at `#` and serves it.
+    RawFragment,
     /// `%2f` at the end of a path: simplehttp counts it as a trailing slash, as python-stack.md §3 and newer Python do;
     /// Python 3.11 does not: it redirects a directory to `<path>%2f/` and serves a file asked for as `<file>%2f`.
     /// Either Python agrees with simplehttp (then the answers must be equal) or it gives exactly the older answer.
@@ -311,9 +314,7 @@ fn corpus() -> Vec<Case> {
     for target in [
         "/",
         "/?x=1",
-        "/#fragment",
         "/notes.txt?x=1",
-        "/notes.txt#part",
         // Leading double slashes, which Python collapses against open redirects.
         "//site",
         "//site?x=1",
@@ -365,6 +366,8 @@ fn corpus() -> Vec<Case> {
     cases.push(case("GET", b"/caf%E9.txt").known(Known::NonUtf8PercentEncoded));
     cases.push(case("GET", b"/caf\xe9.txt").known(Known::RawNonAscii));
     cases.push(case("GET", format!("/{UTF8_NAME}")).known(Known::RawNonAscii));
+    cases.push(case("GET", b"/#fragment").known(Known::RawFragment));
+    cases.push(case("GET", b"/notes.txt#part").known(Known::RawFragment));
     for target in [
         "/site%2f",
         "/site%2F",
@@ -777,10 +780,12 @@ fn check_known(
         String::from_utf8_lossy(current.target.strip_prefix(b"/").unwrap_or(&current.target))
             .into_owned();
     let (python_ok, simple_ok) = match known {
-        Known::NonUtf8PercentEncoded | Known::RawNonAscii => (
+        Known::NonUtf8PercentEncoded => (
             python.status == 404,
             simple.status == 200 && (simple.body == b"not UTF-8\n" || simple.body == b"UTF-8\n"),
         ),
+        Known::RawNonAscii => (python.status == 404, simple.status == 400),
+        Known::RawFragment => (python.status == 200, simple.status == 400),
         Known::IfNoneMatchStar => (
             python.status == 200 && python.body == NOTES,
             simple.status == 304 && simple.body.is_empty(),

@@ -5,8 +5,10 @@
 mod bench;
 mod browser;
 mod ci;
+mod features;
 mod fuzz;
 mod machine;
+mod mutants;
 mod shell;
 mod soak;
 mod test;
@@ -34,6 +36,11 @@ const TASKS: &[Task] = &[
         run: ci::run,
     },
     Task {
+        name: "features",
+        summary: "each library crate linted and tested with --no-default-features and with --all-features",
+        run: features::run,
+    },
+    Task {
         name: "bench",
         summary: "load harness against python3 and nginx (wrk), plus criterion benches",
         run: bench::run,
@@ -54,9 +61,14 @@ const TASKS: &[Task] = &[
         run: soak::stalls::run,
     },
     Task {
+        name: "mutants",
+        summary: "[FILE]... [--in-diff [BASE]] [--max N] [--in-place] [-- ARGS]: cargo-mutants -j 1, fails on a missed mutant",
+        run: mutants::run,
+    },
+    Task {
         name: "fuzz",
         summary:
-            "cargo +nightly fuzz: [TARGET] [--runs N], -jobs=1, fails on a crash (not part of ci)",
+            "cargo fuzz (stable, RUSTC_BOOTSTRAP=1): [TARGET] [--runs N] [--seconds S], -jobs=1, fails on a crash",
         run: fuzz::run,
     },
 ];

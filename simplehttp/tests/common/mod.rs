@@ -71,11 +71,13 @@ pub fn serve_quietly(handler: SimpleHttpRequestHandler) -> Serving {
 }
 
 /// The `simplehttp` command running as a child process; killed when dropped.
+#[cfg(feature = "cli")]
 pub struct Command {
     pub child: std::process::Child,
     pub port: u16,
 }
 
+#[cfg(feature = "cli")]
 impl Drop for Command {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -83,6 +85,7 @@ impl Drop for Command {
     }
 }
 
+#[cfg(feature = "cli")]
 impl Command {
     /// Starts `simplehttp 0 -b 127.0.0.1 ARGUMENTS -d DIRECTORY` and reads its port from the banner.
     pub fn start(
