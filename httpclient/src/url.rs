@@ -49,38 +49,32 @@ impl Url {
 
     /// A connection to this URL's host: plain for `http`, TLS (with the system's root certificates) for `https`.
     pub fn connection(&self, config: Config) -> Result<HttpConnection> {
-        self.connect_with(config, None)
+        if self.scheme == "https" {
+            #[cfg(feature = "tls")]
+            return Ok(
+                crate::https::HttpsConnection::with_config(&self.netloc, config)?.into_inner(),
+            );
+            #[cfg(not(feature = "tls"))]
+            return Err(Error::InvalidUrl(
+                "https needs httpclient's tls feature".to_string(),
+            ));
+        }
+        HttpConnection::with_config(&self.netloc, config)
     }
 
-    /// A connection to this URL's host trusting what `tls` trusts when the scheme is `https` (Python's `urlopen(url, context=context)`).
+    /// Like [`connection`](Self::connection), trusting what `tls` trusts when the scheme is `https`
+    /// (Python's `urlopen(url, context=context)`).
     #[cfg(feature = "tls")]
     pub fn connection_with_context(
         &self,
         config: Config,
         tls: &crate::tls::TlsConfig,
     ) -> Result<HttpConnection> {
-        self.connect_with(config, Some(tls))
-    }
-
-    fn connect_with(
-        &self,
-        config: Config,
-        #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsConfig>,
-        #[cfg(not(feature = "tls"))] _tls: Option<std::convert::Infallible>,
-    ) -> Result<HttpConnection> {
         if self.scheme == "https" {
-            #[cfg(feature = "tls")]
-            return Ok(match tls {
-                Some(tls) => {
-                    crate::https::HttpsConnection::with_context(&self.netloc, config, tls)?
-                }
-                None => crate::https::HttpsConnection::with_config(&self.netloc, config)?,
-            }
-            .into_inner());
-            #[cfg(not(feature = "tls"))]
-            return Err(Error::InvalidUrl(
-                "https needs httpclient's tls feature".to_string(),
-            ));
+            return Ok(
+                crate::https::HttpsConnection::with_context(&self.netloc, config, tls)?
+                    .into_inner(),
+            );
         }
         HttpConnection::with_config(&self.netloc, config)
     }

@@ -425,3 +425,24 @@ fn a_plain_http_server_on_the_port_is_named_as_the_likely_cause() {
         "{message}"
     );
 }
+
+// A server that closes the connection during the handshake: nothing was sent, so it is a connect error naming the address.
+#[test]
+fn a_server_closing_during_the_handshake_is_a_connect_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut hello = [0; 512];
+        let _ = socket.read(&mut hello);
+    });
+    let error = fetch(address, Some("localhost"), &TlsConfig::new()).unwrap_err();
+    server.join().unwrap();
+    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(error.is_connect() && !error.is_tls(), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("cannot connect to localhost:{}: ", address.port())),
+        "{message}"
+    );
+}

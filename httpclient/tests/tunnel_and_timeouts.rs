@@ -156,7 +156,7 @@ fn write_timeout_names_itself() {
 
 // Mirrors test_httplib: BasicTest.test_host_port's failure side: a refused connection is an OSError.
 #[test]
-fn refused_connection_is_io_error() {
+fn refused_connection_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
