@@ -400,6 +400,7 @@ fn a_ca_file_that_cannot_be_used_says_why() {
 }
 
 // https:// to a port that speaks plain HTTP: the handshake fails, and the message says what is likely.
+// (No certificate is checked, so the test needs no root certificates on the machine.)
 #[test]
 fn a_plain_http_server_on_the_port_is_named_as_the_likely_cause() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -410,7 +411,12 @@ fn a_plain_http_server_on_the_port_is_named_as_the_likely_cause() {
         let _ = socket.read(&mut hello);
         let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
     });
-    let error = fetch(address, Some("localhost"), &TlsConfig::new()).unwrap_err();
+    let error = fetch(
+        address,
+        Some("localhost"),
+        &TlsConfig::danger_accept_invalid_certs(),
+    )
+    .unwrap_err();
     server.join().unwrap();
     assert!(matches!(error, Error::Handshake { .. }), "{error:?}");
     assert!(error.is_tls() && error.is_connect() && !error.is_certificate());
@@ -436,7 +442,12 @@ fn a_server_closing_during_the_handshake_is_a_connect_error() {
         let mut hello = [0; 512];
         let _ = socket.read(&mut hello);
     });
-    let error = fetch(address, Some("localhost"), &TlsConfig::new()).unwrap_err();
+    let error = fetch(
+        address,
+        Some("localhost"),
+        &TlsConfig::danger_accept_invalid_certs(),
+    )
+    .unwrap_err();
     server.join().unwrap();
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
     assert!(error.is_connect() && !error.is_tls(), "{error}");
