@@ -1,7 +1,7 @@
 //! Requests per second over one keep-alive connection, for httpclient, ureq and a floor, against the same server,
 //! with each client's own CPU time per request.
 //!
-//! `BENCH_URL=http://127.0.0.1:8080/ cargo bench -p httpclient --bench keepalive` measures a server of your choice
+//! `BENCH_URL=http://127.0.0.1:8080/ cargo bench -p pyhttp-httpclient --bench keepalive` measures a server of your choice
 //! (nginx in `cargo xtask bench`); without `BENCH_URL` a small built-in keep-alive server on 127.0.0.1:0 is used,
 //! in this process (so the CPU figures then include the server's).
 //! `BENCH_REQUESTS` sets the number of requests per client (default 20000).

@@ -2,7 +2,7 @@
 //!
 //! Each iteration is one whole request: the client connects, sends a byte, reads the echoed byte and closes.
 //! Criterion's throughput figure (elements per second) is connections per second.
-//! Run: `cargo bench -p socketserver -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p pyhttp-socketserver -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
 use std::io::{self, Read, Write};

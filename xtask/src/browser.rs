@@ -128,12 +128,12 @@ fn build_simplehttp() -> Result<PathBuf, String> {
     command.args([
         "build",
         "--package",
-        "simplehttp",
+        "pyhttp-simplehttp",
         "--bin",
         "simplehttp",
         "--message-format=json-render-diagnostics",
     ]);
-    eprintln!("$ cargo build --package simplehttp --bin simplehttp");
+    eprintln!("$ cargo build --package pyhttp-simplehttp --bin simplehttp");
     let output = command
         .stderr(Stdio::inherit())
         .output()

@@ -5,11 +5,11 @@ use crate::shell::{cargo, exec, have};
 
 /// The crates a user can depend on, in dependency order.
 const CRATES: &[&str] = &[
-    "socketserver",
-    "basehttp",
-    "simplehttp",
-    "cgihttp",
-    "httpclient",
+    "pyhttp-socketserver",
+    "pyhttp-basehttp",
+    "pyhttp-simplehttp",
+    "pyhttp-cgihttp",
+    "pyhttp-httpclient",
 ];
 
 pub fn run(extra: &[String]) -> Result<(), String> {

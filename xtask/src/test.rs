@@ -2,7 +2,7 @@
 //!
 //! Unit and integration tests, example smoke tests (the `examples` package's tests start the built examples) and doc tests.
 //! Benches are left to `cargo xtask bench`: a `harness = false` bench is not a test binary.
-//! Extra arguments go to the test runner, so `cargo xtask test -p basehttp` narrows the run.
+//! Extra arguments go to the test runner, so `cargo xtask test -p pyhttp-basehttp` narrows the run.
 
 use crate::shell::{cargo, exec, have};
 
