@@ -201,6 +201,30 @@ fn read_line_bounded<R: BufRead>(
     }
 }
 
+/// Writes `data` as one chunk of a `Transfer-Encoding: chunked` body (RFC 9112 section 7.1): its size in hexadecimal,
+/// CRLF, the bytes, CRLF. Nothing is written for empty data, which would end the body; [`write_last_chunk`] does that.
+///
+/// # Errors
+///
+/// The writer's error.
+pub fn write_chunk<W: io::Write + ?Sized>(writer: &mut W, data: &[u8]) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    write!(writer, "{:x}\r\n", data.len())?;
+    writer.write_all(data)?;
+    writer.write_all(b"\r\n")
+}
+
+/// Ends a chunked body: the last chunk and the empty trailer section (`0` CRLF CRLF).
+///
+/// # Errors
+///
+/// The writer's error.
+pub fn write_last_chunk<W: io::Write + ?Sized>(writer: &mut W) -> io::Result<()> {
+    writer.write_all(b"0\r\n\r\n")
+}
+
 /// A reader that yields exactly `length` bytes of the inner reader, then end of file.
 ///
 /// The connection closing early is an `UnexpectedEof` error rather than a silent short body.
@@ -548,6 +572,24 @@ mod tests {
             }
             (result, expected) => panic!("input {input:?}: got {result:?}, expected {expected:?}"),
         }
+    }
+
+    #[test]
+    fn written_chunks_decode_to_the_same_bytes() {
+        let mut body = Vec::new();
+        for part in [&b"hello "[..], b"", b"world", &[b'x'; 300]] {
+            write_chunk(&mut body, part).unwrap();
+        }
+        write_last_chunk(&mut body).unwrap();
+        assert!(body.starts_with(b"6\r\nhello \r\n5\r\nworld\r\n12c\r\n"));
+        assert!(body.ends_with(b"\r\n0\r\n\r\n"));
+        let mut decoded = Vec::new();
+        let mut reader = Body::new(&body[..], BodyFraming::Chunked);
+        reader.read_to_end(&mut decoded).unwrap();
+        let mut expected = b"hello world".to_vec();
+        expected.extend_from_slice(&[b'x'; 300]);
+        assert_eq!(decoded, expected);
+        assert!(reader.is_done());
     }
 
     #[test]

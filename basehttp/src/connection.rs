@@ -4,6 +4,7 @@
 //! and keeps the connection usable: an unread body is drained (up to a limit) before the next request,
 //! heads and idle connections are bounded in time, and a panicking hook costs only its own request.
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::net::Shutdown;
 use std::panic::{self, AssertUnwindSafe};
@@ -35,25 +36,25 @@ pub struct ConnectionInfo {
     pub plain: bool,
 }
 
-/// Serves HTTP requests on one connection until it closes (Python's `handle()`).
+/// Serves HTTP requests on one connection until it closes (Python's `handle()`), on the calling thread.
 ///
-/// `reader` and `writer` are the two directions of the connection: the socket itself for plain TCP,
-/// or the halves of a TLS session. Output is buffered and flushed after each hook returns.
-pub fn serve_connection<R: Read, W: Write>(
+/// `stream` is the connection: `&Stream` for a plain socket, a TLS session over one (`rustls::StreamOwned`), or any
+/// `Read + Write` double. Output is buffered and flushed after each hook returns.
+pub fn serve_connection<S: Read + Write>(
     handler: &dyn BaseHttpRequestHandler,
-    reader: R,
-    writer: W,
+    stream: S,
     info: ConnectionInfo,
 ) -> io::Result<()> {
+    let stream = RefCell::new(stream);
     let result = Connection {
         handler,
         limits: handler.limits(),
         input: Input {
-            inner: reader,
+            inner: Half(&stream),
             buffer: InputBuffer::lend(),
         },
         sink: BlockingSink {
-            output: BufWriter::with_capacity(BUFFER_SIZE, writer),
+            output: BufWriter::with_capacity(BUFFER_SIZE, Half(&stream)),
             socket: if info.plain {
                 info.socket.as_ref()
             } else {
@@ -73,6 +74,25 @@ pub fn serve_connection<R: Read, W: Write>(
             Ok(())
         }
         other => other,
+    }
+}
+
+/// One direction of the connection's stream: the loop reads and writes it in turn, on one thread.
+struct Half<'a, S>(&'a RefCell<S>);
+
+impl<S: Read> Read for Half<'_, S> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buffer)
+    }
+}
+
+impl<S: Write> Write for Half<'_, S> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buffer)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
     }
 }
 

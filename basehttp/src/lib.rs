@@ -133,8 +133,8 @@ mod text;
 mod tls;
 
 pub use body::{
-    parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
-    MAX_CHUNK_LINE,
+    parse_chunk_size, write_chunk, write_last_chunk, Body, BodyTooLarge, ChunkSizeError,
+    ChunkedReader, LengthReader, MAX_CHUNK_LINE,
 };
 pub use connection::{serve_connection, ConnectionInfo};
 pub use handler::{

@@ -71,7 +71,7 @@ impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
         if let Some(config) = &self.tls {
             return crate::tls::serve_blocking(&*self.handler, config, info);
         }
-        serve_connection(&*self.handler, &stream, &stream, info)
+        serve_connection(&*self.handler, &stream, info)
     }
 
     fn disable_nagle_algorithm(&self) -> bool {

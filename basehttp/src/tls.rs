@@ -5,11 +5,9 @@
 //! with `reader`, and what it has to send is drained with `write_tls`, so a connection on socketserver's readiness loop needs no
 //! thread of its own while the handshake or a request is on its way.
 
-use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -171,43 +169,22 @@ pub(crate) fn serve_blocking(
             "TLS needs the socket",
         ));
     };
-    let session = Rc::new(RefCell::new(StreamOwned::new(session(config)?, stream)));
+    let mut session = StreamOwned::new(session(config)?, stream);
     let result = serve_connection(
         handler,
-        SessionHalf(Rc::clone(&session)),
-        SessionHalf(Rc::clone(&session)),
+        &mut session,
         ConnectionInfo {
             plain: false,
             ..info
         },
     );
     // A clean TLS close, so the client can tell the end of the stream from a truncation.
-    let mut session = session.borrow_mut();
     session.conn.send_close_notify();
     let _ = session.flush();
     match result {
         // A client that ends the session without close_notify has simply gone, as a plain client closing would.
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
         other => other,
-    }
-}
-
-/// One direction of a TLS session, so the blocking connection loop can hold a reader and a writer on one thread.
-struct SessionHalf(Rc<RefCell<StreamOwned<ServerConnection, Stream>>>);
-
-impl Read for SessionHalf {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        self.0.borrow_mut().read(buffer)
-    }
-}
-
-impl Write for SessionHalf {
-    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().write(buffer)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.borrow_mut().flush()
     }
 }
 

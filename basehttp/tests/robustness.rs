@@ -375,7 +375,7 @@ fn connection_loop_runs_over_any_byte_stream() {
         socket: None,
         plain: false,
     };
-    serve_connection(&handler, &input[..], &mut output, info).expect("serve");
+    serve_connection(&handler, InMemory::new(&input[..], &mut output), info).expect("serve");
     let output = String::from_utf8_lossy(&output);
     assert_eq!(output.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{output}");
     assert!(output.contains("\r\n\r\n/oneHTTP/1.1 200 OK"), "{output}");
@@ -488,7 +488,7 @@ fn serve_in_memory(handler: &dyn BaseHttpRequestHandler, input: &[u8]) -> String
         plain: false,
     };
     let mut output = Vec::new();
-    serve_connection(handler, input, &mut output, info).expect("serve");
+    serve_connection(handler, InMemory::new(input, &mut output), info).expect("serve");
     String::from_utf8_lossy(&output).into_owned()
 }
 
@@ -604,4 +604,32 @@ fn a_hook_error_is_answered_with_500() {
     let server = start(Framing);
     let response = exchange(server.port, "GET /error HTTP/1.1\nHost: t\n\n");
     assert!(response.starts_with("HTTP/1.1 500 "), "{response}");
+}
+
+/// A connection in memory: reads come from a byte slice, writes go to a vector.
+struct InMemory<'a> {
+    input: &'a [u8],
+    output: &'a mut Vec<u8>,
+}
+
+impl<'a> InMemory<'a> {
+    fn new(input: &'a [u8], output: &'a mut Vec<u8>) -> Self {
+        InMemory { input, output }
+    }
+}
+
+impl Read for InMemory<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buffer)
+    }
+}
+
+impl Write for InMemory<'_> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.output.write(buffer)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

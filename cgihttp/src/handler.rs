@@ -357,7 +357,7 @@ impl CgiHttpRequestHandler {
                         req.close_connection = true;
                     }
                     Framing::Chunked => {
-                        req.wfile.write_all(b"0\r\n\r\n")?;
+                        basehttp::write_last_chunk(&mut req.wfile)?;
                     }
                     Framing::Length { remaining, .. } if remaining > 0 => {
                         req.log_error(format_args!(
@@ -671,11 +671,7 @@ impl Write for RequestOutput<'_, '_> {
         match &mut self.framing {
             Framing::UntilClose => wfile.write_all(buffer),
             Framing::NoBody => Ok(()),
-            Framing::Chunked => {
-                write!(wfile, "{:x}\r\n", buffer.len())?;
-                wfile.write_all(buffer)?;
-                wfile.write_all(b"\r\n")
-            }
+            Framing::Chunked => basehttp::write_chunk(wfile, buffer),
             Framing::Length {
                 remaining,
                 overflow,

@@ -82,3 +82,118 @@ fn unsafe_lives_only_in_sys_modules() {
         "unsafe outside a sys.rs module: {offenders:?}"
     );
 }
+
+/// What ARCHITECTURE.md names in backticks: the files (`server.rs`, `basehttp/src/machine.rs`, `bench-results/`)
+/// and the types and traits (`HttpConnection`, `Ready::Write`) must exist, so the code map cannot drift from the code.
+#[test]
+fn architecture_names_only_what_exists() {
+    let root = crate::shell::project_root();
+    let text = fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let sources: String = workspace_sources()
+        .into_iter()
+        .filter(|path| !path.starts_with(root.join("fuzz")))
+        .map(|path| fs::read_to_string(path).unwrap_or_default())
+        .collect();
+    let crates = [
+        "socketserver",
+        "basehttp",
+        "simplehttp",
+        "cgihttp",
+        "httpclient",
+        "xtask",
+        "examples",
+        "fuzz",
+    ];
+    let mut section: Option<&str> = None;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            section = crates
+                .iter()
+                .copied()
+                .find(|name| heading.trim().trim_matches('`') == *name);
+        } else if line.starts_with("## ") {
+            section = None;
+        }
+        for (index, quoted) in line.split('`').enumerate() {
+            if index % 2 == 0 || quoted.contains(' ') || quoted.contains("://") {
+                continue;
+            }
+            let is_path = [".rs", ".md", ".toml"]
+                .iter()
+                .any(|end| quoted.ends_with(end))
+                || (quoted.ends_with('/') && quoted.len() > 1);
+            if is_path {
+                // Relative to the root, to the crate of the section, or (outside one) to any crate's sources.
+                let within = |name: &str| {
+                    [
+                        root.join(name).join(quoted),
+                        root.join(name).join("src").join(quoted),
+                    ]
+                };
+                let found = root.join(quoted).exists()
+                    || match section {
+                        Some(name) => within(name).iter().any(|path| path.exists()),
+                        None => crates
+                            .iter()
+                            .flat_map(|name| within(name))
+                            .any(|path| path.exists()),
+                    };
+                if !found {
+                    missing.push(format!("path `{quoted}` (section {section:?})"));
+                }
+                continue;
+            }
+            // A type, trait or enum of ours, alone or with a variant or method: `HttpConnection`, `Ready::Write`, `Mode::Readiness { workers }`.
+            let item = quoted.split("::").next().unwrap_or("");
+            let looks_like_type = item.len() > 1
+                && item.starts_with(|first: char| first.is_ascii_uppercase())
+                && item
+                    .chars()
+                    .all(|character| character.is_ascii_alphanumeric())
+                && item.chars().any(|character| character.is_ascii_lowercase());
+            // Python's names, header fields and std's traits, named in the prose for what they map to.
+            const NOT_OURS: &[&str] = &[
+                "HTTPConnection",
+                "HTTPResponse",
+                "MessageClass",
+                "ThreadingMixIn",
+                "ForkingMixIn",
+                "BaseHTTPRequestHandler",
+                "SimpleHTTPRequestHandler",
+                "CGIHTTPRequestHandler",
+                "HTTPServer",
+                "ThreadingHTTPServer",
+                "HTTPSServer",
+                "Host",
+                "Proxy",
+                "Location",
+                "Status",
+                "Connection",
+                "Copy",
+                "Send",
+                "Sync",
+                "Drop",
+                "Deref",
+            ];
+            if looks_like_type && !NOT_OURS.contains(&item) {
+                let defined = ["struct", "enum", "trait", "type"]
+                    .iter()
+                    .any(|keyword| sources.contains(&format!("{keyword} {item}")))
+                    // An enum's variant: `Mode::Forking` names `Forking` on a line of its own in the enum.
+                    || sources.lines().any(|source| {
+                        let source = source.trim_start();
+                        source.starts_with(item)
+                            && matches!(source[item.len()..].chars().next(), Some(',' | ' ' | '(' | '{'))
+                    });
+                if !defined {
+                    missing.push(format!("item `{quoted}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names what does not exist: {missing:#?}"
+    );
+}
