@@ -73,6 +73,9 @@
 //! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
+//! | overriding `end_headers` (a header on every response) | [`BaseHttpRequestHandler::end_headers`], called by [`HttpRequest::end_headers`] |
+//! | `class Mine(SomeHandler)`, `super().do_GET()`   | [`BaseHttpRequestHandler::base`] (every method left alone comes from the base), then `self.base_field.do_get(req)` |
+//! | `self.server` (shared state), `self.server.server_name`, `server_port` | the handler value itself (one serves every connection); [`HttpRequest::server_name`], [`HttpRequest::server_port`], [`HttpRequest::server_address`](HttpRequest#structfield.server_address) |
 //! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `translate_path`'s and `_url_collapse_path`'s reading of `self.path` | [`RequestTarget`], [`HttpRequest::target`] (one reading for every layer) |
