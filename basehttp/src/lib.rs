@@ -92,6 +92,9 @@
 //! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
 //! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
 //! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`] (a state machine per connection in readiness mode) |
+//! | `urllib.parse.parse_qs`, `parse_qsl` (`keep_blank_values`, `strict_parsing`, `errors`, `max_num_fields`) | [`parse_qs`], [`parse_qsl`], [`parse_qs_with`], [`parse_qsl_with`], [`QueryOptions`] |
+//! | `urllib.parse.unquote`, `unquote_plus`, `quote`, `quote_plus`, `urlencode` | [`unquote`], [`unquote_with`], [`unquote_plus`], [`quote`], [`quote_plus`], [`urlencode`] |
+//! | `urllib.parse.urlsplit`, `urlparse`, `SplitResult` (`hostname`, `port`, ...) | [`urlsplit`], [`SplitResult`]; `ValueError` is [`UrlParseError`] |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
@@ -134,6 +137,7 @@ mod target;
 mod text;
 #[cfg(feature = "tls")]
 mod tls;
+mod urlparse;
 
 pub use body::{
     parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
@@ -161,3 +165,7 @@ pub use text::{
 };
 #[cfg(feature = "tls")]
 pub use tls::{tls_server_config, ALPN_PROTOCOLS};
+pub use urlparse::{
+    parse_qs, parse_qs_with, parse_qsl, parse_qsl_with, quote, quote_plus, unquote, unquote_plus,
+    unquote_with, urlencode, urlsplit, DecodeErrors, QueryOptions, SplitResult, UrlParseError,
+};
