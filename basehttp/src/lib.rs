@@ -95,6 +95,7 @@
 //! | `urllib.parse.parse_qs`, `parse_qsl` (`keep_blank_values`, `strict_parsing`, `errors`, `max_num_fields`) | [`parse_qs`], [`parse_qsl`], [`parse_qs_with`], [`parse_qsl_with`], [`QueryOptions`] |
 //! | `urllib.parse.unquote`, `unquote_plus`, `quote`, `quote_plus`, `urlencode` | [`unquote`], [`unquote_with`], [`unquote_plus`], [`quote`], [`quote_plus`], [`urlencode`] |
 //! | `urllib.parse.urlsplit`, `urlparse`, `SplitResult` (`hostname`, `port`, ...) | [`urlsplit`], [`SplitResult`]; `ValueError` is [`UrlParseError`] |
+//! | `self.headers.get("Authorization") == "Basic " + key` | [`HttpRequest::basic_credentials`], [`BasicCredentials::matches`] (constant time) |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
@@ -122,6 +123,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod buffer;
 mod connection;
@@ -139,6 +141,7 @@ mod text;
 mod tls;
 mod urlparse;
 
+pub use auth::BasicCredentials;
 pub use body::{
     parse_chunk_size, Body, BodyTooLarge, ChunkSizeError, ChunkedReader, LengthReader,
     MAX_CHUNK_LINE,

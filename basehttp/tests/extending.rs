@@ -228,3 +228,49 @@ fn a_failing_base_hook_is_answered_with_500_through_the_extension() {
         assert!(response.ends_with("base"), "{response}");
     }
 }
+
+/// Python's auth_server.py and rest_api.py in miniature: Basic credentials checked, then the query read with parse_qs.
+struct Guarded;
+
+impl BaseHttpRequestHandler for Guarded {
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        let authorized = req
+            .basic_credentials()
+            .is_some_and(|credentials| credentials.matches("admin", "secret"));
+        if !authorized {
+            req.send_response(401, None)?;
+            req.send_header("WWW-Authenticate", "Basic realm=\"files\"")?;
+            req.send_header("Content-Length", "0")?;
+            return req.end_headers();
+        }
+        let url = basehttp::urlsplit(&req.path)?;
+        let query = basehttp::parse_qs(&url.query, false);
+        let name = query.get("name").map_or("nobody", |values| &values[0]);
+        reply(
+            req,
+            format!("{} {name}", basehttp::unquote(&url.path)).as_bytes(),
+        )
+    }
+
+    fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+}
+
+// The helpers a handler uses over the wire: credentials from the Authorization header, and a query as Python's parse_qs reads it.
+#[test]
+fn basic_credentials_and_queries_over_the_wire() {
+    let server = support::start(Guarded);
+    let response = exchange(server.port, "GET / HTTP/1.0\n\n");
+    assert!(response.starts_with("HTTP/1.0 401 "), "{response}");
+    assert!(response.contains("\r\nWWW-Authenticate: Basic realm=\"files\"\r\n"));
+    let wrong = exchange(
+        server.port,
+        "GET / HTTP/1.0\nAuthorization: Basic YWRtaW46d3Jvbmc=\n\n",
+    );
+    assert!(wrong.starts_with("HTTP/1.0 401 "), "{wrong}");
+    let response = exchange(
+        server.port,
+        "GET /a%2Fb?name=J%C3%BCrgen+M&name=x&empty= HTTP/1.0\nAuthorization: basic YWRtaW46c2VjcmV0\n\n",
+    );
+    assert!(response.starts_with("HTTP/1.0 200 "), "{response}");
+    assert!(response.ends_with("\r\n\r\n/a/b Jürgen M"), "{response}");
+}
