@@ -96,6 +96,7 @@
 //! | `urllib.parse.unquote`, `unquote_plus`, `quote`, `quote_plus`, `urlencode` | [`unquote`], [`unquote_with`], [`unquote_plus`], [`quote`], [`quote_plus`], [`urlencode`] |
 //! | `urllib.parse.urlsplit`, `urlparse`, `SplitResult` (`hostname`, `port`, ...) | [`urlsplit`], [`SplitResult`]; `ValueError` is [`UrlParseError`] |
 //! | `self.headers.get("Authorization") == "Basic " + key` | [`HttpRequest::basic_credentials`], [`BasicCredentials::matches`] (constant time) |
+//! | `serve_forever()` with its default `poll_interval=0.5` | [`HttpServer::serve_forever`]`(`[`POLL_INTERVAL`]`)` |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
@@ -160,6 +161,8 @@ pub use parse::{
 pub use server::{
     serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
 };
+/// Python's default `poll_interval` of `serve_forever`, for [`HttpServer::serve_forever`] (socketserver's).
+pub use socketserver::POLL_INTERVAL;
 pub use status::{responses, RESPONSES};
 pub use target::RequestTarget;
 pub use text::{
