@@ -30,11 +30,7 @@ struct Handler {
 /// Python's `dict(id=item_id, **item)`, where an `id` in the item would raise `TypeError`: here the store's id wins.
 fn with_id(id: u64, item: &Map<String, Value>) -> Value {
     let mut object = Map::from_iter([("id".to_owned(), Value::from(id))]);
-    object.extend(
-        item.iter()
-            .filter(|(key, _)| *key != "id")
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
+    object.extend(item.clone().into_iter().filter(|(key, _)| key != "id"));
     Value::Object(object)
 }
 
