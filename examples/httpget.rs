@@ -1,16 +1,21 @@
-//! `httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N]`: a tiny curl on `httpclient::HttpConnection`.
+//! `httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k]`: a tiny curl on `httpclient::HttpConnection`.
 //!
 //! Sends the request N times on one connection (which reconnects by itself when the server closed it) and prints,
 //! for each response, `STATUS REASON`, the headers as `Name: value` lines, a blank line, then the body bytes.
 //! Exits 0 on any HTTP response, 1 with the error on stderr otherwise, 2 on a usage error.
 //! `-d` without `-X` sends a POST, as curl does.
+//!
+//! HTTPS trusts the system's root certificates; `--cacert FILE` trusts the certificates of a PEM file instead
+//! (a private CA, or a server's own self-signed certificate), and `-k` / `--insecure` skips verification, as with curl.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use httpclient::{Config, Error, HttpConnection, Url};
+use httpclient::{CertificateProblem, Config, Error, HttpConnection, TlsConfig, Url};
 
-const USAGE: &str = "usage: httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N]";
+const USAGE: &str =
+    "usage: httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k|--insecure]";
 
 /// The parsed command line.
 struct Arguments {
@@ -19,6 +24,10 @@ struct Arguments {
     data: Option<String>,
     headers: Vec<(String, String)>,
     repeat: usize,
+    /// curl's `--cacert`: trust this PEM file's certificates instead of the system's.
+    cacert: Option<PathBuf>,
+    /// curl's `-k` / `--insecure`: accept any certificate (it wins over `--cacert`, as in curl).
+    insecure: bool,
 }
 
 fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, String> {
@@ -29,6 +38,8 @@ fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Argume
         data: None,
         headers: Vec::new(),
         repeat: 1,
+        cacert: None,
+        insecure: false,
     };
     while let Some(argument) = arguments.next() {
         let mut value = |flag: &str| {
@@ -56,6 +67,8 @@ fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Argume
                     .filter(|&count| count > 0)
                     .ok_or_else(|| format!("--repeat needs a positive number, not {count:?}"))?;
             }
+            "--cacert" => parsed.cacert = Some(PathBuf::from(value("--cacert")?)),
+            "-k" | "--insecure" => parsed.insecure = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}"))
@@ -87,17 +100,31 @@ fn exchange<'c>(
     conn.getresponse()
 }
 
-/// Whether the error says the server went away (rather than answering badly).
-fn is_disconnect(error: &Error) -> bool {
-    match error {
-        Error::RemoteDisconnected => true,
-        Error::Io(error) => matches!(
-            error.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-        ),
-        _ => false,
+/// What the command line trusts for HTTPS.
+fn tls_config(arguments: &Arguments) -> Result<TlsConfig, Error> {
+    match (&arguments.cacert, arguments.insecure) {
+        (_, true) => Ok(TlsConfig::danger_accept_invalid_certs()),
+        (Some(file), false) => TlsConfig::from_ca_file(file),
+        (None, false) => Ok(TlsConfig::new()),
+    }
+}
+
+/// What this command's flags can do about a refused certificate, when they can do something.
+fn certificate_hint(problem: CertificateProblem, arguments: &Arguments) -> Option<String> {
+    const INSECURE: &str = "-k (--insecure) skips verification, which lets anyone on the path pretend to be the server";
+    let trusted = match &arguments.cacert {
+        Some(file) => format!("only the certificates in {} (--cacert)", file.display()),
+        None => "the system's root certificates".to_string(),
+    };
+    match problem {
+        CertificateProblem::UnknownIssuer => Some(format!(
+            "trusted now: {trusted}; name the CA that signed the server's certificate, or the server's own self-signed \
+             certificate, with --cacert FILE; for a test server, {INSECURE}"
+        )),
+        CertificateProblem::CaUsedAsEndEntity => Some(format!(
+            "--cacert cannot make this certificate acceptable; for a test server, {INSECURE}"
+        )),
+        _ => None,
     }
 }
 
@@ -122,7 +149,11 @@ fn print_response(
 
 fn run(arguments: &Arguments) -> Result<(), Error> {
     let url = Url::parse(&arguments.url)?;
-    let mut conn: HttpConnection = url.connection(Config::default())?;
+    let mut conn: HttpConnection = if url.scheme == "https" {
+        url.connection_with_context(Config::default(), &tls_config(arguments)?)?
+    } else {
+        url.connection(Config::default())?
+    };
     let method = match (&arguments.method, &arguments.data) {
         (Some(method), _) => method.as_str(),
         (None, Some(_)) => "POST",
@@ -144,7 +175,7 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
                 false
             }
             // A kept-alive connection the server dropped just as we used it: once more on a fresh one.
-            Err(error) if reused && is_disconnect(&error) => true,
+            Err(error) if reused && error.is_disconnect() => true,
             Err(error) => return Err(error),
         };
         if retry {
@@ -173,6 +204,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("httpget: {error}");
+            if let Error::Certificate { problem, .. } = &error {
+                if let Some(hint) = certificate_hint(*problem, &arguments) {
+                    eprintln!("httpget: {hint}");
+                }
+            }
             ExitCode::FAILURE
         }
     }

@@ -32,7 +32,7 @@ pub const MAX_LOCAL_REDIRECTS: u32 = 5;
 pub const DEFAULT_MAX_REQUEST_BODY: u64 = 100 * 1024 * 1024;
 
 /// Scripts allowed to run at once per core the server may use, by default ([`CgiHttpRequestHandler::max_cgi`]).
-pub const CGI_PER_CORE: usize = 4;
+pub const CGI_PER_CORE: usize = 32;
 
 /// What a client is told to wait before it tries again when every script slot is taken (`Retry-After`, seconds).
 const RETRY_AFTER_SECONDS: u32 = 1;

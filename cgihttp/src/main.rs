@@ -3,7 +3,7 @@
 //! `cgihttp [PORT] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [--timeout SECONDS] [--max-body-size BYTES] [--cgi-timeout SECONDS] [--max-cgi N] [--cgi-dir PATH]...`
 //! serves a directory as `simplehttp` does and runs the scripts under `/cgi-bin` and `/htbin`,
 //! each killed after `--cgi-timeout` seconds (30 by default; 0 lets scripts run for ever, as Python),
-//! at most `--max-cgi` at once (4 per core by default), with request bodies up to `--max-body-size` (100 MiB by default).
+//! at most `--max-cgi` at once (32 per core by default), with request bodies up to `--max-body-size` (100 MiB by default).
 
 #![forbid(unsafe_code)]
 
@@ -32,7 +32,7 @@ fn command() -> clap::Command {
                 .long("max-cgi")
                 .value_name("N")
                 .value_parser(clap::value_parser!(u32).range(1..))
-                .help("run at most N CGI scripts at once; more get 503 with Retry-After (default: 4 per core)"),
+                .help("run at most N CGI scripts at once; more get 503 with Retry-After (default: 32 per core)"),
         )
         .arg(
             Arg::new("cgi-dir")

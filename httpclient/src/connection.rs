@@ -3,71 +3,12 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
+use crate::config::{Config, Timeouts, HTTP_PORT};
 use crate::error::{Error, Result, State, TimeoutKind};
 use crate::headers::{latin1, Headers};
-use crate::parse::{self, StatusLine, MAX_HEADERS, MAX_LINE};
-use crate::response::{Framing, Head, HttpResponse, Owner};
+use crate::parse::{self, escape, strip_line_ending, StatusLine, MAX_HEADERS, MAX_LINE};
 use crate::stream::{io_error, open_tcp, Stream};
-
-/// Python's `http.client.HTTP_PORT`.
-pub const HTTP_PORT: u16 = 80;
-/// Python's `http.client.HTTPS_PORT`.
-pub const HTTPS_PORT: u16 = 443;
-
-/// The three timeouts of a connection; `None` waits forever.
-///
-/// Python has a single `timeout`; [`Timeouts::all`] gives that behaviour.
-/// When one fires the error is [`Error::Timeout`] naming which.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timeouts {
-    /// For establishing the TCP connection, and the TLS handshake.
-    pub connect: Option<Duration>,
-    /// For each wait for response bytes (`SO_RCVTIMEO`).
-    pub read: Option<Duration>,
-    /// For each wait while sending request bytes (`SO_SNDTIMEO`).
-    pub write: Option<Duration>,
-}
-
-impl Timeouts {
-    /// The same timeout for all three phases, like Python's `timeout` argument.
-    pub fn all(timeout: Duration) -> Self {
-        Timeouts {
-            connect: Some(timeout),
-            read: Some(timeout),
-            write: Some(timeout),
-        }
-    }
-}
-
-/// The optional arguments of Python's `HTTPConnection(host, port=None, timeout=..., source_address=None, blocksize=8192)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// The port; `None` takes it from `host:port` in the host, else the scheme's default.
-    pub port: Option<u16>,
-    /// Connect, read and write timeouts (Python's single `timeout`, split in three).
-    pub timeouts: Timeouts,
-    /// The local address to bind before connecting.
-    pub source_address: Option<SocketAddr>,
-    /// How many bytes to read at a time from a body given as a reader, and the size of the receive buffer.
-    pub blocksize: usize,
-    /// Python's `auto_open`: connect on first use and after a close; when false, sending without
-    /// calling [`HttpConnection::connect`] first is [`Error::NotConnected`].
-    pub auto_open: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            port: None,
-            timeouts: Timeouts::default(),
-            source_address: None,
-            blocksize: 8192,
-            auto_open: true,
-        }
-    }
-}
 
 /// A request body, the `body` argument of Python's `request` and `endheaders`.
 pub enum Body<'a> {
@@ -686,54 +627,27 @@ impl HttpConnection {
         result.map_err(|error| io_error(error, TimeoutKind::Write))
     }
 
-    /// Python's `getresponse()`: reads the status line and headers of the answer.
+    /// Reads the answer to the request sent, as Python's `getresponse()` does, with `read` (which reads its head).
     ///
-    /// Skips interim 1xx responses (at most 100), except 101 Switching Protocols.
     /// Fails with [`Error::ResponseNotReady`] unless a request was sent.
-    pub fn getresponse(&mut self) -> Result<HttpResponse<'_>> {
-        let head = self.begin_response()?;
-        Ok(HttpResponse::new(Owner::Borrowed(self), head))
-    }
-
-    /// Like [`getresponse`](Self::getresponse), but the response owns the connection, so it can be returned from a function.
-    ///
-    /// [`HttpResponse::into_connection`] gives the connection back.
-    pub fn into_response(mut self) -> Result<HttpResponse<'static>> {
-        let head = self.begin_response()?;
-        Ok(HttpResponse::new(Owner::Owned(Box::new(self)), head))
-    }
-
-    fn begin_response(&mut self) -> Result<Head> {
+    /// Once the head is read the connection is idle again and its socket counts as reused.
+    /// An error for which `keeps_socket` holds leaves the socket open for the caller to read what follows;
+    /// any other resets the connection so the next request can reconnect (Python stays in `Request-sent` instead).
+    pub(crate) fn read_response<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T>,
+        keeps_socket: impl FnOnce(&Error) -> bool,
+    ) -> Result<T> {
         if self.state != State::RequestSent {
             return Err(Error::ResponseNotReady(self.state));
         }
-        match self.read_head() {
+        match read(self) {
             Ok(head) => {
                 self.state = State::Idle;
                 self.reused = true;
                 Ok(head)
             }
-            Err(error) => {
-                // Unlike Python, which leaves the state at Request-sent, a failed response resets the
-                // connection so the next request can reconnect.
-                self.close();
-                Err(error)
-            }
-        }
-    }
-
-    /// For the legacy class: a bad status line leaves the socket open, to be read as the reply's file.
-    pub(crate) fn begin_response_keeping_bad_status(&mut self) -> Result<Head> {
-        if self.state != State::RequestSent {
-            return Err(Error::ResponseNotReady(self.state));
-        }
-        match self.read_head() {
-            Ok(head) => {
-                self.state = State::Idle;
-                self.reused = true;
-                Ok(head)
-            }
-            Err(error @ Error::BadStatusLine(_)) => {
+            Err(error) if keeps_socket(&error) => {
                 self.state = State::Idle;
                 Err(error)
             }
@@ -744,59 +658,30 @@ impl HttpConnection {
         }
     }
 
-    /// Python's `HTTPResponse.begin()`.
-    fn read_head(&mut self) -> Result<Head> {
-        let mut interim = 0;
-        let status = loop {
-            let status = self.read_status()?;
-            if !(100..200).contains(&status.status) || status.status == 101 {
-                break status;
-            }
-            interim += 1;
-            if interim > parse::MAX_INTERIM_RESPONSES {
-                return Err(Error::TooManyInterimResponses);
-            }
-            let skipped = self.read_headers("header line")?;
-            if self.debuglevel > 0 {
-                eprintln!("headers: {skipped:?}");
-            }
-        };
-        let headers = self.read_headers("header line")?;
-        let chunked = parse::is_chunked(headers.get_all("transfer-encoding"));
-        // An answer to a request that was not sent whole (a 401 or 413 sent early) ends the connection.
-        let mut will_close = check_close(status.version, &headers) || self.write_failed;
-        let mut length = if chunked {
-            None
-        } else {
-            parse::parse_content_length(headers.get_all("content-length"))
-        };
-        if status.status == 204
-            || status.status == 304
-            || (100..200).contains(&status.status)
-            || self.method == "HEAD"
-        {
-            length = Some(0);
-        }
-        let framing = match length {
-            Some(length) => Framing::Length(length),
-            None if chunked => Framing::ChunkedSize,
-            None => {
-                will_close = true;
-                Framing::UntilClose
-            }
-        };
-        Ok(Head {
-            status: status.status,
-            reason: status.reason,
-            version: status.version,
-            headers,
-            framing,
-            will_close,
-        })
+    /// The method of the request sent last (a response to HEAD has no body).
+    pub(crate) fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// Whether a write on the current socket failed, so the server never got the whole request.
+    pub(crate) fn write_failed(&self) -> bool {
+        self.write_failed
+    }
+
+    /// A connection without a socket that has sent a `method` request and holds `bytes` as the whole answer, for fuzzing.
+    pub(crate) fn answered_with(bytes: &[u8], method: &str) -> Result<Self> {
+        let mut connection = HttpConnection::new("fuzz.invalid")?;
+        connection.buffer = bytes.to_vec();
+        connection.buffer.resize(bytes.len().max(1024), 0);
+        connection.start = 0;
+        connection.end = bytes.len();
+        connection.state = State::RequestSent;
+        connection.method = method.to_owned();
+        Ok(connection)
     }
 
     /// Python's `_read_status`.
-    fn read_status(&mut self) -> Result<StatusLine> {
+    pub(crate) fn read_status(&mut self) -> Result<StatusLine> {
         let debug = self.debuglevel > 0;
         self.next_line("status line", |line| {
             let Some(line) = line else {
@@ -935,49 +820,6 @@ impl HttpConnection {
     }
 }
 
-/// For fuzzing only, not part of the API (it may change or go away): reads `bytes` as the answer to a `method` request,
-/// head and whole body, as if a server had sent exactly these bytes and then closed the connection.
-///
-/// The bytes go into the receive buffer of a connection that has no socket, so the status line, header and body
-/// framing code of [`HttpConnection::getresponse`] and [`HttpResponse::readinto`] runs on them unchanged.
-/// Returns the status and the body.
-#[doc(hidden)]
-pub fn fuzz_response(bytes: &[u8], method: &str) -> Result<(u16, Vec<u8>)> {
-    let mut connection = HttpConnection::new("fuzz.invalid")?;
-    connection.buffer = bytes.to_vec();
-    connection.buffer.resize(bytes.len().max(1024), 0);
-    connection.start = 0;
-    connection.end = bytes.len();
-    connection.state = State::RequestSent;
-    connection.method = method.to_owned();
-    let mut response = connection.getresponse()?;
-    let mut body = Vec::new();
-    let mut block = [0; 4096];
-    loop {
-        let read = response.readinto(&mut block)?;
-        if read == 0 {
-            return Ok((response.status, body));
-        }
-        body.extend_from_slice(&block[..read]);
-    }
-}
-
-/// Python's `HTTPResponse._check_close`.
-fn check_close(version: u8, headers: &Headers) -> bool {
-    let has_token = |name: &str, token: &str| {
-        headers
-            .get_all(name)
-            .any(|value| value.to_ascii_lowercase().contains(token))
-    };
-    if version == 11 {
-        return has_token("connection", "close");
-    }
-    // HTTP/1.0 stays open only when the server says keep-alive, in one of the ways servers say it.
-    !(headers.contains("keep-alive")
-        || has_token("connection", "keep-alive")
-        || has_token("proxy-connection", "keep-alive"))
-}
-
 /// Checks a header as Python's `putheader` does, before anything is sent.
 fn check_header(name: &[u8], value: &[u8]) -> Result<()> {
     if !parse::is_legal_header_name(name) {
@@ -997,14 +839,4 @@ fn absolute_url_netloc(url: &str) -> Option<&str> {
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let netloc = &rest[..end];
     (!netloc.is_empty()).then_some(netloc)
-}
-
-pub(crate) fn strip_line_ending(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Bytes shown the way Python's `repr` of bytes shows them, for debug output.
-pub(crate) fn escape(bytes: &[u8]) -> String {
-    format!("b'{}'", bytes.escape_ascii())
 }

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::io;
 
+#[cfg(feature = "tls")]
+use crate::certificate::{self, CertificateProblem};
+
 /// The connection states of Python's `HTTPConnection`, carried by the improper-state errors.
 ///
 /// Python names them `_CS_IDLE`, `_CS_REQ_STARTED` and `_CS_REQ_SENT`.
@@ -69,25 +72,17 @@ pub enum Error {
     #[error("unknown protocol: {0}")]
     UnknownProtocol(String),
 
-    /// Python: `UnknownTransferEncoding`.
-    ///
-    /// Python 3 never raises it and neither does this crate: a response whose transfer coding does not end in `chunked` is read until the connection closes.
-    /// It is here so code ported from Python can name it.
-    #[error("unknown transfer encoding")]
-    UnknownTransferEncoding,
-
-    /// Python: `UnimplementedFileMode`, never raised by Python 3 either; kept for porters.
-    #[error("unimplemented file mode")]
-    UnimplementedFileMode,
-
     /// Python: `IncompleteRead(partial, expected)`: the body ended before its framing said it would.
     ///
-    /// `partial` holds the bytes this call managed to read; `expected` the bytes still missing when that is known (it is not for chunked bodies).
-    #[error("IncompleteRead({} bytes read{})", partial.len(), match expected { Some(more) => format!(", {more} more expected"), None => String::new() })]
+    /// Displayed as Python's repr, `IncompleteRead(7 bytes read, 3 more expected)`, counting every body byte read before the end,
+    /// whichever calls read them; Python counts the failing call's bytes only, which is the same when the body is read in one call.
+    #[error("IncompleteRead({read} bytes read{})", match expected { Some(more) => format!(", {more} more expected"), None => String::new() })]
     IncompleteRead {
-        /// The bytes read by the failing call before the body ended.
+        /// The bytes read by the failing call before the body ended (Python's `partial`).
         partial: Vec<u8>,
-        /// How many more bytes were expected, when known.
+        /// How many body bytes arrived before the end, over every read of the response (`partial` included).
+        read: u64,
+        /// How many more bytes were expected, when known (Python's `expected`; unknown for chunked bodies).
         expected: Option<u64>,
     },
 
@@ -152,12 +147,59 @@ pub enum Error {
     #[error("{0} timed out")]
     Timeout(TimeoutKind),
 
-    /// Python: `ssl.SSLError` and `ssl.SSLCertVerificationError`.
+    /// Python: `OSError` from `connect()` (`ConnectionRefusedError`, `socket.gaierror`, ...): the name did not resolve or the TCP connection failed.
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// What was connected to, `host:port`.
+        address: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// Python: `ssl.SSLCertVerificationError`: the server's certificate was refused during the handshake.
+    ///
+    /// The message says what is wrong with it (which names it has when it names another host, when it expired)
+    /// and what can be done; [`problem`](Error::Certificate::problem) tells the cases apart.
+    #[cfg(feature = "tls")]
+    #[error("{}", certificate::Described { server, problem: *problem, error: source })]
+    Certificate {
+        /// The name the certificate was checked against.
+        server: String,
+        /// What is wrong with the certificate.
+        problem: CertificateProblem,
+        /// rustls's error.
+        source: rustls::Error,
+    },
+
+    /// Python: `ssl.SSLError` during the handshake: the TLS session could not be set up for a reason other than the certificate.
+    #[cfg(feature = "tls")]
+    #[error(
+        "tls handshake with {server} failed: {source}{}",
+        certificate::handshake_hint(source)
+    )]
+    Handshake {
+        /// The name the server was addressed by.
+        server: String,
+        /// rustls's error.
+        source: rustls::Error,
+    },
+
+    /// Python: `ssl.SSLError` outside the handshake: a bad record of the session, or a rustls configuration rustls refuses.
     #[cfg(feature = "tls")]
     #[error("tls error: {0}")]
     Tls(#[source] rustls::Error),
 
-    /// Python: `OSError` and its subclasses (`ConnectionRefusedError`, ...).
+    /// Python: `OSError` or `ssl.SSLError` from `load_verify_locations(cafile)`: a CA file that cannot be read or holds no certificate.
+    #[cfg(feature = "tls")]
+    #[error("cannot load CA file {}: {source}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it could not be used.
+        source: io::Error,
+    },
+
+    /// Python: `OSError` and its subclasses (`ConnectionResetError`, `BrokenPipeError`, ...).
     #[error("{0}")]
     Io(#[source] io::Error),
 }
@@ -171,18 +213,103 @@ impl Error {
         )
     }
 
+    /// True when a timeout fired: one of the three of [`Timeouts`](crate::Timeouts), or the operating system's own (Python's `TimeoutError`).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::Io(error) | Error::Connect { source: error, .. } => {
+                error.kind() == io::ErrorKind::TimedOut
+            }
+            _ => false,
+        }
+    }
+
+    /// True when the connection could not be set up, so no byte of the request reached the server:
+    /// the name did not resolve, the TCP connection failed or timed out, the proxy refused the tunnel, or the TLS handshake failed.
+    pub fn is_connect(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::Timeout(TimeoutKind::Connect)
+            | Error::TunnelFailed { .. } => true,
+            #[cfg(feature = "tls")]
+            Error::Certificate { .. } | Error::Handshake { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True for every TLS error (Python's `ssl.SSLError`): a refused certificate, a failed handshake, a bad record, a CA file that cannot be loaded.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if matches!(
+            self,
+            Error::Certificate { .. }
+                | Error::Handshake { .. }
+                | Error::Tls(_)
+                | Error::CaFile { .. }
+        ) {
+            return true;
+        }
+        false
+    }
+
+    /// True when the server's certificate was refused (Python's `ssl.SSLCertVerificationError`); the message says why.
+    pub fn is_certificate(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Error::Certificate { .. } = self {
+            return true;
+        }
+        false
+    }
+
+    /// True when the server broke the protocol: a bad status line, an unknown version, an overlong line, too many headers
+    /// or interim responses, or a body that ended before its framing said (`IncompleteRead`).
+    pub fn is_protocol(&self) -> bool {
+        matches!(
+            self,
+            Error::BadStatusLine(_)
+                | Error::UnknownProtocol(_)
+                | Error::LineTooLong(_)
+                | Error::TooManyHeaders
+                | Error::TooManyInterimResponses
+                | Error::IncompleteRead { .. }
+        )
+    }
+
+    /// True when the server closed or reset the connection (Python's `RemoteDisconnected`, `ConnectionResetError`, `BrokenPipeError`):
+    /// on a reused connection, the one case where sending the request again on a new connection makes sense.
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            Error::RemoteDisconnected => true,
+            Error::Io(error) => matches!(
+                error.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ),
+            _ => false,
+        }
+    }
+
+    /// True when the request was refused before anything was sent: an invalid URL, method, header name or value.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidUrl(_)
+                | Error::InvalidMethod(_)
+                | Error::InvalidHeaderName(_)
+                | Error::InvalidHeaderValue(_)
+        )
+    }
+
     /// The `io::ErrorKind` this error carries when it travels through `std::io::Read`.
     fn io_kind(&self) -> io::ErrorKind {
         match self {
-            Error::Io(error) => error.kind(),
+            Error::Io(error) | Error::Connect { source: error, .. } => error.kind(),
             Error::Timeout(_) => io::ErrorKind::TimedOut,
             Error::IncompleteRead { .. } => io::ErrorKind::UnexpectedEof,
             Error::RemoteDisconnected => io::ErrorKind::ConnectionReset,
             Error::NotConnected => io::ErrorKind::NotConnected,
-            Error::InvalidUrl(_)
-            | Error::InvalidMethod(_)
-            | Error::InvalidHeaderName(_)
-            | Error::InvalidHeaderValue(_) => io::ErrorKind::InvalidInput,
+            error if error.is_invalid_input() => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::InvalidData,
         }
     }
@@ -191,17 +318,20 @@ impl Error {
 impl From<io::Error> for Error {
     /// Unwraps an `Error` that travelled through `std::io` (for example from `Read::read_to_end`), and recognises rustls errors.
     fn from(error: io::Error) -> Self {
-        let kind = error.kind();
         let ours = error
             .get_ref()
             .is_some_and(|inner| inner.is::<Error>() || is_tls_error(inner));
         if !ours {
             return Error::Io(error);
         }
+        let kind = error.kind();
         match error.into_inner() {
             Some(inner) => match inner.downcast::<Error>() {
                 Ok(ours) => *ours,
-                Err(other) => tls_error(other).unwrap_or_else(|| Error::Io(kind.into())),
+                // Whatever it holds goes back into an io::Error whole, so no text is lost.
+                Err(other) => {
+                    tls_error(other).unwrap_or_else(|other| Error::Io(io::Error::new(kind, other)))
+                }
             },
             None => Error::Io(kind.into()),
         }
@@ -209,16 +339,19 @@ impl From<io::Error> for Error {
 }
 
 #[cfg(feature = "tls")]
-fn tls_error(inner: Box<dyn std::error::Error + Send + Sync>) -> Option<Error> {
+fn tls_error(
+    inner: Box<dyn std::error::Error + Send + Sync>,
+) -> Result<Error, Box<dyn std::error::Error + Send + Sync>> {
     inner
         .downcast::<rustls::Error>()
-        .ok()
         .map(|tls| Error::Tls(*tls))
 }
 
 #[cfg(not(feature = "tls"))]
-fn tls_error(_inner: Box<dyn std::error::Error + Send + Sync>) -> Option<Error> {
-    None
+fn tls_error(
+    inner: Box<dyn std::error::Error + Send + Sync>,
+) -> Result<Error, Box<dyn std::error::Error + Send + Sync>> {
+    Err(inner)
 }
 
 #[cfg(feature = "tls")]
@@ -263,6 +396,7 @@ mod tests {
         assert_eq!(error.to_string(), "reset");
         let incomplete = Error::IncompleteRead {
             partial: vec![0; 7],
+            read: 7,
             expected: Some(3),
         };
         let through_io = io::Error::from(incomplete);
@@ -278,6 +412,126 @@ mod tests {
     }
 
     #[test]
+    fn predicates_sort_the_errors() {
+        let io = |kind| io::Error::new(kind, "os words");
+        let connect = |kind| Error::Connect {
+            address: "127.0.0.1:9".into(),
+            source: io(kind),
+        };
+        // (error, timeout, connect, disconnect, protocol, invalid input)
+        let table = [
+            (
+                Error::Timeout(TimeoutKind::Connect),
+                [true, true, false, false, false],
+            ),
+            (
+                Error::Timeout(TimeoutKind::Read),
+                [true, false, false, false, false],
+            ),
+            (
+                Error::Io(io(io::ErrorKind::TimedOut)),
+                [true, false, false, false, false],
+            ),
+            (
+                connect(io::ErrorKind::ConnectionRefused),
+                [false, true, false, false, false],
+            ),
+            (
+                connect(io::ErrorKind::TimedOut),
+                [true, true, false, false, false],
+            ),
+            (
+                Error::TunnelFailed {
+                    status: 407,
+                    reason: "Proxy Authentication Required".into(),
+                },
+                [false, true, false, false, false],
+            ),
+            (
+                Error::RemoteDisconnected,
+                [false, false, true, false, false],
+            ),
+            (
+                Error::Io(io(io::ErrorKind::ConnectionReset)),
+                [false, false, true, false, false],
+            ),
+            (
+                Error::Io(io(io::ErrorKind::BrokenPipe)),
+                [false, false, true, false, false],
+            ),
+            (
+                Error::BadStatusLine("x".into()),
+                [false, false, false, true, false],
+            ),
+            (
+                Error::UnknownProtocol("HTTP/2".into()),
+                [false, false, false, true, false],
+            ),
+            (
+                Error::LineTooLong("header line"),
+                [false, false, false, true, false],
+            ),
+            (Error::TooManyHeaders, [false, false, false, true, false]),
+            (
+                Error::IncompleteRead {
+                    partial: Vec::new(),
+                    read: 3,
+                    expected: Some(2),
+                },
+                [false, false, false, true, false],
+            ),
+            (
+                Error::InvalidUrl("x".into()),
+                [false, false, false, false, true],
+            ),
+            (
+                Error::InvalidHeaderValue("a\nb".into()),
+                [false, false, false, false, true],
+            ),
+            (Error::NotConnected, [false, false, false, false, false]),
+            (
+                Error::CannotSendRequest(State::RequestSent),
+                [false, false, false, false, false],
+            ),
+        ];
+        for (error, expected) in table {
+            let found = [
+                error.is_timeout(),
+                error.is_connect(),
+                error.is_disconnect(),
+                error.is_protocol(),
+                error.is_invalid_input(),
+            ];
+            assert_eq!(found, expected, "{error:?}");
+            assert!(!error.is_tls() && !error.is_certificate(), "{error:?}");
+        }
+        assert!(Error::CannotSendHeader(State::Idle).is_improper_connection_state());
+    }
+
+    #[test]
+    fn connect_errors_keep_the_address_and_the_os_words() {
+        let error = Error::Connect {
+            address: "example.com:80".into(),
+            source: io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "Connection refused (os error 111)",
+            ),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot connect to example.com:80: Connection refused (os error 111)"
+        );
+        assert!(error.source().is_some());
+        // Through std::io and back, the error is whole again.
+        let back = Error::from(io::Error::from(error));
+        assert!(matches!(back, Error::Connect { .. }), "{back:?}");
+        assert_eq!(
+            back.to_string(),
+            "cannot connect to example.com:80: Connection refused (os error 111)"
+        );
+    }
+
+    #[test]
     fn messages_are_lowercase_without_trailing_period() {
         let errors = [
             Error::NotConnected,
@@ -289,6 +543,10 @@ mod tests {
             Error::RemoteDisconnected,
             Error::TunnelAfterConnect,
             Error::Timeout(TimeoutKind::Read),
+            Error::Connect {
+                address: "h:1".into(),
+                source: io::Error::other("x"),
+            },
         ];
         for error in errors {
             let message = error.to_string();

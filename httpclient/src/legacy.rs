@@ -1,9 +1,10 @@
 //! `Http`: the Python 2 `httplib.HTTP` class, kept for code ported from Python 1.5 and 2.
 
-use crate::connection::{Config, HttpConnection};
+use crate::config::Config;
+use crate::connection::HttpConnection;
 use crate::error::{Error, Result};
 use crate::headers::Headers;
-use crate::response::{Head, HttpResponse};
+use crate::response::{Head, HttpResponse, Owner};
 
 /// Python 2's `httplib.HTTP(host, port)`: one HTTP/1.0 request at a time, answered by [`getreply`](Self::getreply).
 ///
@@ -101,8 +102,7 @@ impl Http {
         let mut connection = self.connection.take().ok_or(Error::NotConnected)?;
         match connection.begin_response_keeping_bad_status() {
             Ok(head) => {
-                let response =
-                    HttpResponse::new(crate::response::Owner::Owned(Box::new(connection)), head);
+                let response = HttpResponse::new(Owner::Owned(Box::new(connection)), head);
                 let reply = (
                     i32::from(response.status),
                     response.reason.clone(),
@@ -112,10 +112,7 @@ impl Http {
                 Ok(reply)
             }
             Err(Error::BadStatusLine(line)) => {
-                let raw = HttpResponse::new(
-                    crate::response::Owner::Owned(Box::new(connection)),
-                    Head::raw(),
-                );
+                let raw = HttpResponse::new(Owner::Owned(Box::new(connection)), Head::raw());
                 self.file = Some(raw);
                 Ok((-1, line, None))
             }

@@ -15,11 +15,17 @@
 //! | `resp.status`, `reason`, `version`, `headers` | [`HttpResponse::status`], [`HttpResponse::reason`], [`HttpResponse::version`], [`HttpResponse::headers`] |
 //! | `getheader`, `getheaders`, `read`, `readinto`, `read1`, `peek`, `readline`, `isclosed`, `fileno` | methods of the same names on [`HttpResponse`] |
 //! | `http.client.HTTPMessage` | [`Headers`] |
-//! | `http.client.HTTPSConnection` | `HttpsConnection` (feature `tls`, on by default) |
+//! | `http.client.HTTPSConnection(host, context=...)` | `HttpsConnection::new`, `HttpsConnection::with_context` (feature `tls`, on by default) |
+//! | `ssl.create_default_context()` (the system's CA certificates) | `TlsConfig::new` |
+//! | `ssl.create_default_context(cafile=path)`, `context.load_verify_locations(cafile=path)` | `TlsConfig::from_ca_file`, `TlsConfig::add_ca_file` |
+//! | `context.check_hostname = False; context.verify_mode = ssl.CERT_NONE` | `TlsConfig::danger_accept_invalid_certs` |
+//! | `ssl.SSLCertVerificationError`, `ssl.SSLError` | `Error::Certificate` (with a `CertificateProblem`), `Error::Handshake`, `Error::Tls` |
 //! | `httplib.HTTP` (Python 2): `getreply`, `getfile` | [`Http`] |
-//! | `HTTPException` and its subclasses | [`Error`], one variant per exception |
+//! | `HTTPException` and its subclasses | [`Error`], one variant per exception Python raises (it never raises `UnknownTransferEncoding` or `UnimplementedFileMode`, so neither exists here) |
+//! | `IncompleteRead(partial, expected)` | [`Error::IncompleteRead`], displayed as Python's repr: `IncompleteRead(7 bytes read, 3 more expected)` |
+//! | `except TimeoutError`, `except ConnectionRefusedError`, `except ssl.SSLError` | [`Error::is_timeout`], [`Error::is_connect`], [`Error::is_tls`] (and `is_certificate`, `is_disconnect`, `is_protocol`, `is_invalid_input`) |
 //! | `HTTP_PORT`, `HTTPS_PORT`, `_MAXLINE`, `_MAXHEADERS` | [`HTTP_PORT`], [`HTTPS_PORT`], [`MAX_LINE`], [`MAX_HEADERS`] |
-//! | `urllib.request.urlopen(url)` (the shape) | [`get`], [`request`], [`Url`] |
+//! | `urllib.request.urlopen(url)` (the shape), `urlopen(url, context=...)` | [`get`], [`request`], [`Url`], `Url::connection_with_context` |
 //!
 //! # Where it departs from Python
 //!
@@ -28,7 +34,9 @@
 //! - Timeouts: connect, read and write are set apart, and [`Error::Timeout`] names the one that fired.
 //! - Keep-alive: before a request on a reused socket, one non-blocking peek checks that the server has not closed it
 //!   while idle; if it has, the request goes out on a new connection instead of failing with [`Error::RemoteDisconnected`].
-//! - Truncation: a body cut short is [`Error::IncompleteRead`] on every read path (Python's `read(amt)` returns `b""`).
+//! - Truncation: a body cut short is [`Error::IncompleteRead`] on every read path (Python's `read(amt)` returns `b""`),
+//!   and its count is of every body byte read before the end, over all calls (Python counts the failing call's only).
+//! - Connecting: [`Error::Connect`] names the `host:port` it tried along with the operating system's words.
 //! - Framing: chunk sizes must be plain hex (Python accepts `+a`, `0x10`, `1_0`); a `Transfer-Encoding` ending in
 //!   `chunked` is decoded as chunked; differing `Content-Length` values mean read-to-close.
 //! - Interim responses: every 1xx but 101 is skipped, at most 100 of them (Python skips only `100 Continue`).
@@ -40,6 +48,10 @@
 //! - The response borrows its connection, so using the connection while a response is alive does not compile;
 //!   a response dropped before its end closes the socket rather than leave its rest to be read as the next answer.
 //! - Debug output (`set_debuglevel`) goes to stderr, never mixing with a program's output.
+//! - Certificates (feature `tls`): verified by rustls and webpki, which refuse a CA certificate (basic constraints `CA:TRUE`)
+//!   as a server's certificate even when it is trusted; OpenSSL, under Python and curl, accepts a trusted self-signed one.
+//!   `openssl req -x509` makes such certificates unless given `-addext basicConstraints=critical,CA:FALSE`, and the error says so.
+//!   A refused certificate's message says what is wrong (the names it has, when it expired) and what can be done.
 //! - The legacy [`Http`] class sends a `Host` header.
 //!
 //! # Example
@@ -72,10 +84,16 @@
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
+#[cfg(feature = "tls")]
+mod certificate;
+mod config;
 mod connection;
 mod error;
 mod headers;
+#[cfg(feature = "tls")]
+mod https;
 mod legacy;
 mod parse;
 mod response;
@@ -84,19 +102,24 @@ mod stream;
 mod tls;
 mod url;
 
-#[doc(hidden)]
-pub use connection::fuzz_response;
-pub use connection::{Body, Config, HttpConnection, Timeouts, HTTPS_PORT, HTTP_PORT};
+#[cfg(feature = "tls")]
+pub use certificate::CertificateProblem;
+pub use config::{Config, Timeouts, HTTPS_PORT, HTTP_PORT};
+pub use connection::{Body, HttpConnection};
 pub use error::{Error, Result, State, TimeoutKind};
 pub use headers::Headers;
+#[cfg(feature = "tls")]
+pub use https::HttpsConnection;
 pub use legacy::Http;
 pub use parse::{MAX_HEADERS, MAX_INTERIM_RESPONSES, MAX_LINE};
+#[doc(hidden)]
+pub use response::fuzz_response;
 pub use response::HttpResponse;
 /// The rustls crate this one is built on, for building a [`rustls::ClientConfig`].
 #[cfg(feature = "tls")]
 pub use rustls;
 #[cfg(feature = "tls")]
-pub use tls::{client_config, native_roots, webpki_roots, HttpsConnection};
+pub use tls::{client_config, TlsConfig};
 pub use url::{get, request, Url};
 
 #[cfg(test)]

@@ -238,6 +238,17 @@ pub(crate) fn host_header(host: &str, port: u16, default_port: u16) -> String {
     }
 }
 
+/// A line without its `\n` or `\r\n`.
+pub(crate) fn strip_line_ending(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Bytes shown the way Python's `repr` of bytes shows them, for debug output.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    format!("b'{}'", bytes.escape_ascii())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
-use crate::connection::{strip_line_ending, HttpConnection};
+use crate::connection::HttpConnection;
 use crate::error::{Error, Result};
 use crate::headers::Headers;
-use crate::parse;
+use crate::parse::{self, strip_line_ending};
 
 /// Where the body stands: how its end is known and how much is left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,81 @@ impl Head {
     }
 }
 
+impl HttpConnection {
+    /// Python's `getresponse()`: reads the status line and headers of the answer.
+    ///
+    /// Skips interim 1xx responses (at most 100), except 101 Switching Protocols.
+    /// Fails with [`Error::ResponseNotReady`] unless a request was sent.
+    pub fn getresponse(&mut self) -> Result<HttpResponse<'_>> {
+        let head = self.read_response(read_head, |_| false)?;
+        Ok(HttpResponse::new(Owner::Borrowed(self), head))
+    }
+
+    /// Like [`getresponse`](Self::getresponse), but the response owns the connection, so it can be returned from a function.
+    ///
+    /// [`HttpResponse::into_connection`] gives the connection back.
+    pub fn into_response(mut self) -> Result<HttpResponse<'static>> {
+        let head = self.read_response(read_head, |_| false)?;
+        Ok(HttpResponse::new(Owner::Owned(Box::new(self)), head))
+    }
+
+    /// For the legacy class: a bad status line leaves the socket open, to be read as the reply's file.
+    pub(crate) fn begin_response_keeping_bad_status(&mut self) -> Result<Head> {
+        self.read_response(read_head, |error| matches!(error, Error::BadStatusLine(_)))
+    }
+}
+
+/// Python's `HTTPResponse.begin()`: the status line (past interim answers), the headers, and the framing they imply.
+fn read_head(connection: &mut HttpConnection) -> Result<Head> {
+    let mut interim = 0;
+    let status = loop {
+        let status = connection.read_status()?;
+        if !(100..200).contains(&status.status) || status.status == 101 {
+            break status;
+        }
+        interim += 1;
+        if interim > parse::MAX_INTERIM_RESPONSES {
+            return Err(Error::TooManyInterimResponses);
+        }
+        let skipped = connection.read_headers("header line")?;
+        if connection.debuglevel > 0 {
+            eprintln!("headers: {skipped:?}");
+        }
+    };
+    let headers = connection.read_headers("header line")?;
+    let chunked = parse::is_chunked(headers.get_all("transfer-encoding"));
+    // An answer to a request that was not sent whole (a 401 or 413 sent early) ends the connection.
+    let mut will_close = check_close(status.version, &headers) || connection.write_failed();
+    let mut length = if chunked {
+        None
+    } else {
+        parse::parse_content_length(headers.get_all("content-length"))
+    };
+    if status.status == 204
+        || status.status == 304
+        || (100..200).contains(&status.status)
+        || connection.method() == "HEAD"
+    {
+        length = Some(0);
+    }
+    let framing = match length {
+        Some(length) => Framing::Length(length),
+        None if chunked => Framing::ChunkedSize,
+        None => {
+            will_close = true;
+            Framing::UntilClose
+        }
+    };
+    Ok(Head {
+        status: status.status,
+        reason: status.reason,
+        version: status.version,
+        headers,
+        framing,
+        will_close,
+    })
+}
+
 /// Who holds the connection the response reads from.
 pub(crate) enum Owner<'a> {
     Borrowed(&'a mut HttpConnection),
@@ -84,6 +159,8 @@ pub struct HttpResponse<'a> {
     framing: Framing,
     will_close: bool,
     trailers: Headers,
+    /// Body bytes handed out so far, for [`Error::IncompleteRead`].
+    body_read: u64,
 }
 
 impl fmt::Debug for HttpResponse<'_> {
@@ -110,6 +187,7 @@ impl<'a> HttpResponse<'a> {
             framing: head.framing,
             will_close: head.will_close,
             trailers: Headers::new(),
+            body_read: 0,
         };
         if response.framing == Framing::Length(0) {
             response.finish();
@@ -213,6 +291,7 @@ impl<'a> HttpResponse<'a> {
         self.close();
         Error::IncompleteRead {
             partial: Vec::new(),
+            read: self.body_read,
             expected,
         }
     }
@@ -309,6 +388,7 @@ impl<'a> HttpResponse<'a> {
     /// Counts `amount` body bytes as read.
     fn advance(&mut self, amount: usize) {
         let amount = amount as u64;
+        self.body_read = self.body_read.saturating_add(amount);
         match &mut self.framing {
             Framing::Length(left) => {
                 *left = left.saturating_sub(amount);
@@ -372,9 +452,10 @@ impl<'a> HttpResponse<'a> {
             match self.read_some(&mut out[filled..]) {
                 Ok(0) => break,
                 Ok(read) => filled += read,
-                Err(Error::IncompleteRead { expected, .. }) => {
+                Err(Error::IncompleteRead { read, expected, .. }) => {
                     return Err(Error::IncompleteRead {
                         partial: out[..filled].to_vec(),
+                        read,
                         expected,
                     })
                 }
@@ -406,9 +487,10 @@ impl<'a> HttpResponse<'a> {
                     match self.read_some(&mut block) {
                         Ok(0) => return Ok(out),
                         Ok(read) => out.extend_from_slice(&block[..read]),
-                        Err(Error::IncompleteRead { expected, .. }) => {
+                        Err(Error::IncompleteRead { read, expected, .. }) => {
                             return Err(Error::IncompleteRead {
                                 partial: out,
+                                read,
                                 expected,
                             })
                         }
@@ -459,9 +541,10 @@ impl<'a> HttpResponse<'a> {
         while line.len() < limit {
             let available = match self.fill_body() {
                 Ok(available) => available,
-                Err(Error::IncompleteRead { expected, .. }) => {
+                Err(Error::IncompleteRead { read, expected, .. }) => {
                     return Err(Error::IncompleteRead {
                         partial: line,
+                        read,
                         expected,
                     })
                 }
@@ -487,6 +570,43 @@ impl<'a> HttpResponse<'a> {
         }
         Ok(line)
     }
+}
+
+/// For fuzzing only, not part of the API (it may change or go away): reads `bytes` as the answer to a `method` request,
+/// head and whole body, as if a server had sent exactly these bytes and then closed the connection.
+///
+/// The bytes go into the receive buffer of a connection that has no socket, so the status line, header and body
+/// framing code of [`HttpConnection::getresponse`] and [`HttpResponse::readinto`] runs on them unchanged.
+/// Returns the status and the body.
+#[doc(hidden)]
+pub fn fuzz_response(bytes: &[u8], method: &str) -> Result<(u16, Vec<u8>)> {
+    let mut connection = HttpConnection::answered_with(bytes, method)?;
+    let mut response = connection.getresponse()?;
+    let mut body = Vec::new();
+    let mut block = [0; 4096];
+    loop {
+        let read = response.readinto(&mut block)?;
+        if read == 0 {
+            return Ok((response.status, body));
+        }
+        body.extend_from_slice(&block[..read]);
+    }
+}
+
+/// Python's `HTTPResponse._check_close`.
+fn check_close(version: u8, headers: &Headers) -> bool {
+    let has_token = |name: &str, token: &str| {
+        headers
+            .get_all(name)
+            .any(|value| value.to_ascii_lowercase().contains(token))
+    };
+    if version == 11 {
+        return has_token("connection", "close");
+    }
+    // HTTP/1.0 stays open only when the server says keep-alive, in one of the ways servers say it.
+    !(headers.contains("keep-alive")
+        || has_token("connection", "keep-alive")
+        || has_token("proxy-connection", "keep-alive"))
 }
 
 /// `min(available, left)` without overflow on 32-bit targets.

@@ -103,13 +103,23 @@ pub(crate) fn io_error(error: io::Error, kind: TimeoutKind) -> Error {
 }
 
 /// Python's `socket.create_connection`: tries each address of `host` in turn, returns the last error.
+///
+/// A failure is [`Error::Connect`] naming `host:port` with the operating system's error, or [`Error::Timeout`] of the connect kind.
 pub(crate) fn open_tcp(
     host: &str,
     port: u16,
     timeout: Option<Duration>,
     source_address: Option<SocketAddr>,
 ) -> Result<TcpStream> {
-    let addresses = (host, port).to_socket_addrs().map_err(Error::Io)?;
+    let failed = |source: io::Error| Error::Connect {
+        address: if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        },
+        source,
+    };
+    let addresses = (host, port).to_socket_addrs().map_err(failed)?;
     let mut last_error = None;
     for address in addresses {
         match connect_one(address, timeout, source_address) {
@@ -118,10 +128,11 @@ pub(crate) fn open_tcp(
         }
     }
     Err(match last_error {
-        Some(error) => io_error(error, TimeoutKind::Connect),
-        None => Error::Io(io::Error::new(
+        Some(error) if is_timeout(&error) => Error::Timeout(TimeoutKind::Connect),
+        Some(error) => failed(error),
+        None => failed(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("no address found for {host}"),
+            "the name resolved to no address",
         )),
     })
 }

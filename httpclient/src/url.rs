@@ -1,6 +1,7 @@
 //! `Url` and the one-call helpers [`get`] and [`request`]: the shape of Python's `urlopen(url).read()`, built on `HttpConnection`.
 
-use crate::connection::{Body, Config, HttpConnection};
+use crate::config::Config;
+use crate::connection::{Body, HttpConnection};
 use crate::error::{Error, Result};
 use crate::response::HttpResponse;
 
@@ -46,17 +47,34 @@ impl Url {
         })
     }
 
-    /// A connection to this URL's host: plain for `http`, TLS (with the default roots) for `https`.
+    /// A connection to this URL's host: plain for `http`, TLS (with the system's root certificates) for `https`.
     pub fn connection(&self, config: Config) -> Result<HttpConnection> {
         if self.scheme == "https" {
             #[cfg(feature = "tls")]
             return Ok(
-                crate::tls::HttpsConnection::with_config(&self.netloc, config)?.into_inner(),
+                crate::https::HttpsConnection::with_config(&self.netloc, config)?.into_inner(),
             );
             #[cfg(not(feature = "tls"))]
             return Err(Error::InvalidUrl(
                 "https needs httpclient's tls feature".to_string(),
             ));
+        }
+        HttpConnection::with_config(&self.netloc, config)
+    }
+
+    /// Like [`connection`](Self::connection), trusting what `tls` trusts when the scheme is `https`
+    /// (Python's `urlopen(url, context=context)`).
+    #[cfg(feature = "tls")]
+    pub fn connection_with_context(
+        &self,
+        config: Config,
+        tls: &crate::tls::TlsConfig,
+    ) -> Result<HttpConnection> {
+        if self.scheme == "https" {
+            return Ok(
+                crate::https::HttpsConnection::with_context(&self.netloc, config, tls)?
+                    .into_inner(),
+            );
         }
         HttpConnection::with_config(&self.netloc, config)
     }

@@ -103,7 +103,8 @@ fn test_partial_reads_no_content_length() {
 }
 
 // Mirrors test_httplib: BasicTest.test_partial_reads_incomplete_body
-// Better than Python, which returns b"" here: a body cut short is IncompleteRead on every read path.
+// Better than Python, which returns b"" here: a body cut short is IncompleteRead on every read path,
+// counting the 4 bytes the earlier reads got, so read and expected add up to the Content-Length.
 #[test]
 fn test_partial_reads_incomplete_body() {
     let mut response = get("HTTP/1.1 200 Ok\r\nContent-Length: 10\r\n\r\nText");
@@ -112,7 +113,15 @@ fn test_partial_reads_incomplete_body() {
     let error = response.read(Some(2)).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "IncompleteRead(0 bytes read, 6 more expected)"
+        "IncompleteRead(4 bytes read, 6 more expected)"
+    );
+    let Error::IncompleteRead { partial, read, .. } = error else {
+        panic!("IncompleteRead expected, got {error:?}");
+    };
+    assert_eq!(
+        (partial.len(), read),
+        (0, 4),
+        "partial holds the failing call's bytes"
     );
     assert!(response.isclosed());
 }
@@ -122,8 +131,13 @@ fn test_partial_reads_incomplete_body() {
 fn test_incomplete_read() {
     let mut response = get("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHello\r\n");
     match response.read(None) {
-        Err(Error::IncompleteRead { partial, expected }) => {
+        Err(Error::IncompleteRead {
+            partial,
+            read,
+            expected,
+        }) => {
             assert_eq!(partial, b"Hello\r\n");
+            assert_eq!(read, 7);
             assert_eq!(expected, Some(3));
         }
         other => panic!("IncompleteRead expected, got {other:?}"),
@@ -131,6 +145,7 @@ fn test_incomplete_read() {
     assert!(response.isclosed());
     let error = Error::IncompleteRead {
         partial: b"Hello\r\n".to_vec(),
+        read: 7,
         expected: Some(3),
     };
     assert_eq!(

@@ -178,7 +178,7 @@ fn body_fault(steps: &[Step], timeouts: Timeouts, check: impl Fn(Path, Vec<u8>, 
 }
 
 /// A body cut short by the server's close: `IncompleteRead` on every path, holding every byte that arrived,
-/// with `more` bytes expected (known for Content-Length, not for chunked, as in Python).
+/// with `more` bytes expected (known for Content-Length, not for chunked, as in Python), and counting them in its message.
 fn check_cut_short(raw: &[u8], arrived: &[u8], more: Option<u64>) {
     let steps = [Step::Reply(raw.to_vec())];
     body_fault(&steps, Timeouts::all(GENEROUS), |path, got, error| {
@@ -191,17 +191,15 @@ fn check_cut_short(raw: &[u8], arrived: &[u8], more: Option<u64>) {
             arrived.escape_ascii().to_string(),
             "{path:?}"
         );
-        if let Path::ReadAll = path {
-            // Python's message, exactly.
-            let message = match more {
-                Some(more) => format!(
-                    "IncompleteRead({} bytes read, {more} more expected)",
-                    arrived.len()
-                ),
-                None => format!("IncompleteRead({} bytes read)", arrived.len()),
-            };
-            assert_eq!(error.to_string(), message);
-        }
+        // Python's message for read(), exactly, on every path: the count is of every body byte read, not only the failing call's.
+        let message = match more {
+            Some(more) => format!(
+                "IncompleteRead({} bytes read, {more} more expected)",
+                arrived.len()
+            ),
+            None => format!("IncompleteRead({} bytes read)", arrived.len()),
+        };
+        assert_eq!(error.to_string(), message, "{path:?}");
     });
 }
 
@@ -695,6 +693,7 @@ fn connect_timeout() {
             "{error:?}"
         );
         assert_eq!(error.to_string(), "connect timed out");
+        assert!(error.is_timeout() && error.is_connect(), "{error}");
         assert!(elapsed >= TIMEOUT / 2 && elapsed < BOUND, "{elapsed:?}");
         assert_eq!(conn.state(), State::Idle);
         assert!(conn.sock().is_none());

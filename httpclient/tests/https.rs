@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use httpclient::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use httpclient::rustls::{self, RootCertStore};
-use httpclient::{Body, Config, Error, HttpsConnection};
+use httpclient::{Body, CertificateProblem, Config, Error, HttpsConnection};
 
 struct Certificate {
     der: CertificateDer<'static>,
@@ -117,10 +117,24 @@ fn test_local_bad_hostname() {
     )
     .unwrap();
     let error = conn.request("GET", "/", Body::Empty, &[]).unwrap_err();
-    assert!(matches!(error, Error::Tls(_)), "{error}");
-    assert!(error.to_string().starts_with("tls error"), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Certificate {
+                problem: CertificateProblem::NameMismatch,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().starts_with(
+            "certificate verify failed for 127.0.0.1: the certificate is not valid for 127.0.0.1: it names only DNS:localhost"
+        ),
+        "{error}"
+    );
     drop(conn);
-    server.join().unwrap();
+    assert!(server.join().unwrap().is_empty(), "nothing sent");
 }
 
 // Mirrors test_httplib: HTTPSTest.test_local_unknown_cert
@@ -128,13 +142,22 @@ fn test_local_bad_hostname() {
 fn test_local_unknown_cert() {
     let certificate = certificate();
     let (address, server) = tls_server(&certificate, 1);
-    // The default configuration trusts the public webpki roots, not this self-signed certificate.
+    // The default configuration trusts the system's root certificates, not this self-signed certificate.
     let mut conn = HttpsConnection::new(&address.to_string()).unwrap();
     conn.set_server_name("localhost");
     let error = conn.request("GET", "/", Body::Empty, &[]).unwrap_err();
-    assert!(matches!(error, Error::Tls(_)), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Certificate {
+                problem: CertificateProblem::UnknownIssuer,
+                ..
+            }
+        ),
+        "{error}"
+    );
     drop(conn);
-    server.join().unwrap();
+    assert!(server.join().unwrap().is_empty(), "nothing sent");
 }
 
 // Mirrors test_httplib: HTTPSTest.test_host_port (the default port is 443).

@@ -125,6 +125,7 @@ fn read_timeout_names_itself() {
         "{error}"
     );
     assert_eq!(error.to_string(), "read timed out");
+    assert!(error.is_timeout() && !error.is_connect(), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
     drop(conn);
     server.received();
@@ -155,7 +156,7 @@ fn write_timeout_names_itself() {
 
 // Mirrors test_httplib: BasicTest.test_host_port's failure side: a refused connection is an OSError.
 #[test]
-fn refused_connection_is_io_error() {
+fn refused_connection_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
@@ -168,9 +169,17 @@ fn refused_connection_is_io_error() {
         // Better than Python: a failed send leaves the connection idle, not stuck in Request-sent.
         let error = conn.request("GET", "/", Body::Empty, &[]).unwrap_err();
         assert!(
-            matches!(error, Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused),
+            matches!(error, Error::Connect { ref source, .. } if source.kind() == std::io::ErrorKind::ConnectionRefused),
             "{error}"
         );
+        assert!(error.is_connect(), "{error}");
+        // The address tried and the operating system's words, as in `ConnectionRefusedError: [Errno 111] Connection refused`.
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot connect to {address}: ")),
+            "{message}"
+        );
+        assert!(message.contains("refused"), "{message}");
         assert_eq!(conn.state(), httpclient::State::Idle);
     }
 }
