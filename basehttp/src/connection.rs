@@ -198,7 +198,8 @@ pub(crate) fn refuse(
     };
     let message = error.message(&requestline);
     with_bare_request(handler, peers, requestline, sink, |req| {
-        req.send_error_explain(error.status(), message.as_deref(), error.explain())
+        req.send_error_owed(error.status(), message.as_deref(), error.explain());
+        Ok(())
     })
 }
 
@@ -259,6 +260,10 @@ pub(crate) fn serve_request<'a>(
         }
         dispatch(handler, &mut req)
     }));
+    if !matches!(outcome, Ok(Ok(()))) && req.wfile.bytes_written() == 0 {
+        // Headers a failing hook buffered but never sent are dropped, so the client gets a whole error page instead of nothing.
+        req.abandon_head();
+    }
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(error)) if is_timeout(&error) => {
@@ -270,7 +275,7 @@ pub(crate) fn serve_request<'a>(
             if crate::body::BodyTooLarge::in_error(&error).is_some() && !req.response_started() =>
         {
             req.log_error(format_args!("Request body too large: {error}"));
-            let _ = req.send_error(413, None);
+            req.send_error_owed(413, None, None);
             let _ = req.wfile.flush();
             return Ok(Next::Linger);
         }
@@ -282,14 +287,14 @@ pub(crate) fn serve_request<'a>(
         {
             // Most often a malformed or cut chunked body read through `rfile`: the client's fault, so 400.
             req.log_error(format_args!("Bad request body: {error}"));
-            let _ = req.send_error(400, Some("Bad request body"));
+            req.send_error_owed(400, Some("Bad request body"), None);
             let _ = req.wfile.flush();
             return Ok(Next::Linger);
         }
         Ok(Err(error)) => {
             // Answered as a panic is, then reported to the server's handle_error, as Python reports an exception.
             if !req.response_started() {
-                let _ = req.send_error(500, None);
+                req.send_error_owed(500, None, None);
             }
             let _ = req.wfile.flush();
             return Err(error);
@@ -297,7 +302,7 @@ pub(crate) fn serve_request<'a>(
         Err(_panic) => {
             // The panic hook has printed the message; answer 500 if the client has seen nothing yet.
             if !req.response_started() {
-                let _ = req.send_error(500, None);
+                req.send_error_owed(500, None, None);
             }
             let _ = req.wfile.flush();
             return Ok(Next::Linger);

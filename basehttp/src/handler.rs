@@ -3,6 +3,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -84,101 +85,193 @@ impl Limits {
 ///
 /// Every method has a default that reproduces Python; override the `do_*` hooks to serve methods,
 /// and the settings (`server_version`, `protocol_version`, `error_message_format`, ...) as Python's class attributes.
-/// One handler value serves every connection from every thread; per-request state lives in the [`HttpRequest`].
 ///
 /// The default `do_*` hooks answer 501 `Unsupported method ('X')`, as Python does for a missing `do_X`.
+///
+/// # Extending another handler (Python's subclass of a subclass)
+///
+/// A handler that builds on another one (Python's `class UploadHandler(SimpleHTTPRequestHandler)`) holds it
+/// and names it in [`base`](Self::base). Every method it does not override then comes from that base:
+/// the settings (`protocol_version`, `server_version`, `limits`, ...) and the hooks (`do_GET`, `end_headers`, ...),
+/// so nothing is forwarded by hand and nothing is silently lost. Calling the base's method is Python's `super()`:
+///
+/// ```
+/// use std::io;
+///
+/// use basehttp::{BaseHttpRequestHandler, HttpRequest};
+///
+/// /// Python: `class NoCache(SimpleHTTPRequestHandler)` with `end_headers` overridden, here over any handler.
+/// struct NoCache<H>(H);
+///
+/// impl<H: BaseHttpRequestHandler> BaseHttpRequestHandler for NoCache<H> {
+///     fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
+///         Some(&self.0)
+///     }
+///
+///     fn end_headers(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+///         req.send_header("Cache-Control", "no-store")?;
+///         // Python's super().end_headers(): whatever the base adds comes after.
+///         self.0.end_headers(req)
+///     }
+/// }
+/// ```
+///
+/// # Shared state (Python's `self.server` and module globals)
+///
+/// One handler value serves every connection from every thread, so the handler itself is where shared state lives
+/// (a `Mutex` or atomics in its fields), where Python keeps it on the server object or in globals;
+/// per-request state lives in the [`HttpRequest`], which also names the server's address
+/// ([`HttpRequest::server_address`], [`HttpRequest::server_name`], [`HttpRequest::server_port`]).
 #[doc(alias = "BaseHTTPRequestHandler")]
 pub trait BaseHttpRequestHandler: Send + Sync + 'static {
+    /// The handler this one extends (Python's base class, what `super()` reaches); `None`, the default, extends nothing.
+    ///
+    /// Every other method's default asks the base first, so an extending handler overrides only what it changes.
+    #[doc(alias = "super")]
+    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
+        None
+    }
+
     /// Python's `server_version`, the first word of the `Server` header.
     fn server_version(&self) -> &str {
-        SERVER_VERSION
+        self.base()
+            .map_or(SERVER_VERSION, |base| base.server_version())
     }
 
     /// Python's `sys_version`, the second word of the `Server` header ([`SYS_VERSION`]).
     fn sys_version(&self) -> &str {
-        SYS_VERSION
+        self.base().map_or(SYS_VERSION, |base| base.sys_version())
     }
 
     /// Python's `protocol_version`: `HTTP/1.0` closes after each response; `HTTP/1.1` keeps connections open,
     /// so every response must then carry an exact `Content-Length`.
     fn protocol_version(&self) -> &str {
-        "HTTP/1.0"
+        self.base()
+            .map_or("HTTP/1.0", |base| base.protocol_version())
     }
 
     /// Python's `error_message_format`: the page `send_error` fills with `%(code)d`, `%(message)s` and `%(explain)s`.
     fn error_message_format(&self) -> &str {
-        DEFAULT_ERROR_MESSAGE
+        self.base()
+            .map_or(DEFAULT_ERROR_MESSAGE, |base| base.error_message_format())
     }
 
     /// Python's `error_content_type`.
     fn error_content_type(&self) -> &str {
-        DEFAULT_ERROR_CONTENT_TYPE
+        self.base()
+            .map_or(DEFAULT_ERROR_CONTENT_TYPE, |base| base.error_content_type())
     }
 
     /// Python's `responses[code]`: the phrase of the status line and the explanation of error pages.
     /// Defaults to Python's `http.HTTPStatus` table ([`crate::responses`]).
     fn responses(&self, code: u16) -> Option<(&str, &str)> {
-        responses(code)
+        match self.base() {
+            Some(base) => base.responses(code),
+            None => responses(code),
+        }
     }
 
     /// Timeouts and the drain limit of each connection.
     fn limits(&self) -> Limits {
-        Limits::default()
+        self.base()
+            .map_or_else(Limits::default, |base| base.limits())
+    }
+
+    /// Runs on every response just before the blank line that ends its headers (Python's overridable `end_headers`):
+    /// files, redirects, listings, 304s, error pages and refusals alike, so a header sent here is on all of them.
+    ///
+    /// [`HttpRequest::end_headers`] calls it, then ends the headers; so where Python's override ends with
+    /// `super().end_headers()`, this one just returns (calling `req.end_headers()` from here does nothing).
+    /// Send headers with [`HttpRequest::send_header`]; the status being answered is [`HttpRequest::response_status`].
+    /// An error discards the buffered headers and is answered as a hook's error is (500 when nothing was sent yet),
+    /// without this hook, which is not called again for that request.
+    fn end_headers(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match self.base() {
+            Some(base) => base.end_headers(req),
+            None => Ok(()),
+        }
     }
 
     /// Serves `GET` (Python's `do_GET`).
     #[doc(alias = "do_GET")]
     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_get(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `HEAD` (Python's `do_HEAD`).
     #[doc(alias = "do_HEAD")]
     fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_head(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `POST` (Python's `do_POST`).
     #[doc(alias = "do_POST")]
     fn do_post(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_post(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `PUT` (Python's `do_PUT`).
     #[doc(alias = "do_PUT")]
     fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_put(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `DELETE` (Python's `do_DELETE`).
     #[doc(alias = "do_DELETE")]
     fn do_delete(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_delete(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `OPTIONS` (Python's `do_OPTIONS`).
     #[doc(alias = "do_OPTIONS")]
     fn do_options(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_options(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves `PATCH` (Python's `do_PATCH`).
     #[doc(alias = "do_PATCH")]
     fn do_patch(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_patch(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Serves any other method, named by `req.command` (Python's `getattr(self, 'do_' + command)`).
     ///
     /// Methods are matched case-sensitively, as in Python: `get` lands here, not in `do_get`.
     fn do_method(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
-        unsupported_method(req)
+        match self.base() {
+            Some(base) => base.do_method(req),
+            None => unsupported_method(req),
+        }
     }
 
     /// Answers `Expect: 100-continue` (Python's `handle_expect_100`): writes `HTTP/1.1 100 Continue` and returns true.
     ///
     /// Override it to refuse: send an error (Python's tests send 417) and return false; the request is then not dispatched.
     fn handle_expect_100(&self, req: &mut HttpRequest<'_>) -> io::Result<bool> {
+        if let Some(base) = self.base() {
+            return base.handle_expect_100(req);
+        }
         req.send_response_only(100, None);
         req.end_headers()?;
         Ok(true)
@@ -189,6 +282,9 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// Every log line (requests, errors) goes through here. To route them to the `log` facade, override it:
     /// `log::info!("{}", basehttp::log_line(req, message))`, or build your own line from `req.address_string()`.
     fn log_message(&self, req: &HttpRequest<'_>, message: fmt::Arguments<'_>) {
+        if let Some(base) = self.base() {
+            return base.log_message(req, message);
+        }
         let mut line = log_line(req, message);
         line.push('\n');
         write_stderr_line(line.as_bytes());
@@ -328,6 +424,17 @@ pub struct HttpRequest<'a> {
     socket: Option<&'a Stream>,
     /// What the headers being buffered say about the body: see [`HttpRequest::end_headers`].
     framing: ResponseFraming,
+    /// Where the handler's `end_headers` hook stands for this request.
+    hook: HookState,
+}
+
+/// Where the handler's `end_headers` hook stands: it must not run inside itself, nor again after it failed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum HookState {
+    #[default]
+    Idle,
+    Running,
+    Failed,
 }
 
 /// What the response whose headers are being buffered has said so far about where its body ends.
@@ -393,6 +500,7 @@ impl<'a> HttpRequest<'a> {
             http_0_9: parts.http_0_9,
             socket,
             framing: ResponseFraming::default(),
+            hook: HookState::Idle,
         }
     }
 
@@ -404,6 +512,30 @@ impl<'a> HttpRequest<'a> {
     /// Whether anything was written for this request yet (headers still buffered count too).
     pub fn response_started(&self) -> bool {
         self.wfile.written > 0 || !self.headers_buffer.is_empty()
+    }
+
+    /// The status of the response whose headers are being sent, `None` before `send_response` (or for HTTP/0.9).
+    ///
+    /// For the [`end_headers`](BaseHttpRequestHandler::end_headers) hook, which may add headers to some answers only.
+    pub fn response_status(&self) -> Option<u16> {
+        self.framing.status
+    }
+
+    /// The server's host as an IP address (Python's `self.server.server_name`; no DNS lookup, as [`crate::HttpServer::server_name`]).
+    /// A Unix socket's path.
+    pub fn server_name(&self) -> String {
+        match &self.server_address {
+            Address::Inet(address) => address.ip().to_string(),
+            Address::Unix(path) => path.display().to_string(),
+        }
+    }
+
+    /// The server's port (Python's `self.server.server_port`); 0 on a Unix socket.
+    pub fn server_port(&self) -> u16 {
+        match &self.server_address {
+            Address::Inet(address) => address.port(),
+            Address::Unix(_) => 0,
+        }
     }
 
     /// Whether this is an HTTP/0.9 request, answered with the body alone.
@@ -518,8 +650,25 @@ impl<'a> HttpRequest<'a> {
     /// Unlike Python, a response that may have a body but says neither `Content-Length` nor `Transfer-Encoding`
     /// ends with the connection: `close_connection` is set (with `Connection: close` when the handler speaks HTTP/1.1),
     /// where Python would keep the connection open and leave the client waiting for a body end that never comes.
+    ///
+    /// First it runs the handler's [`end_headers`](BaseHttpRequestHandler::end_headers) hook, Python's override,
+    /// so the headers it sends are on every response; called from inside that hook, it does nothing.
     pub fn end_headers(&mut self) -> io::Result<()> {
         if !self.http_0_9 {
+            match self.hook {
+                HookState::Running => return Ok(()),
+                HookState::Failed => {}
+                HookState::Idle => {
+                    self.hook = HookState::Running;
+                    let handler = self.handler;
+                    if let Err(error) = handler.end_headers(self) {
+                        self.abandon_head();
+                        self.hook = HookState::Failed;
+                        return Err(error);
+                    }
+                    self.hook = HookState::Idle;
+                }
+            }
             let framing = std::mem::take(&mut self.framing);
             let has_body = framing
                 .status
@@ -536,6 +685,41 @@ impl<'a> HttpRequest<'a> {
             self.flush_headers()?;
         }
         Ok(())
+    }
+
+    /// Drops the headers buffered but not written yet, after a hook failed, so its error can still be answered cleanly.
+    ///
+    /// A hook that panicked inside the `end_headers` hook left it running: it is marked failed, so the answer skips it.
+    pub(crate) fn abandon_head(&mut self) {
+        self.headers_buffer.clear();
+        self.framing = ResponseFraming::default();
+        if self.hook == HookState::Running {
+            self.hook = HookState::Failed;
+        }
+    }
+
+    /// Sends an error page that the connection owes the client (a refusal, 413, 500), even when the `end_headers` hook fails
+    /// or panics: the page then goes out a second time without the hook. Errors are left to the caller's next write.
+    pub(crate) fn send_error_owed(
+        &mut self,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) {
+        for _ in 0..2 {
+            let sent = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.send_error_explain(code, message, explain)
+            }));
+            match sent {
+                Ok(Ok(())) => return,
+                // Nothing written yet and the hook now skipped: a second try can succeed.
+                _ if self.wfile.written == 0 => {
+                    self.abandon_head();
+                    self.hook = HookState::Failed;
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Writes the buffered headers to `wfile` (Python's `flush_headers`).

@@ -73,6 +73,9 @@
 //! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
+//! | overriding `end_headers` (a header on every response) | [`BaseHttpRequestHandler::end_headers`], called by [`HttpRequest::end_headers`] |
+//! | `class Mine(SomeHandler)`, `super().do_GET()`   | [`BaseHttpRequestHandler::base`] (every method left alone comes from the base), then `self.base_field.do_get(req)` |
+//! | `self.server` (shared state), `self.server.server_name`, `server_port` | the handler value itself (one serves every connection); [`HttpRequest::server_name`], [`HttpRequest::server_port`], [`HttpRequest::server_address`](HttpRequest#structfield.server_address) |
 //! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
 //! | `translate_path`'s and `_url_collapse_path`'s reading of `self.path` | [`RequestTarget`], [`HttpRequest::target`] (one reading for every layer) |
@@ -89,6 +92,11 @@
 //! | `MessageClass` (`http.client.HTTPMessage`)      | [`Headers`]                                                 |
 //! | `parse_request`, `http.client.parse_headers`    | [`HeadParser`], [`parse_head`], [`parse_request_line`]      |
 //! | `handle`, `handle_one_request`                  | [`serve_connection`], run by [`HttpHandler`] (a state machine per connection in readiness mode) |
+//! | `urllib.parse.parse_qs`, `parse_qsl` (`keep_blank_values`, `strict_parsing`, `errors`, `max_num_fields`) | [`parse_qs`], [`parse_qsl`], [`parse_qs_with`], [`parse_qsl_with`], [`QueryOptions`] |
+//! | `urllib.parse.unquote`, `unquote_plus`, `quote`, `quote_plus`, `urlencode` | [`unquote`], [`unquote_with`], [`unquote_plus`], [`quote`], [`quote_plus`], [`urlencode`] |
+//! | `urllib.parse.urlsplit`, `urlparse`, `SplitResult` (`hostname`, `port`, ...) | [`urlsplit`], [`SplitResult`]; `ValueError` is [`UrlParseError`] |
+//! | `self.headers.get("Authorization") == "Basic " + key` | [`HttpRequest::basic_credentials`], [`BasicCredentials::matches`] (constant time) |
+//! | `serve_forever()` with its default `poll_interval=0.5` | [`HttpServer::serve_forever`]`(`[`POLL_INTERVAL`]`)` |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
 //!
@@ -116,6 +124,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod buffer;
 mod connection;
@@ -131,7 +140,9 @@ mod target;
 mod text;
 #[cfg(feature = "tls")]
 mod tls;
+mod urlparse;
 
+pub use auth::BasicCredentials;
 pub use body::{
     parse_chunk_size, write_chunk, write_last_chunk, Body, BodyTooLarge, ChunkSizeError,
     ChunkedReader, LengthReader, MAX_CHUNK_LINE,
@@ -150,6 +161,8 @@ pub use parse::{
 pub use server::{
     serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
 };
+/// Python's default `poll_interval` of `serve_forever`, for [`HttpServer::serve_forever`] (socketserver's).
+pub use socketserver::POLL_INTERVAL;
 pub use status::{responses, RESPONSES};
 pub use target::RequestTarget;
 pub use text::{
@@ -158,3 +171,7 @@ pub use text::{
 };
 #[cfg(feature = "tls")]
 pub use tls::{tls_server_config, ALPN_PROTOCOLS};
+pub use urlparse::{
+    parse_qs, parse_qs_with, parse_qsl, parse_qsl_with, quote, quote_plus, unquote, unquote_plus,
+    unquote_with, urlencode, urlsplit, DecodeErrors, QueryOptions, SplitResult, UrlParseError,
+};

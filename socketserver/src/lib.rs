@@ -52,7 +52,7 @@
 //! | `allow_reuse_address`, `allow_reuse_port`, `request_queue_size`, `timeout` | fields of [`ServerConfig`] |
 //! | `daemon_threads`, `block_on_close`, `max_children`, `max_packet_size` | fields of [`ServerConfig`] |
 //! | `server_address`, `fileno()`, `socket` | [`BaseServer::server_address`], [`BaseServer::fileno`], [`BaseServer::socket_ref`] |
-//! | `serve_forever(poll_interval)` | [`BaseServer::serve_forever`] |
+//! | `serve_forever(poll_interval)` | [`BaseServer::serve_forever`]; Python's default interval is [`POLL_INTERVAL`] |
 //! | `shutdown()` | [`BaseServer::shutdown`], [`ShutdownHandle::shutdown`] from any thread |
 //! | `handle_request()` | [`BaseServer::handle_request`] |
 //! | `server_close()`, `with server:` | [`BaseServer::server_close`], and `Drop` |
@@ -98,5 +98,6 @@ pub use kind::ServerKind;
 pub use readiness::blocking;
 pub use server::{
     BaseServer, ShutdownHandle, TcpServer, UdpServer, UnixDatagramServer, UnixStreamServer,
+    POLL_INTERVAL,
 };
 pub use stream::{DatagramSocket, Stream};

@@ -22,6 +22,10 @@ use crate::kind::{self, bind_address, sealed::Sealed, ServerKind};
 use crate::readiness::Readiness;
 use crate::sys;
 
+/// Python's default `poll_interval` of `serve_forever` (0.5 s): how often the loop runs `service_actions` when idle.
+/// A shutdown does not wait for it: it wakes the loop at once.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// At most this many requests are taken per wake-up of the serving loop in the concurrent modes, so shutdown and service actions stay prompt.
 const ACCEPT_BATCH: usize = 64;
 

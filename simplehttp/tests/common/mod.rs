@@ -9,27 +9,12 @@ use std::time::Duration;
 use basehttp::{HttpRequest, HttpServer, ThreadingHttpServer};
 use simplehttp::SimpleHttpRequestHandler;
 
-/// A quiet handler, so test output stays readable.
+/// A quiet handler, so test output stays readable: the file handler as its base, with only `log_message` changed.
 pub struct Quiet(pub SimpleHttpRequestHandler);
 
-impl simplehttp::SimpleHooks for Quiet {
-    fn directory(&self) -> &std::path::Path {
-        &self.0.directory
-    }
-}
-
 impl basehttp::BaseHttpRequestHandler for Quiet {
-    fn server_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::server_version(&self.0)
-    }
-    fn protocol_version(&self) -> &str {
-        basehttp::BaseHttpRequestHandler::protocol_version(&self.0)
-    }
-    fn do_get(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
-    }
-    fn do_head(&self, req: &mut HttpRequest<'_>) -> std::io::Result<()> {
-        simplehttp::serve_files(self, req)
+    fn base(&self) -> Option<&dyn basehttp::BaseHttpRequestHandler> {
+        Some(&self.0)
     }
     fn log_message(&self, _: &HttpRequest<'_>, _: std::fmt::Arguments<'_>) {}
 }

@@ -1,0 +1,53 @@
+//! Python's auth_server.py: the file server (serving `www/`) behind HTTP Basic authentication as `admin:secret`;
+//! without the right credentials, GET and HEAD get 401 with a `WWW-Authenticate` challenge.
+//!
+//! Usage: `auth_server [ADDRESS]` (default `127.0.0.1:8081`, the Python's; port 0 picks a free one).
+//! Serves `www` under the current directory.
+
+use basehttp::{BaseHttpRequestHandler, HttpRequest, ThreadingHttpServer, POLL_INTERVAL};
+use simplehttp::SimpleHttpRequestHandler;
+use std::io::{self, Write};
+
+struct AuthHandler(SimpleHttpRequestHandler);
+
+/// Python's `authorized`: it takes no state of the handler, so it is a function of the request.
+fn authorized(req: &mut HttpRequest<'_>) -> io::Result<bool> {
+    if req
+        .basic_credentials()
+        .is_some_and(|user| user.matches("admin", "secret"))
+    {
+        return Ok(true);
+    }
+    req.send_response(401, None)?;
+    req.send_header("WWW-Authenticate", "Basic realm=\"files\"")?;
+    req.send_header("Content-Type", "text/plain")?;
+    req.end_headers()?;
+    req.wfile.write_all(b"Authentication required\n")?;
+    Ok(false)
+}
+
+impl BaseHttpRequestHandler for AuthHandler {
+    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
+        Some(&self.0)
+    }
+
+    fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        if authorized(req)? {
+            self.0.do_head(req)?;
+        }
+        Ok(())
+    }
+
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        if authorized(req)? {
+            self.0.do_get(req)?;
+        }
+        Ok(())
+    }
+}
+
+fn main() -> io::Result<()> {
+    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8081".into());
+    let handler = AuthHandler(SimpleHttpRequestHandler::new("www"));
+    ThreadingHttpServer::new(address.as_str(), handler)?.serve_forever(POLL_INTERVAL)
+}
