@@ -192,6 +192,25 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
         }
     }
 
+    /// Sends an error response (Python's overridable `send_error(code, message, explain)`).
+    ///
+    /// [`HttpRequest::send_error`] and [`HttpRequest::send_error_explain`] call it for every error the server answers:
+    /// a hook's own, refused requests, 413, 500. The default sends Python's page ([`HttpRequest::send_error_page`]);
+    /// override it to send a page of your own, and call the base's (or `send_error_page`) for the codes you leave alone.
+    /// Inside this hook, `req.send_error` sends the default page, so an override cannot call itself without end.
+    fn send_error(
+        &self,
+        req: &mut HttpRequest<'_>,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> io::Result<()> {
+        match self.base() {
+            Some(base) => base.send_error(req, code, message, explain),
+            None => req.send_error_page(code, message, explain),
+        }
+    }
+
     /// Serves `GET` (Python's `do_GET`).
     #[doc(alias = "do_GET")]
     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
@@ -336,6 +355,32 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
     line
 }
 
+/// Refuses a header that would split the response or cannot be sent: an empty name, a colon in the name,
+/// CR, LF or NUL anywhere, a character beyond ISO-8859-1.
+fn check_header(name: &str, value: &str) -> io::Result<()> {
+    let bad = |text: &str| {
+        if text.is_ascii() {
+            text.bytes()
+                .any(|byte| matches!(byte, b'\r' | b'\n' | b'\0'))
+        } else {
+            text.chars().any(|character| {
+                matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
+            })
+        }
+    };
+    if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "invalid header {}: {}",
+                python_repr(name),
+                python_repr(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Where a response goes: bytes, and ranges of files sent by reference (sendfile(2) on a plain socket).
 pub(crate) trait Sink: Write {
     /// Sends `length` bytes of `file` from `offset`, after everything written before.
@@ -426,6 +471,24 @@ pub struct HttpRequest<'a> {
     framing: ResponseFraming,
     /// Where the handler's `end_headers` hook stands for this request.
     hook: HookState,
+    /// Where the handler's `send_error` hook stands for this request.
+    error_hook: HookState,
+    /// Headers for the next response, whichever code sends it ([`HttpRequest::queue_header`]).
+    queued_headers: Vec<(String, String)>,
+    /// Who the request was authenticated as, by an authentication layer.
+    authenticated_user: Option<AuthenticatedUser>,
+}
+
+/// Who a request was authenticated as, and how: set by an authentication layer
+/// ([`Authenticator`](crate::Authenticator)) once the credentials proved right, and only then.
+///
+/// CGI's `REMOTE_USER` and `AUTH_TYPE` come from here (RFC 3875 section 4.1.1 and 4.1.11), never from the unchecked header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser {
+    /// The user name, as the password file or the command line spells it.
+    pub user: String,
+    /// The scheme the credentials came by: `Basic` or `Digest` (CGI's `AUTH_TYPE`).
+    pub scheme: &'static str,
 }
 
 /// Where the handler's `end_headers` hook stands: it must not run inside itself, nor again after it failed.
@@ -501,7 +564,34 @@ impl<'a> HttpRequest<'a> {
             socket,
             framing: ResponseFraming::default(),
             hook: HookState::Idle,
+            error_hook: HookState::Idle,
+            queued_headers: Vec::new(),
+            authenticated_user: None,
         }
+    }
+
+    /// Queues a header for the next response this request sends, whichever code sends it (a hook, an error page, a refusal):
+    /// it goes out just before the `end_headers` hook runs. An authentication layer queues its `WWW-Authenticate` challenges
+    /// this way and then calls [`send_error`](Self::send_error), so a page of the operator's still carries them.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for a name or value [`send_header`](Self::send_header) would refuse; nothing is queued then.
+    pub fn queue_header(&mut self, name: &str, value: &str) -> io::Result<()> {
+        check_header(name, value)?;
+        self.queued_headers
+            .push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    /// Who an authentication layer found this request's credentials to belong to; `None` when no layer checked any.
+    pub fn authenticated_user(&self) -> Option<&AuthenticatedUser> {
+        self.authenticated_user.as_ref()
+    }
+
+    /// Records who the request is authenticated as; for an authentication layer, once the credentials proved right.
+    pub fn set_authenticated_user(&mut self, user: AuthenticatedUser) {
+        self.authenticated_user = Some(user);
     }
 
     /// The handler serving this request.
@@ -593,16 +683,6 @@ impl<'a> HttpRequest<'a> {
     /// Unlike Python, a name or value holding CR, LF or NUL (header injection), or a character outside ISO-8859-1,
     /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
     pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
-        let bad = |text: &str| {
-            if text.is_ascii() {
-                text.bytes()
-                    .any(|byte| matches!(byte, b'\r' | b'\n' | b'\0'))
-            } else {
-                text.chars().any(|character| {
-                    matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
-                })
-            }
-        };
         // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
         let latin1 = |buffer: &mut Vec<u8>, text: &str| {
             if text.is_ascii() {
@@ -611,16 +691,7 @@ impl<'a> HttpRequest<'a> {
                 buffer.extend(text.chars().map(|character| u32::from(character) as u8));
             }
         };
-        if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "invalid header {}: {}",
-                    python_repr(name),
-                    python_repr(value)
-                ),
-            ));
-        }
+        check_header(name, value)?;
         if !self.http_0_9 {
             let start = self.headers_buffer.len();
             latin1(&mut self.headers_buffer, name);
@@ -659,6 +730,9 @@ impl<'a> HttpRequest<'a> {
                 HookState::Running => return Ok(()),
                 HookState::Failed => {}
                 HookState::Idle => {
+                    for (name, value) in std::mem::take(&mut self.queued_headers) {
+                        self.send_header(&name, &value)?;
+                    }
                     self.hook = HookState::Running;
                     let handler = self.handler;
                     if let Err(error) = handler.end_headers(self) {
@@ -692,9 +766,13 @@ impl<'a> HttpRequest<'a> {
     /// A hook that panicked inside the `end_headers` hook left it running: it is marked failed, so the answer skips it.
     pub(crate) fn abandon_head(&mut self) {
         self.headers_buffer.clear();
+        self.queued_headers.clear();
         self.framing = ResponseFraming::default();
         if self.hook == HookState::Running {
             self.hook = HookState::Failed;
+        }
+        if self.error_hook == HookState::Running {
+            self.error_hook = HookState::Failed;
         }
     }
 
@@ -716,6 +794,7 @@ impl<'a> HttpRequest<'a> {
                 _ if self.wfile.written == 0 => {
                     self.abandon_head();
                     self.hook = HookState::Failed;
+                    self.error_hook = HookState::Failed;
                 }
                 _ => return,
             }
@@ -737,11 +816,31 @@ impl<'a> HttpRequest<'a> {
         self.send_error_explain(code, message, None)
     }
 
-    /// Sends an error response (Python's `send_error(code, message, explain)`): logs `code N, message M`,
+    /// Sends an error response (Python's `send_error(code, message, explain)`) through the handler's
+    /// [`send_error`](BaseHttpRequestHandler::send_error) hook, whose default is [`send_error_page`](Self::send_error_page).
+    pub fn send_error_explain(
+        &mut self,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> io::Result<()> {
+        if self.error_hook != HookState::Idle {
+            return self.send_error_page(code, message, explain);
+        }
+        self.error_hook = HookState::Running;
+        let handler = self.handler;
+        let result = handler.send_error(self, code, message, explain);
+        if self.error_hook == HookState::Running {
+            self.error_hook = HookState::Idle;
+        }
+        result
+    }
+
+    /// The body of Python's `send_error`, the default of the handler's hook: logs `code N, message M`,
     /// sends the status and `Connection: close`, and for codes of 200 and above other than 204, 205 and 304
     /// the handler's error page (message and explanation HTML-escaped) with its type and exact length;
     /// for `HEAD` the page is left out but its headers are kept. Unknown codes read `???`.
-    pub fn send_error_explain(
+    pub fn send_error_page(
         &mut self,
         code: u16,
         message: Option<&str>,

@@ -274,3 +274,72 @@ fn basic_credentials_and_queries_over_the_wire() {
     assert!(response.starts_with("HTTP/1.0 200 "), "{response}");
     assert!(response.ends_with("\r\n\r\n/a/b Jürgen M"), "{response}");
 }
+
+/// Python's `send_error` overridden: its own page for 404, the base's for the rest, and a header queued before an error.
+struct OwnPages;
+
+impl BaseHttpRequestHandler for OwnPages {
+    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
+        Some(&Base)
+    }
+
+    fn send_error(
+        &self,
+        req: &mut HttpRequest<'_>,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> io::Result<()> {
+        if code != 404 {
+            return Base.send_error(req, code, message, explain);
+        }
+        // Calling send_error from inside the hook sends the default page rather than coming back here.
+        if req.path == "/missing-inner" {
+            return req.send_error(404, Some("inner"));
+        }
+        req.send_response(404, message)?;
+        req.send_header("Content-Type", "text/plain")?;
+        req.send_header("Content-Length", "4")?;
+        req.end_headers()?;
+        req.wfile.write_all(b"gone")
+    }
+
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        req.queue_header("X-Queued", "yes")?;
+        match req.path.as_str() {
+            "/missing" | "/missing-inner" => req.send_error(404, None),
+            "/teapot" => req.send_error(418, None),
+            _ => Base.do_get(req),
+        }
+    }
+}
+
+// Python's send_error is a method subclasses override for their own pages; here it is a hook every error goes through,
+// refusals included, and a header queued before it goes out on whatever answer follows.
+#[test]
+fn send_error_is_a_hook_and_queued_headers_go_out_with_the_answer() {
+    for config in configs() {
+        let server = support::start_with_config(OwnPages, config);
+        let response = exchange(server.port, "GET /missing HTTP/1.1\nHost: t\n\n");
+        assert!(
+            response.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{response}"
+        );
+        assert!(response.contains("\r\nX-Queued: yes\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\ngone"), "{response}");
+        let response = exchange(server.port, "GET /missing-inner HTTP/1.1\nHost: t\n\n");
+        assert!(response.starts_with("HTTP/1.1 404 inner\r\n"), "{response}");
+        assert!(response.contains("<p>Message: inner.</p>"), "{response}");
+        let response = exchange(server.port, "GET /teapot HTTP/1.1\nHost: t\n\n");
+        assert!(response.starts_with("HTTP/1.1 418 "), "{response}");
+        assert!(response.contains("\r\nX-Queued: yes\r\n"), "{response}");
+        assert!(response.contains("Error code: 418"), "{response}");
+        // A header queued once goes out once: the next answer on the connection does not repeat it.
+        let mut client = Client::new(server.port);
+        let first = client.request("GET / HTTP/1.1\nHost: t\n\n");
+        assert_eq!(first.header("X-Queued"), Some("yes"));
+        // A refused request goes through the hook too.
+        let response = exchange(server.port, "GET / HTTP/1.1\n\n");
+        assert!(response.starts_with("HTTP/1.1 400 "), "{response}");
+    }
+}
