@@ -142,7 +142,10 @@ mod text;
 mod tls;
 mod urlparse;
 
-pub use auth::BasicCredentials;
+pub use auth::{
+    AuthSettings, Authenticated, Authenticator, BasicCredentials, PasswordFileError, Throttle,
+    Users,
+};
 pub use body::{
     parse_chunk_size, write_chunk, write_last_chunk, Body, BodyTooLarge, ChunkSizeError,
     ChunkedReader, LengthReader, MAX_CHUNK_LINE,
