@@ -80,6 +80,10 @@ pub struct CommandLine {
     /// never run more than N worker threads, however many handlers wait
     #[arg(long = "max-workers", value_name = "N", default_value_t = DEFAULT_MAX_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_workers: u32,
+
+    /// Authentication, error pages, headers and CORS.
+    #[command(flatten)]
+    pub site: crate::SiteOptions,
 }
 
 /// Worker threads at most unless `--max-workers` says otherwise.

@@ -112,6 +112,7 @@ fn serve<H: BaseHttpRequestHandler>(
     readiness: bool,
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
+    let handler = command.site.site(handler)?;
     if command.quiet {
         set_access_log(AccessLog::Off)?;
     } else if let Some(path) = &command.access_log {

@@ -87,6 +87,9 @@ mod head;
 mod listing;
 mod mime;
 mod range;
+mod site;
+#[cfg(feature = "cli")]
+mod site_options;
 mod small_files;
 mod url_path;
 
@@ -117,6 +120,9 @@ pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,
 };
+pub use site::{Cors, ErrorPage, Site};
+#[cfg(feature = "cli")]
+pub use site_options::{SiteOptions, DEFAULT_REALM};
 pub use url_path::{
     directory_redirect_location, has_trailing_slash, latin1_bytes, path_ends_with_slash,
     safe_segments, strip_query_and_fragment, translate_path, translate_path_bytes,
