@@ -257,6 +257,7 @@ impl CgiHttpRequestHandler {
             server_name: server_address.ip().to_string(),
             server_protocol: self.protocol_version().to_owned(),
             server_software: req.version_string(),
+            authenticated_user: req.authenticated_user().cloned(),
         };
         let mut command = ScriptCommand::new(&target.file);
         command.env = build_environment(&request, &self.environment);

@@ -166,7 +166,10 @@ impl<H: BaseHttpRequestHandler> BaseHttpRequestHandler for Site<H> {
             return self.handler.send_error(req, code, message, explain);
         };
         // As Python's send_error: the log line, the status, Connection: close, and the page with its type and length.
-        let default_message = req.handler().responses(code).map(|(short, _)| short.to_owned());
+        let default_message = req
+            .handler()
+            .responses(code)
+            .map(|(short, _)| short.to_owned());
         let message = message.or(default_message.as_deref()).unwrap_or("???");
         req.log_error(format_args!("code {code}, message {message}"));
         req.send_response(code, Some(message))?;

@@ -84,7 +84,9 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     let value = value.trim_matches([' ', '\t']);
     if name.is_empty()
         || !name.bytes().all(is_tchar)
-        || value.chars().any(|character| character.is_control() && character != '\t')
+        || value
+            .chars()
+            .any(|character| character.is_control() && character != '\t')
         || value.chars().any(|character| u32::from(character) > 0xff)
     {
         return Err(expected());
@@ -108,7 +110,10 @@ fn parse_origin(text: &str) -> Result<String, String> {
         {
             Ok(text.to_owned())
         }
-        _ => Err("expected * or an origin such as https://example.com or http://localhost:3000".to_owned()),
+        _ => Err(
+            "expected * or an origin such as https://example.com or http://localhost:3000"
+                .to_owned(),
+        ),
     }
 }
 
@@ -144,7 +149,8 @@ impl SiteOptions {
             let body = fs::read(path)
                 .map_err(|error| format!("--error-page {code}={}: {error}", path.display()))?;
             let content_type = crate::guess_type(path).into_owned();
-            site.error_pages.insert(*code, ErrorPage { content_type, body });
+            site.error_pages
+                .insert(*code, ErrorPage { content_type, body });
         }
         Ok(site)
     }
@@ -218,23 +224,46 @@ mod tests {
             parse_header("X-Frame-Options:  DENY "),
             Ok(("X-Frame-Options".into(), "DENY".into()))
         );
-        assert_eq!(parse_header("X-Empty:"), Ok(("X-Empty".into(), String::new())));
+        assert_eq!(
+            parse_header("X-Empty:"),
+            Ok(("X-Empty".into(), String::new()))
+        );
         for bad in ["no colon", ": v", "Bad Name: v", "X: a\r\nb", "X: \u{0100}"] {
-            assert!(parse_header(bad).unwrap_err().starts_with("expected \"Name: value\""), "{bad:?}");
+            assert!(
+                parse_header(bad)
+                    .unwrap_err()
+                    .starts_with("expected \"Name: value\""),
+                "{bad:?}"
+            );
         }
-        assert_eq!(parse_error_page("404=x.html"), Ok((404, PathBuf::from("x.html"))));
+        assert_eq!(
+            parse_error_page("404=x.html"),
+            Ok((404, PathBuf::from("x.html")))
+        );
         for bad in ["404", "200=x", "600=x", "x=y", "404="] {
-            assert!(parse_error_page(bad).unwrap_err().contains("400 to 599"), "{bad}");
+            assert!(
+                parse_error_page(bad).unwrap_err().contains("400 to 599"),
+                "{bad}"
+            );
         }
         assert_eq!(parse_user_password("a:b:c"), Ok(("a".into(), "b:c".into())));
         for bad in ["ab", ":b", "a\n:b"] {
-            assert!(parse_user_password(bad).unwrap_err().starts_with("expected USER:PASSWORD"));
+            assert!(parse_user_password(bad)
+                .unwrap_err()
+                .starts_with("expected USER:PASSWORD"));
         }
-        for good in ["*", "https://example.com", "http://localhost:3000", "http://[::1]:8000"] {
+        for good in [
+            "*",
+            "https://example.com",
+            "http://localhost:3000",
+            "http://[::1]:8000",
+        ] {
             assert_eq!(parse_origin(good).as_deref(), Ok(good));
         }
         for bad in ["example.com", "https://", "https://a/b", "ftp://a"] {
-            assert!(parse_origin(bad).unwrap_err().starts_with("expected * or an origin"));
+            assert!(parse_origin(bad)
+                .unwrap_err()
+                .starts_with("expected * or an origin"));
         }
         assert!(parse_realm("").is_err());
         assert!(parse_realm("a\tb").is_err());
@@ -248,14 +277,20 @@ mod tests {
             fs::write(&path, text).unwrap();
             path
         };
-        let bad = write("bad.htpasswd", "alice:{SHA}W8r/fyL/UzygmbNAjq2HbA67qac=\nbob:plain\n");
+        let bad = write(
+            "bad.htpasswd",
+            "alice:{SHA}W8r/fyL/UzygmbNAjq2HbA67qac=\nbob:plain\n",
+        );
         let options = SiteOptions {
             auth_file: Some(bad.clone()),
             ..SiteOptions::default()
         };
         let error = options.site(()).unwrap_err();
         assert!(
-            error.starts_with(&format!("--auth-file {}: line 2: not a hash", bad.display())),
+            error.starts_with(&format!(
+                "--auth-file {}: line 2: not a hash",
+                bad.display()
+            )),
             "{error}"
         );
         let missing = directory.path().join("missing");
@@ -264,8 +299,14 @@ mod tests {
             ..SiteOptions::default()
         };
         let error = options.site(()).unwrap_err();
-        assert!(error.starts_with(&format!("--auth-digest-file {}: ", missing.display())), "{error}");
-        let digest = write("users.htdigest", "bob:files:0e7ddf2f5fcd3a7d0c6bd1d8bc4a2d35\n");
+        assert!(
+            error.starts_with(&format!("--auth-digest-file {}: ", missing.display())),
+            "{error}"
+        );
+        let digest = write(
+            "users.htdigest",
+            "bob:files:0e7ddf2f5fcd3a7d0c6bd1d8bc4a2d35\n",
+        );
         let options = SiteOptions {
             auth_digest_file: Some(digest.clone()),
             ..SiteOptions::default()
@@ -277,12 +318,18 @@ mod tests {
             realm: Some("other".into()),
             ..SiteOptions::default()
         };
-        assert!(options.site(()).unwrap_err().contains("no line for the realm \"other\" (its realms: files)"));
+        assert!(options
+            .site(())
+            .unwrap_err()
+            .contains("no line for the realm \"other\" (its realms: files)"));
         let options = SiteOptions {
             error_page: vec![(404, missing.clone())],
             ..SiteOptions::default()
         };
-        assert!(options.site(()).unwrap_err().starts_with("--error-page 404="));
+        assert!(options
+            .site(())
+            .unwrap_err()
+            .starts_with("--error-page 404="));
         let page = write("404.html", "<h1>gone</h1>");
         let options = SiteOptions {
             error_page: vec![(404, page)],
@@ -290,6 +337,9 @@ mod tests {
             realm: Some("x".into()),
             ..SiteOptions::default()
         };
-        assert_eq!(options.site(()).unwrap_err(), "--realm needs --auth, --auth-file or --auth-digest-file");
+        assert_eq!(
+            options.site(()).unwrap_err(),
+            "--realm needs --auth, --auth-file or --auth-digest-file"
+        );
     }
 }

@@ -191,6 +191,7 @@ fn python_script_sees_its_environment() {
         server_name: "localhost".into(),
         server_protocol: "HTTP/1.0".into(),
         server_software: "CGIHTTP/0.6".into(),
+        authenticated_user: None,
     };
     command.env = build_environment(&request, &EnvironmentPolicy::default());
     command.args = crate::query_arguments(&request.query);
