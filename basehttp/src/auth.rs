@@ -523,9 +523,6 @@ impl Authenticator {
         if response.uri != target && response.uri != req.path {
             return Verdict::Malformed("the uri parameter is not the request's target");
         }
-        if response.opaque.as_deref() != Some(self.opaque.as_str()) {
-            return failed("an opaque value this server did not send");
-        }
         let user = if response.userhash {
             self.userhashes
                 .get(&(
@@ -549,7 +546,14 @@ impl Authenticator {
                 "wrong password"
             });
         };
-        match self.nonces.check(&response.nonce) {
+        let state = self.nonces.check(&response.nonce);
+        // A nonce from before a restart comes with that run's opaque value: both are renewed by the stale challenge.
+        // With a nonce of this run, the opaque value must be this run's too.
+        if state != NonceState::Unknown && response.opaque.as_deref() != Some(self.opaque.as_str())
+        {
+            return failed("an opaque value this server did not send");
+        }
+        match state {
             NonceState::Unknown | NonceState::Expired => Verdict::Stale,
             NonceState::Fresh(identity) => match self.nonces.accept_count(identity, response.nc) {
                 Ok(()) => Verdict::Pass(AuthenticatedUser {
