@@ -73,3 +73,64 @@ fn remote_user_and_auth_type_follow_a_checked_login() {
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(!answer.contains("user="), "{answer}");
 }
+
+#[test]
+fn usage_names_the_site_flags_shared_with_simplehttp() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cgihttp"))
+        .arg("--help")
+        .output()
+        .unwrap_or_else(|error| panic!("run cgihttp: {error}"));
+    let usage = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--auth <USER:PASSWORD>",
+        "--auth-file <FILE>",
+        "--auth-digest-file <FILE>",
+        "--realm <NAME>",
+        "--error-page <CODE=FILE>",
+        "--header <NAME: VALUE>",
+        "--cors [<ORIGIN>]",
+    ] {
+        assert!(usage.contains(flag), "{flag} missing from {usage}");
+    }
+}
+
+#[test]
+fn headers_and_error_pages_go_on_script_answers_and_500s() {
+    let site = site();
+    // A local redirect to itself: the server gives up with 500.
+    site.script("loop.sh", "printf 'Location: /cgi-bin/loop.sh\\n\\n'");
+    let page = site.directory().join("500.html");
+    std::fs::write(&page, "<p>our fault</p>").unwrap_or_else(|error| panic!("write: {error}"));
+    let error_page = format!("500={}", page.display());
+    let server = site.serve(&[
+        "--header",
+        "X-Served-By: cgihttp",
+        "--error-page",
+        &error_page,
+    ]);
+    for (path, status) in [
+        ("/cgi-bin/who.sh", "200"),
+        ("/cgi-bin/loop.sh", "500"),
+        ("/missing", "404"),
+        ("/cgi-bin", "301"),
+    ] {
+        let answer = server.exchange(&format!(
+            "GET {path} HTTP/1.1\nHost: x\nConnection: close\n\n"
+        ));
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {answer}"
+        );
+        let head = format!("{}\r\n", answer.split("\r\n\r\n").next().unwrap_or(""));
+        assert!(
+            head.contains("\r\nX-Served-By: cgihttp\r\n"),
+            "{path}: {answer}"
+        );
+    }
+    let answer = server.exchange("GET /cgi-bin/loop.sh HTTP/1.1\nHost: x\nConnection: close\n\n");
+    assert!(
+        answer.contains("\r\nContent-Type: text/html\r\n"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("\r\n\r\n<p>our fault</p>"), "{answer}");
+}
