@@ -1,4 +1,5 @@
-//! `httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k]`: a tiny curl on `httpclient::HttpConnection`.
+//! `httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k] [-u USER:PASSWORD [--basic|--digest]]`:
+//! a tiny curl on `httpclient::HttpConnection`.
 //!
 //! Sends the request N times on one connection (which reconnects by itself when the server closed it) and prints,
 //! for each response, `STATUS REASON`, the headers as `Name: value` lines, a blank line, then the body bytes.
@@ -7,15 +8,21 @@
 //!
 //! HTTPS trusts the system's root certificates; `--cacert FILE` trusts the certificates of a PEM file instead
 //! (a private CA, or a server's own self-signed certificate), and `-k` / `--insecure` skips verification, as with curl.
+//!
+//! `-u USER:PASSWORD` (or `http://user:password@host/`) answers the server's 401 with Basic or Digest, whichever it offers
+//! (Digest first), sending the request once more; `--basic` sends Basic with the first request, as curl's `-u` does,
+//! and `--digest` answers Digest only.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use httpclient::{CertificateProblem, Config, Error, HttpConnection, TlsConfig, Url};
+use httpclient::{
+    Auth, AuthScheme, CertificateProblem, Config, Error, HttpConnection, TlsConfig, Url,
+};
 
 const USAGE: &str =
-    "usage: httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k|--insecure]";
+    "usage: httpget URL [-X METHOD] [-d DATA] [-H 'Name: value']... [--repeat N] [--cacert FILE] [-k|--insecure] [-u USER:PASSWORD [--basic|--digest]]";
 
 /// The parsed command line.
 struct Arguments {
@@ -28,6 +35,10 @@ struct Arguments {
     cacert: Option<PathBuf>,
     /// curl's `-k` / `--insecure`: accept any certificate (it wins over `--cacert`, as in curl).
     insecure: bool,
+    /// curl's `-u USER:PASSWORD`.
+    user: Option<(String, String)>,
+    /// Which challenges `-u` answers (`--basic`, `--digest`; whichever the server offers by default).
+    scheme: AuthScheme,
 }
 
 fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, String> {
@@ -40,6 +51,8 @@ fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Argume
         repeat: 1,
         cacert: None,
         insecure: false,
+        user: None,
+        scheme: AuthScheme::Any,
     };
     while let Some(argument) = arguments.next() {
         let mut value = |flag: &str| {
@@ -69,6 +82,13 @@ fn parse_arguments(mut arguments: impl Iterator<Item = String>) -> Result<Argume
             }
             "--cacert" => parsed.cacert = Some(PathBuf::from(value("--cacert")?)),
             "-k" | "--insecure" => parsed.insecure = true,
+            "-u" | "--user" => {
+                let login = value("-u")?;
+                let (user, password) = login.split_once(':').ok_or("-u needs USER:PASSWORD")?;
+                parsed.user = Some((user.to_string(), password.to_string()));
+            }
+            "--basic" => parsed.scheme = AuthScheme::Basic,
+            "--digest" => parsed.scheme = AuthScheme::Digest,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}"))
@@ -88,14 +108,18 @@ fn latin1_bytes(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Sends the request and reads the response head.
+/// Sends the request and reads the response head; with credentials, answers a 401 once.
 fn exchange<'c>(
     conn: &'c mut HttpConnection,
     method: &str,
     target: &str,
     body: Option<&[u8]>,
     headers: &[(&str, &str)],
+    auth: Option<&mut Auth>,
 ) -> Result<httpclient::HttpResponse<'c>, Error> {
+    if let Some(auth) = auth {
+        return conn.request_with_auth(method, target, body, headers, auth);
+    }
     conn.request(method, target, body, headers)?;
     conn.getresponse()
 }
@@ -148,7 +172,12 @@ fn print_response(
 }
 
 fn run(arguments: &Arguments) -> Result<(), Error> {
-    let url = Url::parse(&arguments.url)?;
+    let (url, url_auth) = Auth::from_url(&arguments.url)?;
+    let url = Url::parse(&url)?;
+    let mut auth = match &arguments.user {
+        Some((user, password)) => Some(Auth::new(user, password, arguments.scheme)),
+        None => url_auth.map(|auth| auth.with_scheme(arguments.scheme)),
+    };
     let mut conn: HttpConnection = if url.scheme == "https" {
         url.connection_with_context(Config::default(), &tls_config(arguments)?)?
     } else {
@@ -169,7 +198,14 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
     let mut out = io::BufWriter::new(stdout.lock());
     for _ in 0..arguments.repeat {
         let reused = conn.sock().is_some();
-        let retry = match exchange(&mut conn, method, &url.target, body, &headers) {
+        let retry = match exchange(
+            &mut conn,
+            method,
+            &url.target,
+            body,
+            &headers,
+            auth.as_mut(),
+        ) {
             Ok(response) => {
                 print_response(&mut out, response)?;
                 false
@@ -182,7 +218,14 @@ fn run(arguments: &Arguments) -> Result<(), Error> {
             conn.close();
             print_response(
                 &mut out,
-                exchange(&mut conn, method, &url.target, body, &headers)?,
+                exchange(
+                    &mut conn,
+                    method,
+                    &url.target,
+                    body,
+                    &headers,
+                    auth.as_mut(),
+                )?,
             )?;
         }
     }

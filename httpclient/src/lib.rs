@@ -25,6 +25,7 @@
 //! | `IncompleteRead(partial, expected)` | [`Error::IncompleteRead`], displayed as Python's repr: `IncompleteRead(7 bytes read, 3 more expected)` |
 //! | `except TimeoutError`, `except ConnectionRefusedError`, `except ssl.SSLError` | [`Error::is_timeout`], [`Error::is_connect`], [`Error::is_tls`] (and `is_certificate`, `is_disconnect`, `is_protocol`, `is_invalid_input`) |
 //! | `HTTP_PORT`, `HTTPS_PORT`, `_MAXLINE`, `_MAXHEADERS` | [`HTTP_PORT`], [`HTTPS_PORT`], [`MAX_LINE`], [`MAX_HEADERS`] |
+//! | `urllib.request.HTTPBasicAuthHandler`, `HTTPDigestAuthHandler`, `HTTPPasswordMgr`, user info in a URL | [`Auth`], [`AuthScheme`], [`HttpConnection::request_with_auth`], [`Auth::from_url`] |
 //! | `urllib.request.urlopen(url)` (the shape), `urlopen(url, context=...)` | [`get`], [`request`], [`Url`], `Url::connection_with_context` |
 //!
 //! # Where it departs from Python
@@ -86,6 +87,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod auth;
 #[cfg(feature = "tls")]
 mod certificate;
 mod config;
@@ -102,6 +104,7 @@ mod stream;
 mod tls;
 mod url;
 
+pub use auth::{Auth, AuthScheme};
 #[cfg(feature = "tls")]
 pub use certificate::CertificateProblem;
 pub use config::{Config, Timeouts, HTTPS_PORT, HTTP_PORT};

@@ -267,6 +267,16 @@ impl<'a> HttpResponse<'a> {
         }
     }
 
+    /// Closes the response and gives back the connection it borrowed, for the same lifetime: so a caller that looked at
+    /// the response can send again on the connection without the borrow checker taking the response as still alive.
+    pub(crate) fn release(mut self) -> Option<&'a mut HttpConnection> {
+        self.close();
+        match std::mem::replace(&mut self.owner, Owner::Gone) {
+            Owner::Borrowed(connection) => Some(connection),
+            _ => None,
+        }
+    }
+
     /// Closes the response and gives back the connection it owned (from [`HttpConnection::into_response`]).
     pub fn into_connection(mut self) -> Option<HttpConnection> {
         self.close();
