@@ -377,7 +377,8 @@ fn measure(
                 server.port,
                 target.path
             );
-            match wrk::run(wrk_core, connections, options.seconds, &url) {
+            let header = target.server.request_header();
+            match wrk::run_with_header(wrk_core, connections, options.seconds, &url, None, header) {
                 Ok(measurement) => {
                     eprintln!(
                         "xtask bench: {} c={connections} round {round}/{} {}: {:.0} req/s, {} errors",

@@ -6,6 +6,8 @@ pub enum Role {
     Ours,
     Python,
     Nginx,
+    /// Ours without the feature the scenario measures, so "ours ÷ this" is what the feature costs.
+    Baseline,
 }
 
 impl Role {
@@ -14,6 +16,7 @@ impl Role {
             Role::Ours => "ours",
             Role::Python => "python",
             Role::Nginx => "nginx",
+            Role::Baseline => "baseline",
         }
     }
 }
@@ -39,6 +42,8 @@ pub enum Server {
     SimpleHttps,
     /// nginx, one worker, serving the generated tree over TLS 1.3 with the same certificate.
     NginxHttps,
+    /// The `simplehttp` command with `--auth` (Basic checked on every request).
+    SimpleHttpAuth,
 }
 
 impl Server {
@@ -46,7 +51,7 @@ impl Server {
     pub fn program(self) -> Option<&'static str> {
         match self {
             Server::EchoHttp => Some("echo_http"),
-            Server::SimpleHttp | Server::SimpleHttps => Some("simplehttp"),
+            Server::SimpleHttp | Server::SimpleHttps | Server::SimpleHttpAuth => Some("simplehttp"),
             Server::CgiHttp => Some("cgihttp"),
             Server::PythonHello
             | Server::PythonFiles
@@ -82,9 +87,30 @@ impl Server {
             Server::Nginx => "nginx (1 worker)",
             Server::SimpleHttps => "simplehttp --tls-cert (rustls)",
             Server::NginxHttps => "nginx (1 worker, TLS 1.3)",
+            Server::SimpleHttpAuth => "simplehttp --auth (Basic)",
+        }
+    }
+
+    /// The arguments the server takes beyond the common ones.
+    pub fn extra_arguments(self) -> &'static [&'static str] {
+        match self {
+            Server::SimpleHttpAuth => &["--auth", AUTH_USER_PASSWORD],
+            _ => &[],
+        }
+    }
+
+    /// A header every request to the server carries (its credentials), as `Name: value`.
+    pub fn request_header(self) -> Option<&'static str> {
+        match self {
+            Server::SimpleHttpAuth => Some(AUTH_HEADER),
+            _ => None,
         }
     }
 }
+
+/// The login of [`Server::SimpleHttpAuth`], and the Basic header wrk sends for it (base64 of `bench:bench`).
+const AUTH_USER_PASSWORD: &str = "bench:bench";
+const AUTH_HEADER: &str = "Authorization: Basic YmVuY2g6YmVuY2g=";
 
 /// One server of a scenario and the path wrk asks it for.
 #[derive(Debug)]
@@ -157,6 +183,24 @@ pub const SCENARIOS: &[Scenario] = &[
             Target {
                 role: Role::Nginx,
                 server: Server::Nginx,
+                path: "/small.txt",
+            },
+        ],
+    },
+    Scenario {
+        name: "small-file-auth",
+        summary: "GET of the 100-byte file with Basic credentials checked (--auth), against simplehttp without",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttpAuth,
+                path: "/small.txt",
+            },
+            Target {
+                role: Role::Baseline,
+                server: Server::SimpleHttp,
                 path: "/small.txt",
             },
         ],

@@ -252,7 +252,7 @@ pub fn start(
             words(&["0", "-b", "127.0.0.1", "-p", "HTTP/1.1"]),
             None,
         ),
-        Server::SimpleHttp | Server::SimpleHttps | Server::CgiHttp => {
+        Server::SimpleHttp | Server::SimpleHttps | Server::CgiHttp | Server::SimpleHttpAuth => {
             let mut arguments = vec![
                 "0".into(),
                 "-b".into(),
@@ -271,6 +271,7 @@ pub fn start(
                     pair.key.to_string_lossy().into_owned(),
                 ]);
             }
+            arguments.extend(words(server.extra_arguments()));
             (binary(binaries, server)?, arguments, None)
         }
         Server::PythonHello => (
@@ -373,6 +374,14 @@ pub fn start(
 
 /// One `GET path` before measuring, so a server that answers something other than 200 is reported, not timed.
 pub fn probe(port: u16, path: &str) -> Result<(), String> {
+    probe_with_header(port, path, None)
+}
+
+/// [`probe`] with a header (`Name: value`) added to the request, such as the credentials of a server that wants them.
+pub fn probe_with_header(port: u16, path: &str, header: Option<&str>) -> Result<(), String> {
+    let header = header
+        .map(|header| format!("{header}\r\n"))
+        .unwrap_or_default();
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
         .map_err(|error| format!("cannot connect to port {port}: {error}"))?;
@@ -380,7 +389,9 @@ pub fn probe(port: u16, path: &str) -> Result<(), String> {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|error| error.to_string())?;
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{header}\r\n").as_bytes(),
+        )
         .map_err(|error| format!("cannot send GET {path}: {error}"))?;
     let mut status_line = String::new();
     BufReader::new(stream)
@@ -402,7 +413,7 @@ pub fn probe_server(
     path: &str,
 ) -> Result<(), String> {
     if !server.tls() {
-        return probe(port, path);
+        return probe_with_header(port, path, server.request_header());
     }
     let script = super::tls::client_script(&workdir.root)?;
     let chosen = super::tls::probe(&script, port, path)?;
