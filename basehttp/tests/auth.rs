@@ -325,3 +325,61 @@ fn expect_100_continue_is_answered_401_without_credentials() {
         assert!(response.ends_with("Basic admin"), "{response}");
     }
 }
+
+/// The body of `fn name(` in `source`, from its signature to its closing brace.
+fn function_body<'s>(source: &'s str, name: &str) -> &'s str {
+    let start = source
+        .find(&format!("fn {name}("))
+        .unwrap_or_else(|| panic!("no fn {name}"));
+    let open = start
+        + source[start..]
+            .find('{')
+            .unwrap_or_else(|| panic!("fn {name} has no body"));
+    let mut depth = 0;
+    for (offset, character) in source[open..].char_indices() {
+        match character {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &source[start..open + offset + 1];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("fn {name} does not end");
+}
+
+// Timing differences of a few nanoseconds cannot be measured reliably on a shared CI machine, so this guards the defence at
+// its source: each function that compares a secret (a password, a hash, a Digest response, a nonce's MAC) compares it with
+// subtle's `ct_eq`, whose time depends only on the lengths, and with no `==`, which stops at the first differing byte.
+#[test]
+fn secrets_are_compared_in_constant_time() {
+    let sources = [
+        (
+            include_str!("../src/auth.rs"),
+            &["matches", "check_basic"][..],
+        ),
+        (
+            include_str!("../src/auth/digest.rs"),
+            &["response_matches", "check"][..],
+        ),
+        (include_str!("../src/auth/passwords.rs"), &["verify"][..]),
+    ];
+    for (source, functions) in sources {
+        for name in functions {
+            let body = function_body(source, name);
+            assert!(
+                body.contains("ct_eq("),
+                "fn {name} compares without ct_eq:\n{body}"
+            );
+            for comparison in [" == ", " != ", ".eq(", "starts_with"] {
+                assert!(
+                    !body.contains(comparison),
+                    "fn {name} compares with {comparison:?}:\n{body}"
+                );
+            }
+        }
+    }
+}

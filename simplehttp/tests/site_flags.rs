@@ -5,7 +5,8 @@
 mod watch;
 
 use std::fs;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use watch::Server;
@@ -81,14 +82,28 @@ fn serve(directory: &TempDir, arguments: &[&str]) -> Server {
     Server::start(command)
 }
 
-/// The command run to its end (it is expected to refuse to start).
+/// The command run to its end, which it must reach within 5 s: it is expected to refuse to start.
 fn refused(directory: &TempDir, arguments: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_simplehttp"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simplehttp"))
         .args(["0", "-b", "127.0.0.1"])
         .current_dir(directory.path())
         .args(arguments)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|error| panic!("run simplehttp: {error}"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("simplehttp {arguments:?} started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("wait for simplehttp: {error}"));
     assert!(!output.status.success(), "it started: {output:?}");
     output
 }
