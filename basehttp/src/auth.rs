@@ -156,8 +156,10 @@ const MAX_VERIFIED: usize = 4096;
 ///
 /// Basic is offered when a user has a password given outright or an htpasswd hash; Digest with MD5 when one has a password
 /// or an MD5 htdigest line for the realm, with SHA-256 when one has a password or a SHA-256 line. The Digest challenges come first,
-/// MD5 before SHA-256 (as lighttpd orders them): clients that read only the first challenge (Python's urllib) know only MD5,
-/// and clients that pick the strongest (curl, browsers) take SHA-256 either way.
+/// MD5 before SHA-256 (as lighttpd orders them): clients that read only the first challenge (Python's urllib, curl 7.88) answer MD5,
+/// and clients that pick the strongest (httpclient's `Auth`) take SHA-256. A user with a SHA-256 htdigest line only is
+/// therefore reachable by the former only when no MD5 challenge is offered (an htdigest file of SHA-256 lines alone); Python's
+/// requests folds all the challenges into one and answers with the last algorithm named, SHA-256.
 ///
 /// ```
 /// use basehttp::{Authenticator, Users};

@@ -124,6 +124,9 @@
 //!   HEAD, 204 and 304 answers carry no body (HEAD keeps the framing headers a GET would get).
 //!   NPH scripts' output passes untouched, and the connection closes after it.
 //! - A path climbing above the root is answered with 400 (Python raises and drops the connection).
+//! - `AUTH_TYPE` and `REMOTE_USER` are set only from a login an authentication layer checked ([`CgiRequest::authenticated_user`],
+//!   from basehttp's `Authenticator`, `--auth` and its kin); Python decodes the client's unchecked `Authorization` header into them,
+//!   so any client could name itself to a script. Without authentication neither is set.
 //! - Faults have defined outcomes (Python waits for a script for ever and sends whatever it printed):
 //!   a client that closes or resets the connection while its script runs ([`CgiError::ClientGone`], checked while the script is silent)
 //!   or cuts its request body short ([`CgiError::RequestBody`]) gets its script killed and the connection closed;

@@ -64,7 +64,7 @@
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
 //! | `class Mine(SimpleHTTPRequestHandler)` overriding `send_error`, or `end_headers` adding headers | [`Site`] (`--error-page`, `--header`), or basehttp's `send_error` and `end_headers` hooks |
-//! | (none: Python has no authentication) | [`Site`] with basehttp's [`Authenticator`](basehttp::Authenticator); [`SiteOptions`]: `--auth`, `--auth-file`, `--auth-digest-file`, `--realm` |
+//! | (none: Python has no authentication) | [`Site`] with basehttp's [`Authenticator`](basehttp::Authenticator); `SiteOptions` (feature `cli`): `--auth`, `--auth-file`, `--auth-digest-file`, `--realm` |
 //! | a `do_OPTIONS` and `end_headers` adding `Access-Control-Allow-Origin` (the usual CORS recipe) | [`Site`] with [`Cors`] (`--cors [ORIGIN]`), [`ErrorPage`] |
 //!
 //! # Where this does better than Python
