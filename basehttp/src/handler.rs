@@ -793,8 +793,9 @@ impl<'a> HttpRequest<'a> {
                 }
             }
         }
-        let message = format_args!("\"{}\" {} {}", self.requestline, OrDash(code), OrDash(size));
-        match crate::log::route() {
+        // A closure taking the Arguments, because format_args! cannot be bound to a
+        // `let` and used later before Rust 1.89 (its temporaries die with the statement).
+        let emit = |message: fmt::Arguments<'_>| match crate::log::route() {
             crate::log::Route::Handler => self.log_message(message),
             crate::log::Route::Writer => {
                 let mut line = log_line(self, message);
@@ -802,7 +803,13 @@ impl<'a> HttpRequest<'a> {
                 crate::log::queue_line(line.into_bytes());
             }
             crate::log::Route::Nowhere => {}
-        }
+        };
+        emit(format_args!(
+            "\"{}\" {} {}",
+            self.requestline,
+            OrDash(code),
+            OrDash(size)
+        ));
     }
 
     /// Logs an error (Python's `log_error`), through `log_message`.
