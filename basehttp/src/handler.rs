@@ -296,7 +296,7 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
 /// `io::stderr()` holds a process-wide lock across the write system call, so busy request threads queue on it
 /// (futex waits on every request under load). A duplicate of descriptor 2, made once, shares the same open file
 /// and takes no lock; one write per line keeps lines whole. A closed stderr must not panic the way `eprintln!` would.
-pub fn write_stderr_line(line: &[u8]) {
+pub(crate) fn write_stderr_line(line: &[u8]) {
     static STDERR: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
     let duplicate = STDERR.get_or_init(|| {
         use std::os::fd::AsFd;

@@ -122,6 +122,7 @@
 //!
 //! Python's `log_date_time_string` uses local time; this crate forbids `unsafe` and std has no local-time API, so logs are in UTC.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 mod auth;

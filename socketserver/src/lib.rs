@@ -76,6 +76,7 @@
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 // `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
 #![deny(unsafe_code)]
 
