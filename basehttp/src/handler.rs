@@ -81,6 +81,38 @@ impl Limits {
     }
 }
 
+/// Writes [`BaseHttpRequestHandler::base`] returning the named field: inside `impl BaseHttpRequestHandler`,
+/// `base!(0);` is Python's `class Handler(Base):` for a handler whose field `0` is the base it extends.
+///
+/// ```
+/// use basehttp::prelude::*;
+///
+/// struct Hello;
+/// impl BaseHttpRequestHandler for Hello {
+///     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+///         req.send_error(418, None)
+///     }
+/// }
+///
+/// struct Extended {
+///     parent: Hello,
+/// }
+/// impl BaseHttpRequestHandler for Extended {
+///     base!(parent);
+/// }
+///
+/// let extended = Extended { parent: Hello };
+/// assert!(extended.base().is_some());
+/// ```
+#[macro_export]
+macro_rules! base {
+    ($field:tt) => {
+        fn base(&self) -> ::core::option::Option<&dyn $crate::BaseHttpRequestHandler> {
+            ::core::option::Option::Some(&self.$field)
+        }
+    };
+}
+
 /// The request handler: Python's `BaseHTTPRequestHandler`, subclassing becomes implementing this trait.
 ///
 /// Every method has a default that reproduces Python; override the `do_*` hooks to serve methods,
@@ -127,6 +159,7 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// The handler this one extends (Python's base class, what `super()` reaches); `None`, the default, extends nothing.
     ///
     /// Every other method's default asks the base first, so an extending handler overrides only what it changes.
+    /// [`base!`](crate::base) writes this method for a handler that holds its base in a field.
     #[doc(alias = "super")]
     fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
         None

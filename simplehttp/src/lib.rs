@@ -45,7 +45,8 @@
 //! | Python | Rust |
 //! | --- | --- |
 //! | `SimpleHTTPRequestHandler` | [`SimpleHttpRequestHandler`] (settings as fields) |
-//! | `class Mine(SimpleHTTPRequestHandler)` with `do_PUT` or `end_headers` | a struct holding a [`SimpleHttpRequestHandler`] and naming it in basehttp's [`BaseHttpRequestHandler::base`](basehttp::BaseHttpRequestHandler::base); see PORTING.md |
+//! | `class Mine(SimpleHTTPRequestHandler)` with `do_PUT` or `end_headers` | a struct holding a [`SimpleHttpRequestHandler`] and naming it in basehttp's [`BaseHttpRequestHandler::base`](basehttp::BaseHttpRequestHandler::base) (`base!(0);`); see PORTING.md |
+//! | `from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer` | `use simplehttp::prelude::*;` ([`prelude`]) |
 //! | `do_GET`, `do_HEAD` | [`serve_files`] (what `do_get` and `do_head` call), [`write_reply`] |
 //! | `SimpleHTTPRequestHandler.send_head` | [`send_head`] over [`SimpleHooks`], answering a [`HeadReply`] |
 //! | `server_version = "SimpleHTTP/0.6"` | [`SERVER_VERSION`] |
@@ -87,6 +88,7 @@ mod handler;
 mod head;
 mod listing;
 mod mime;
+pub mod prelude;
 mod range;
 mod small_files;
 mod url_path;

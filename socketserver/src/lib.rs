@@ -40,6 +40,7 @@
 //!
 //! | Python | Rust |
 //! | --- | --- |
+//! | `import socketserver` | `use socketserver::prelude::*;` ([`prelude`]) |
 //! | `BaseServer` | [`BaseServer`] |
 //! | `TCPServer`, `UDPServer` | [`TcpServer`], [`UdpServer`] |
 //! | `UnixStreamServer`, `UnixDatagramServer` | [`UnixStreamServer`], [`UnixDatagramServer`] |
@@ -85,6 +86,7 @@ mod config;
 mod handler;
 mod hooks;
 pub mod kind;
+pub mod prelude;
 mod readiness;
 mod server;
 mod stream;
