@@ -14,7 +14,7 @@ pub const DEFAULT_REALM: &str = "Restricted";
 /// Authentication, error pages and headers, as flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct SiteOptions {
-    /// let in USER with PASSWORD (Basic, and Digest with MD5 and SHA-256); repeatable
+    /// let in USER with PASSWORD (Basic, and Digest with MD5 and SHA-256); repeatable; other local users can read it in ps, so prefer --auth-file on a shared machine
     #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = parse_user_password)]
     pub auth: Vec<(String, String)>,
 
