@@ -378,10 +378,24 @@ fn measure(
                 target.path
             );
             let header = target.server.request_header();
+            let ticks_before = server.cpu_ticks();
             match wrk::run_with_header(wrk_core, connections, options.seconds, &url, None, header) {
                 Ok(measurement) => {
+                    // The server's own processor time per request: unlike req/s, it holds on a machine other jobs share.
+                    let requests = measurement.requests_per_second * f64::from(options.seconds);
+                    let cpu = match (ticks_before, server.cpu_ticks()) {
+                        (Some(before), Some(after))
+                            if target.server.program().is_some() && requests > 0.0 =>
+                        {
+                            format!(
+                                ", {:.1} µs server CPU per request",
+                                after.saturating_sub(before) as f64 * 10_000.0 / requests
+                            )
+                        }
+                        _ => String::new(),
+                    };
                     eprintln!(
-                        "xtask bench: {} c={connections} round {round}/{} {}: {:.0} req/s, {} errors",
+                        "xtask bench: {} c={connections} round {round}/{} {}: {:.0} req/s, {} errors{cpu}",
                         scenario.name,
                         options.rounds,
                         target.role.label(),

@@ -205,6 +205,19 @@ impl Running {
         self.child.id()
     }
 
+    /// The processor time the server has used so far (user and system, `/proc/<pid>/stat`), in clock ticks
+    /// (1/100 s on Linux: `USER_HZ`). Only a server that is one process is counted whole (not nginx's workers).
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // "pid (name) state ppid ...": the name may hold spaces, so count the fields after the last ')'.
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let user: u64 = fields.get(11)?.parse().ok()?;
+        let system: u64 = fields.get(12)?.parse().ok()?;
+        Some(user + system)
+    }
+
     /// `VmHWM` (peak resident set) from `/proc/<pid>/status`, in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
