@@ -53,8 +53,13 @@ fn parse_user_password(text: &str) -> Result<(String, String), String> {
 }
 
 fn parse_realm(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.chars().any(char::is_control) {
-        return Err("expected a realm name without control characters".to_owned());
+    // The realm goes out in a header, which carries ISO-8859-1 only.
+    if text.is_empty()
+        || text
+            .chars()
+            .any(|character| character.is_control() || u32::from(character) > 0xff)
+    {
+        return Err("expected a realm name in ISO-8859-1 without control characters".to_owned());
     }
     Ok(text.to_owned())
 }
@@ -267,6 +272,11 @@ mod tests {
         }
         assert!(parse_realm("").is_err());
         assert!(parse_realm("a\tb").is_err());
+        assert!(parse_realm("\u{65e5}\u{672c}").is_err());
+        assert_eq!(
+            parse_realm("R\u{e9}sum\u{e9}"),
+            Ok("R\u{e9}sum\u{e9}".to_owned())
+        );
     }
 
     #[test]
