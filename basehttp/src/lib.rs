@@ -85,6 +85,8 @@
 //! | `send_response`, `send_response_only`           | [`HttpRequest::send_response`], [`HttpRequest::send_response_only`] |
 //! | `send_header`, `end_headers`, `flush_headers`   | [`HttpRequest::send_header`], [`HttpRequest::end_headers`], [`HttpRequest::flush_headers`] |
 //! | `send_error(code, message, explain)`            | [`HttpRequest::send_error`], [`HttpRequest::send_error_explain`] |
+//! | overriding `send_error` (a page of one's own)   | [`BaseHttpRequestHandler::send_error`], with [`HttpRequest::send_error_page`] for Python's page |
+//! | (none: Python has no authentication layer) an `Authorization` check before each `do_*` | [`Authenticated`] or [`Authenticator::authorize`] over [`Users`] (htpasswd, htdigest), [`AuthSettings`], [`Throttle`]; who logged in: [`HttpRequest::authenticated_user`], [`AuthenticatedUser`] |
 //! | `log_request`, `log_error`                      | [`HttpRequest::log_request`], [`HttpRequest::log_error`]    |
 //! | `address_string`, `version_string`              | [`HttpRequest::address_string`], [`HttpRequest::version_string`] |
 //! | `date_time_string`, `log_date_time_string`      | [`date_time_string`], [`log_date_time_string`] (UTC)        |
