@@ -213,4 +213,27 @@ mod tests {
         }
         assert!(failures.records.lock().unwrap().len() <= 3);
     }
+
+    // At the limit, the addresses that failed lately keep their counts: only a quiet one, or else the oldest, makes room.
+    #[test]
+    fn making_room_keeps_the_counts_of_recent_failures() {
+        let failures = Failures::new(Throttle {
+            free_failures: 1,
+            max_addresses: 2,
+            forget_after: Duration::from_secs(10),
+            ..Throttle::default()
+        });
+        let start = Instant::now();
+        let [first, second, third]: [IpAddr; 3] =
+            [[192, 0, 2, 1], [192, 0, 2, 2], [192, 0, 2, 3]].map(IpAddr::from);
+        assert_eq!(failures.fail(first, start), None);
+        assert_eq!(failures.fail(second, start + Duration::from_secs(1)), None);
+        // Both are recent: the oldest, `first`, makes room for `third`, and `second` keeps its count.
+        assert_eq!(failures.fail(third, start + Duration::from_secs(2)), None);
+        assert_eq!(
+            failures.fail(second, start + Duration::from_secs(3)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(failures.fail(first, start + Duration::from_secs(4)), None);
+    }
 }
