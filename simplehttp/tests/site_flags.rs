@@ -5,6 +5,7 @@
 mod watch;
 
 use std::fs;
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -488,4 +489,58 @@ fn cors_answers_preflights_and_marks_answers() {
         "OPTIONS /a.txt HTTP/1.1\nHost: x\nOrigin: https://evil.example\nAccess-Control-Request-Method: GET\nConnection: close\n\n",
     );
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+}
+
+#[test]
+fn only_a_cors_preflight_is_answered_by_the_site() {
+    let directory = tree();
+    // Without --cors, and on a --cors server without Origin or without Access-Control-Request-Method, OPTIONS is the
+    // file handler's: 501, as Python answers a method it has no do_ for.
+    let plain = serve(&directory, &[]);
+    let cors = serve(&directory, &["--cors"]);
+    for (server, headers) in [
+        (
+            &plain,
+            "Origin: https://a.example\nAccess-Control-Request-Method: GET\n",
+        ),
+        (&cors, ""),
+        (&cors, "Origin: https://a.example\n"),
+        (&cors, "Access-Control-Request-Method: GET\n"),
+    ] {
+        let answer = server.exchange(&format!(
+            "OPTIONS /a.txt HTTP/1.1\nHost: x\n{headers}Connection: close\n\n"
+        ));
+        assert!(answer.starts_with("HTTP/1.1 501"), "{headers:?}: {answer}");
+    }
+}
+
+/// Sends a POST head with `Expect: 100-continue` and returns the first line of the answer, read before any body is sent.
+fn expect_continue(server: &Server, authorization: Option<&str>) -> String {
+    let mut stream = server.connect();
+    let authorization = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n{authorization}\r\n"
+    );
+    stream
+        .write_all(head.as_bytes())
+        .unwrap_or_else(|error| panic!("send: {error}"));
+    watch::read_head(&mut stream)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn credentials_are_checked_before_100_continue() {
+    let directory = tree();
+    let server = serve(&directory, &["--auth", "fay:pw"]);
+    // Without credentials the client is refused before it sends its body; with them it is asked for the body.
+    assert_eq!(expect_continue(&server, None), "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        expect_continue(&server, Some("Basic ZmF5OnB3")),
+        "HTTP/1.1 100 Continue"
+    );
 }
