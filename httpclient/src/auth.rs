@@ -502,6 +502,17 @@ mod tests {
         assert_eq!(challenges[0].param("type"), Some("1"));
         assert_eq!(challenges[1].param("realm"), Some("simple"));
         assert_eq!(challenges[3].param("nonce"), Some("n,1"));
+        // Bounded: at most MAX_CHALLENGES challenges, each with at most MAX_PARAMS parameters.
+        let many = vec!["Basic realm=x"; MAX_CHALLENGES + 4].join(", ");
+        let mut bounded = Vec::new();
+        parse_challenges(&many, &mut bounded);
+        assert_eq!(bounded.len(), MAX_CHALLENGES);
+        let params: Vec<String> = (0..MAX_PARAMS + 4)
+            .map(|index| format!("p{index}=v"))
+            .collect();
+        let mut bounded = Vec::new();
+        parse_challenges(&format!("Digest {}", params.join(", ")), &mut bounded);
+        assert_eq!(bounded[0].params.len(), MAX_PARAMS);
         // Garbage neither loops nor panics.
         for garbage in ["\"", "=", "a=\"", ",,, =x", "Digest \"", "\u{e9}=\u{e9}"] {
             parse_challenges(garbage, &mut Vec::new());
