@@ -502,6 +502,8 @@ mod tests {
         assert_eq!(challenges[0].param("type"), Some("1"));
         assert_eq!(challenges[1].param("realm"), Some("simple"));
         assert_eq!(challenges[3].param("nonce"), Some("n,1"));
+        // The token68 is skipped, not read as a parameter.
+        assert!(challenges[2].params.is_empty(), "{:?}", challenges[2]);
         // Bounded: at most MAX_CHALLENGES challenges, each with at most MAX_PARAMS parameters.
         let many = vec!["Basic realm=x"; MAX_CHALLENGES + 4].join(", ");
         let mut bounded = Vec::new();
