@@ -44,7 +44,8 @@ impl Challenge {
 }
 
 /// Splits one `WWW-Authenticate` value into its challenges (RFC 9110 section 11.6.1: several may share a header,
-/// separated by commas like their parameters). A `token68` (`Negotiate abc==`) is skipped.
+/// separated by commas like their parameters). A `token68` (`Negotiate abc==`) is skipped; reading stops at anything
+/// that is neither a token nor a separator, keeping the challenges read before it.
 fn parse_challenges(value: &str, challenges: &mut Vec<Challenge>) {
     let bytes = value.as_bytes();
     let mut at = 0;
@@ -54,16 +55,15 @@ fn parse_challenges(value: &str, challenges: &mut Vec<Challenge>) {
             *at += 1;
         }
     };
-    while at < bytes.len() && challenges.len() < MAX_CHALLENGES {
+    while challenges.len() < MAX_CHALLENGES {
         skip(&mut at, b" \t,");
         let start = at;
         while at < bytes.len() && is_tchar(bytes[at]) {
             at += 1;
         }
         if start == at {
-            // Not a token: skip the character so that parsing always moves on.
-            at += 1;
-            continue;
+            // The end, or something that is not a token.
+            break;
         }
         let token = &value[start..at];
         let mut after = at;
@@ -515,10 +515,17 @@ mod tests {
         let mut bounded = Vec::new();
         parse_challenges(&format!("Digest {}", params.join(", ")), &mut bounded);
         assert_eq!(bounded[0].params.len(), MAX_PARAMS);
-        // Garbage neither loops nor panics.
+        // Garbage neither loops nor panics; reading stops at it.
         for garbage in ["\"", "=", "a=\"", ",,, =x", "Digest \"", "\u{e9}=\u{e9}"] {
             parse_challenges(garbage, &mut Vec::new());
         }
+        let mut stopped = Vec::new();
+        parse_challenges("Basic realm=x, \u{e9} Digest realm=y", &mut stopped);
+        assert_eq!(stopped.len(), 1);
+        // A quoted value ends after its closing quote, and a value follows its `=` at once.
+        let mut quoted = Vec::new();
+        parse_challenges("Digest realm=\"a\",nonce=\"b\",qop=auth", &mut quoted);
+        assert_eq!(quoted[0].params.len(), 3, "{quoted:?}");
     }
 
     // RFC 7616 section 3.9.1: Mufasa's MD5 and SHA-256 answers.
