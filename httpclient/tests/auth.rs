@@ -170,3 +170,40 @@ fn basic_goes_first_and_a_401_to_it_is_final() {
         Some("Basic dTp3cm9uZw==")
     );
 }
+
+#[test]
+fn a_digest_answer_sent_at_once_is_retried_only_when_stale() {
+    let (port, server) = serve(vec![
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"r\", qop=\"auth\", nonce=\"n1\"\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA",
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"r\", qop=\"auth\", nonce=\"n2\"\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB",
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"r\", qop=\"auth\", nonce=\"n3\", stale=true\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nC",
+    ]);
+    let mut conn = HttpConnection::new(&format!("127.0.0.1:{port}")).expect("connection");
+    let mut auth = Auth::digest("u", "p");
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let mut response = conn
+            .request_with_auth("GET", "/", None, &[], &mut auth)
+            .expect("request");
+        let body = response.read(None).expect("body");
+        outcomes.push(format!(
+            "{} {}",
+            response.status,
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    drop(conn);
+    // Challenged, then answered; an answer sent at once and refused without stale=true is final; the next goes at once
+    // on the new nonce; one refused as stale is answered again on the nonce the refusal brought.
+    assert_eq!(outcomes, ["200 A", "401 ", "200 B", "200 C"]);
+    let requests = server.join().expect("server");
+    assert_eq!(requests.len(), 6, "{requests:?}");
+    let nonces: Vec<&str> = requests
+        .iter()
+        .map(|request| header(request, "authorization").map_or("-", |value| param(value, "nonce")))
+        .collect();
+    assert_eq!(nonces, ["-", "n1", "n1", "n2", "n2", "n3"]);
+}
