@@ -132,8 +132,10 @@ mod handler;
 mod headers;
 mod log;
 mod machine;
+mod metrics;
 mod output;
 mod parse;
+mod proxy;
 mod server;
 mod status;
 mod target;
@@ -153,13 +155,22 @@ pub use handler::{
     ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
-pub use log::{flush_access_log, set_access_log, AccessLog};
+pub use log::{
+    flush_access_log, reopen_access_log, set_access_log, set_log_format, AccessLog, LogFormat,
+};
+pub use metrics::{
+    http_metrics, record_auth_failure, HttpMetrics, DURATION_BUCKETS, METHODS, STATUS_CLASSES,
+};
 pub use parse::{
     decode_request_line, parse_head, parse_request_line, BodyFraming, HeadParser, ParseError,
     RequestHead, RequestLine, Status, MAX_HEADERS, MAX_HEAD_SIZE, MAX_LINE,
 };
+pub use proxy::{
+    parse_proxy_header, ForwardedHeader, IpNet, ProxyHeader, TrustedProxies, MAX_PROXY_HEADER,
+};
 pub use server::{
-    serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
+    serve_until_interrupted, serve_until_signalled, serving_message, HttpHandler, HttpServer,
+    Stopped, ThreadingHttpServer,
 };
 /// Python's default `poll_interval` of `serve_forever`, for [`HttpServer::serve_forever`] (socketserver's).
 pub use socketserver::POLL_INTERVAL;

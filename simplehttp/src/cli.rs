@@ -80,6 +80,11 @@ pub struct CommandLine {
     /// never run more than N worker threads, however many handlers wait
     #[arg(long = "max-workers", value_name = "N", default_value_t = DEFAULT_MAX_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_workers: u32,
+
+    // Not a doc comment: clap would take it for the flattened group's help.
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub operations: crate::operations::OperationFlags,
 }
 
 /// Worker threads at most unless `--max-workers` says otherwise.
@@ -137,6 +142,10 @@ pub enum UsageError {
     KeyWithoutCertificate,
     /// `--tls-password-file` without `--tls-cert`.
     PasswordWithoutCertificate,
+    /// `--processes` above 1 without `--reuse-port`.
+    ProcessesWithoutReusePort,
+    /// `--metrics-bind` with `--processes` above 1.
+    MetricsWithProcesses,
 }
 
 impl fmt::Display for UsageError {
@@ -146,6 +155,12 @@ impl fmt::Display for UsageError {
             UsageError::PasswordWithoutCertificate => {
                 "--tls-password-file requires --tls-cert to be set"
             }
+            UsageError::ProcessesWithoutReusePort => {
+                "--processes above 1 requires --reuse-port (each process listens on the port with SO_REUSEPORT)"
+            }
+            UsageError::MetricsWithProcesses => {
+                "--metrics-bind cannot be combined with --processes above 1 (each process counts only its own requests)"
+            }
         })
     }
 }
@@ -153,12 +168,13 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 impl CommandLine {
-    /// Python's checks after parsing: the TLS key and password need a certificate.
+    /// Python's checks after parsing: the TLS key and password need a certificate; then those of the operations flags.
     ///
     /// # Errors
     ///
     /// The first rule broken, with Python's message.
     pub fn validate(&self) -> Result<(), UsageError> {
+        self.operations.validate()?;
         if self.tls_cert.is_none() && self.tls_key.is_some() {
             return Err(UsageError::KeyWithoutCertificate);
         }

@@ -85,7 +85,11 @@ mod conditional;
 mod handler;
 mod head;
 mod listing;
+#[cfg(feature = "cli")]
+mod metrics;
 mod mime;
+#[cfg(feature = "cli")]
+mod operations;
 mod range;
 mod small_files;
 mod url_path;
@@ -110,9 +114,19 @@ pub use listing::{
     html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
     LISTING_CONTENT_TYPE,
 };
+#[cfg(feature = "cli")]
+pub use metrics::{
+    add_metrics_collector, encode_counter, encode_gauge, render_metrics, start_metrics_listener,
+    METRICS_PREFIX,
+};
 pub use mime::{
     guess_type, guess_type_with, mimetypes_guess, splitext, DEFAULT_TYPE, EXTENSIONS_MAP,
 };
+#[cfg(feature = "cli")]
+pub use operations::{OperationFlags, DEFAULT_SHUTDOWN_TIMEOUT};
+/// The metrics format crate, for collectors given to [`add_metrics_collector`].
+#[cfg(feature = "cli")]
+pub use prometheus_client;
 pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,

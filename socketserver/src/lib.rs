@@ -77,16 +77,20 @@
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
 
+mod activation;
 mod address;
 mod config;
 mod handler;
 mod hooks;
 pub mod kind;
+mod processes;
 mod readiness;
 mod server;
+mod stats;
 mod stream;
 mod sys;
 
+pub use activation::listen_fds;
 pub use address::Address;
 pub use config::{Mode, ServerConfig};
 pub use handler::{
@@ -95,9 +99,11 @@ pub use handler::{
 };
 pub use hooks::{error_report, DefaultHooks, ServerHooks};
 pub use kind::ServerKind;
+pub use processes::{supervise, Supervision};
 pub use readiness::blocking;
 pub use server::{
     BaseServer, ShutdownHandle, TcpServer, UdpServer, UnixDatagramServer, UnixStreamServer,
     POLL_INTERVAL,
 };
+pub use stats::{server_stats, ServerStats};
 pub use stream::{DatagramSocket, Stream};
