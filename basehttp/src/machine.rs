@@ -201,12 +201,30 @@ impl Wire<'_> {
     }
 }
 
-/// One HTTP connection driven by the readiness loop.
-pub(crate) struct HttpConnection<H> {
-    handler: Arc<H>,
+/// The socket, the TLS session over it, and what the last read showed: what a [`Wire`] borrows.
+struct Transport {
     stream: Stream,
     #[cfg(feature = "tls")]
     tls: Option<Box<rustls::ServerConnection>>,
+    /// See [`Wire::drained`].
+    drained: bool,
+}
+
+impl Transport {
+    fn wire(&mut self) -> Wire<'_> {
+        Wire {
+            stream: &self.stream,
+            #[cfg(feature = "tls")]
+            tls: self.tls.as_deref_mut(),
+            drained: &mut self.drained,
+        }
+    }
+}
+
+/// One HTTP connection driven by the readiness loop.
+pub(crate) struct HttpConnection<H> {
+    handler: Arc<H>,
+    transport: Transport,
     client_address: Address,
     server_address: Address,
     /// The peer, once a trusted proxy's PROXY header named another client.
@@ -214,8 +232,6 @@ pub(crate) struct HttpConnection<H> {
     proxies: Option<Arc<TrustedProxies>>,
     limits: Limits,
     state: State,
-    /// See [`Wire::drained`].
-    drained: bool,
 }
 
 impl<H: BaseHttpRequestHandler> HttpConnection<H> {
@@ -232,10 +248,13 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         let limits = handler.limits();
         let now = Instant::now();
         Ok(HttpConnection {
-            #[cfg(feature = "tls")]
-            tls: tls.map(crate::tls::session).transpose()?.map(Box::new),
+            transport: Transport {
+                stream: stream.clone(),
+                #[cfg(feature = "tls")]
+                tls: tls.map(crate::tls::session).transpose()?.map(Box::new),
+                drained: false,
+            },
             handler,
-            stream: stream.clone(),
             client_address: client_address.clone(),
             server_address: server_address.clone(),
             peer_address: None,
@@ -245,17 +264,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 Some(_) => State::Preface { since: now },
                 None => State::Idle { since: now },
             },
-            drained: false,
         })
-    }
-
-    fn wire(&mut self) -> Wire<'_> {
-        Wire {
-            stream: &self.stream,
-            #[cfg(feature = "tls")]
-            tls: self.tls.as_deref_mut(),
-            drained: &mut self.drained,
-        }
     }
 
     fn peers(&self) -> Peers<'_> {
@@ -270,7 +279,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// Reads what has arrived between requests or within a head: a client that reset the connection has simply gone,
     /// and a TLS session that fails (a bad handshake, a forged record) is logged in one line and ends.
     fn receive(&mut self, input: &mut InputBuffer) -> io::Result<Received> {
-        match self.wire().receive(input) {
+        match self.transport.wire().receive(input) {
             Err(error) if is_disconnect(&error) => Ok(Received::End),
             Err(error) if error.kind() == io::ErrorKind::InvalidData => {
                 let handler: &dyn BaseHttpRequestHandler = &*self.handler;
@@ -281,7 +290,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                         Ok(())
                     });
                 // Send the alert rustls queued, if the socket takes it.
-                let _ = self.wire().owes_records();
+                let _ = self.transport.wire().owes_records();
                 Ok(Received::End)
             }
             other => other,
@@ -300,7 +309,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
 
     /// Waits for the client to send, unless TLS records are owed to it first (then for the socket to take them).
     fn wait_read(&mut self, ready: Ready) -> io::Result<Ready> {
-        if self.wire().owes_records()? {
+        if self.transport.wire().owes_records()? {
             return Ok(Ready::Write(ready.deadline()));
         }
         Ok(ready)
@@ -309,9 +318,9 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// Ends the session cleanly (TLS close_notify, if the socket takes it) before the mode closes the socket.
     fn close(&mut self) -> Ready {
         #[cfg(feature = "tls")]
-        if let Some(tls) = self.tls.as_deref_mut() {
+        if let Some(tls) = self.transport.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = self.wire().owes_records();
+            let _ = self.transport.wire().owes_records();
         }
         self.state = State::Closed;
         Ready::Close
@@ -341,7 +350,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             self.state = State::Idle { since };
             return Ok(None);
         };
-        let preface = match read_preface(&self.stream, &self.client_address, &proxies) {
+        let preface = match read_preface(&self.transport.stream, &self.client_address, &proxies) {
             Ok(preface) => preface,
             Err(error) if is_disconnect(&error) => return Ok(Some(self.close())),
             Err(error) => return Err(error),
@@ -482,12 +491,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 peer_address: self.peer_address.as_ref(),
                 proxies: self.proxies.as_deref(),
             };
-            let wire = RefCell::new(Wire {
-                stream: &self.stream,
-                #[cfg(feature = "tls")]
-                tls: self.tls.as_deref_mut(),
-                drained: &mut self.drained,
-            });
+            let wire = RefCell::new(self.transport.wire());
             let mut sink = LoopSink {
                 pending: &mut pending,
                 wire: &wire,
@@ -515,6 +519,8 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         };
         input.consume(head.length);
         let mut pending = Pending::default();
+        // The hook watches the socket while the wire borrows it (an Arc clone, no system call).
+        let stream = self.transport.stream.clone();
         let served = {
             let handler: &dyn BaseHttpRequestHandler = &*self.handler;
             let peers = Peers {
@@ -523,16 +529,11 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 peer_address: self.peer_address.as_ref(),
                 proxies: self.proxies.as_deref(),
             };
-            let wire = RefCell::new(Wire {
-                stream: &self.stream,
-                #[cfg(feature = "tls")]
-                tls: self.tls.as_deref_mut(),
-                drained: &mut self.drained,
-            });
+            let wire = RefCell::new(self.transport.wire());
             let mut body = LoopInput {
                 input: &mut input,
                 wire: &wire,
-                stream: &self.stream,
+                stream: &stream,
                 timeout: self.limits.idle_timeout,
             };
             let mut sink = LoopSink {
@@ -548,7 +549,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 head,
                 &mut body,
                 &mut sink,
-                Some(&self.stream),
+                Some(&stream),
             )
         };
         let after = match served {
@@ -585,7 +586,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         mut progress: Instant,
     ) -> io::Result<Option<Ready>> {
         let before = pending.sent();
-        match self.wire().flush(&mut pending) {
+        match self.transport.wire().flush(&mut pending) {
             Ok(true) => {}
             Ok(false) => {
                 if pending.sent() > before {
@@ -620,7 +621,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                     }
                     None => {
                         self.state = State::Idle { since: now };
-                        if self.drained {
+                        if self.transport.drained {
                             return Ok(Some(Ready::Idle(after(now, self.limits.idle_timeout))));
                         }
                         // Look once more before waiting: the registration only reports what arrives from now on.
@@ -631,11 +632,11 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             Next::Close => Ok(Some(self.close())),
             Next::Linger => {
                 #[cfg(feature = "tls")]
-                if let Some(tls) = self.tls.as_deref_mut() {
+                if let Some(tls) = self.transport.tls.as_deref_mut() {
                     tls.send_close_notify();
-                    let _ = self.wire().owes_records();
+                    let _ = self.transport.wire().owes_records();
                 }
-                let _ = self.stream.shutdown(Shutdown::Write);
+                let _ = self.transport.stream.shutdown(Shutdown::Write);
                 self.state = State::Lingering {
                     until: Instant::now() + LINGER_TIME,
                     discarded: 0,
@@ -651,7 +652,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             if discarded >= LINGER_BYTES || Instant::now() >= until {
                 break None;
             }
-            match (&self.stream).read(scratch.scratch()) {
+            match (&self.transport.stream).read(scratch.scratch()) {
                 Ok(0) => break None,
                 Ok(count) => discarded += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

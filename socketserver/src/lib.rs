@@ -76,6 +76,8 @@
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
+// `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod activation;
 mod address;
@@ -88,6 +90,7 @@ mod readiness;
 mod server;
 mod stats;
 mod stream;
+#[allow(unsafe_code)]
 mod sys;
 
 pub use activation::listen_fds;
