@@ -160,6 +160,7 @@ mod handler;
 mod output;
 mod path;
 mod runner;
+mod stats;
 mod sys;
 
 pub use env::{
@@ -179,6 +180,7 @@ pub use runner::{
     check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
     ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
 };
+pub use stats::{cgi_stats, CgiStats};
 
 /// Python's default `cgi_directories`: the URL paths whose files are scripts.
 pub const CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];
