@@ -99,6 +99,10 @@
 //! | `serve_forever()` with its default `poll_interval=0.5` | [`HttpServer::serve_forever`]`(`[`POLL_INTERVAL`]`)` |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
+//! | (none: a service's signals, SIGTERM's drain and SIGHUP's log reopening; not in Python) | [`serve_until_signalled`], [`Stopped`], [`reopen_access_log`] |
+//! | (none: Common, Combined and JSON access lines; not in Python) | [`set_log_format`], [`LogFormat`] |
+//! | (none: request counters for monitoring; not in Python) | [`http_metrics`], [`HttpMetrics`], [`record_auth_failure`] (the hook an authentication layer calls) |
+//! | (none: clients behind a proxy; not in Python) | [`HttpHandler::with_trusted_proxies`], [`TrustedProxies`], [`ForwardedHeader`], [`parse_proxy_header`], [`HttpRequest::peer_address`] |
 //!
 //! # Better than Python
 //!

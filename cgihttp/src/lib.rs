@@ -64,6 +64,7 @@
 //! | `nobody_uid` | [`nobody_ids`] |
 //! | (RFC 3875 §6) the script's header block | [`HeaderParser`], [`ScriptHeaders`], [`Location`] |
 //! | (RFC 3875 §5) NPH scripts | [`is_nph`], [`ScriptCommand::nph`] |
+//! | (none: counters for monitoring; not in Python) | [`cgi_stats`], [`CgiStats`] |
 //!
 //! ```
 //! use std::io::Write;

@@ -63,6 +63,8 @@
 //! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | basehttp's [`HttpServer::with_tls`](basehttp::HttpServer::with_tls) and [`tls_server_config`](basehttp::tls_server_config), used by [`serve_command`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
+//! | (none: running as a service; not in Python) | [`OperationFlags`] (`--log-format`, `--trusted-proxy`, `--metrics-bind`, `--reuse-port`, `--processes`, `--shutdown-timeout`) |
+//! | (none: Prometheus metrics; not in Python) | [`start_metrics_listener`], [`render_metrics`], [`add_metrics_collector`] |
 //!
 //! # Where this does better than Python
 //!

@@ -185,7 +185,7 @@ pub fn render_metrics() -> String {
 
 /// Binds `address` and serves `/metrics` from a thread of its own; the bound address (port 0 becomes the real port).
 ///
-/// One scrape at a time, each bounded by [`SCRAPE_TIMEOUT`] and [`MAX_SCRAPE_HEAD`]: the listener is meant for a monitoring system
+/// One scrape at a time, each bounded by 2 s and a head of 8 KiB: the listener is meant for a monitoring system
 /// on a private address, and a stuck scraper costs at most that long.
 pub fn start_metrics_listener(address: SocketAddr) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(address)?;

@@ -507,3 +507,40 @@ fn metrics_on_their_own_port() {
     server.signal("INT");
     assert!(server.wait().success());
 }
+
+// The units in deploy/ name only flags the commands have, so a renamed flag cannot leave them broken unnoticed.
+#[test]
+fn deploy_units_use_flags_the_commands_have() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let help = String::from_utf8(command().arg("--help").output().unwrap().stdout).unwrap();
+    let cgi_help =
+        Command::new(Path::new(env!("CARGO_BIN_EXE_simplehttp")).with_file_name("cgihttp"))
+            .arg("--help")
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+            .unwrap_or_default();
+    for (unit, help) in [
+        ("simplehttp.service", &help),
+        ("cgihttp.service", &cgi_help),
+    ] {
+        let text = std::fs::read_to_string(deploy.join(unit)).unwrap();
+        let exec = text
+            .lines()
+            .find_map(|line| line.strip_prefix("ExecStart="))
+            .unwrap();
+        if help.is_empty() {
+            println!("skipped {unit}: its command is not built in this run");
+            continue;
+        }
+        for flag in exec.split(' ').filter(|word| word.starts_with("--")) {
+            assert!(
+                help.contains(flag),
+                "{unit} uses {flag}, which --help does not list"
+            );
+        }
+    }
+    for socket in ["simplehttp.socket", "cgihttp.socket"] {
+        let text = std::fs::read_to_string(deploy.join(socket)).unwrap();
+        assert!(text.contains("ListenStream="), "{socket}");
+    }
+}

@@ -58,6 +58,10 @@
 //! | `server_close()`, `with server:` | [`BaseServer::server_close`], and `Drop` |
 //! | `verify_request`, `handle_error`, `service_actions`, `handle_timeout`, `shutdown_request` | [`ServerHooks`] |
 //! | `collect_children()` | [`BaseServer::collect_children`] |
+//! | (none: a graceful stop; not in Python) | [`BaseServer::drain`] |
+//! | (none: systemd's `sd_listen_fds`; not in Python) | [`listen_fds`], [`TcpServer::from_listener`] |
+//! | (none: several processes on one port; not in Python) | [`supervise`], [`Supervision`], with [`ServerConfig::allow_reuse_port`] |
+//! | (none: counters for monitoring; not in Python) | [`server_stats`], [`ServerStats`] |
 //! | `BaseRequestHandler`, `StreamRequestHandler` | [`StreamRequestHandler`] (state in [`StreamRequest`]) |
 //! | `DatagramRequestHandler` | [`DatagramRequestHandler`] (state in [`DatagramRequest`]) |
 //! | `self.request`, `self.client_address`, `self.rfile`, `self.wfile` | fields of [`StreamRequest`] and [`DatagramRequest`] |

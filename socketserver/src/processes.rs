@@ -52,7 +52,7 @@ fn describe(ended: Ended) -> String {
 ///
 /// # Errors
 ///
-/// fork failing, or children failing [`FAILED_STARTS`] times in a row within a second of their start (then every child is stopped first).
+/// fork failing, or children failing five times in a row within a second of their start (then every child is stopped first).
 pub fn supervise(
     supervision: Supervision<'_>,
     child: &mut dyn FnMut(usize) -> i32,
