@@ -213,7 +213,11 @@ fn answer_scrape(mut stream: TcpStream) -> io::Result<()> {
     let mut buffer = [0u8; 1024];
     while !head.windows(4).any(|window| window == b"\r\n\r\n") {
         if head.len() > MAX_SCRAPE_HEAD {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "");
+            respond(&mut stream, "431 Request Header Fields Too Large", "")?;
+            // A close with unread bytes would reset the connection and could lose the answer: read a bounded rest first.
+            stream.shutdown(std::net::Shutdown::Write)?;
+            let _ = io::copy(&mut (&stream).take(64 * 1024), &mut io::sink());
+            return Ok(());
         }
         let count = stream.read(&mut buffer)?;
         if count == 0 {
@@ -252,6 +256,34 @@ fn respond(stream: &mut TcpStream, status: &str, body: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scrape(address: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    // One scrape at a time: a scraper that connects and says nothing holds the listener for the scrape timeout, no longer,
+    // and an endless head is cut at 8 KiB.
+    #[test]
+    fn a_silent_or_endless_scraper_is_cut_off() {
+        let address = start_metrics_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let _silent = TcpStream::connect(address).unwrap();
+        let started = std::time::Instant::now();
+        let answer = scrape(address, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(started.elapsed() < SCRAPE_TIMEOUT + Duration::from_secs(1));
+        let mut endless = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+        endless.resize(MAX_SCRAPE_HEAD + 2048, b'a');
+        assert!(scrape(address, &endless).starts_with("HTTP/1.1 431 "));
+        assert!(scrape(address, b"GET /other HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
+        assert!(scrape(address, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+    }
 
     #[test]
     fn every_metric_is_on_the_page() {
