@@ -84,6 +84,8 @@ const QUEUE: usize = 4096;
 static MODE: AtomicU8 = AtomicU8::new(STDERR);
 static WRITER: RwLock<Option<SyncSender<Message>>> = RwLock::new(None);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Every line dropped since the process started, for monitoring (`DROPPED` is reset each time its count is written).
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
 
 enum Message {
     Line(Vec<u8>),
@@ -188,8 +190,14 @@ pub(crate) fn queue_line(line: Vec<u8>) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
             DROPPED.fetch_add(1, Ordering::Relaxed);
+            DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Access lines dropped since the process started because the log's queue was full.
+pub(crate) fn dropped_lines() -> u64 {
+    DROPPED_TOTAL.load(Ordering::Relaxed)
 }
 
 /// The writer thread: lines are written in blocks and flushed whenever the queue runs empty.

@@ -97,6 +97,8 @@ pub struct HttpMetrics {
     pub auth_failures: u64,
     /// Connections refused because they sent a PROXY protocol header without being a trusted proxy.
     pub proxy_refusals: u64,
+    /// Access lines dropped because the log file's queue was full (a slow or full disk).
+    pub access_log_dropped: u64,
 }
 
 /// Reads the process's HTTP counters: requests by method and status class, bytes sent, the duration histogram, failures.
@@ -123,6 +125,7 @@ pub fn http_metrics() -> HttpMetrics {
         duration_sum: load(&COUNTERS.duration_micros) as f64 / 1e6,
         auth_failures: load(&COUNTERS.auth_failures),
         proxy_refusals: load(&COUNTERS.proxy_refusals),
+        access_log_dropped: crate::log::dropped_lines(),
     }
 }
 

@@ -130,6 +130,12 @@ impl Collector for ServerCollector {
             "Connections refused for a PROXY protocol header from a peer that is not a trusted proxy",
             http.proxy_refusals,
         )?;
+        encode_counter(
+            &mut encoder,
+            "access_log_dropped_lines",
+            "Access lines dropped because the log file's queue was full (a slow or full disk)",
+            http.access_log_dropped,
+        )?;
         let server = socketserver::server_stats();
         encode_counter(
             &mut encoder,
