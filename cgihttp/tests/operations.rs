@@ -97,6 +97,12 @@ const REMOTE_ADDR: (&str, &str) = (
     "printf 'Content-Type: text/plain\\n\\n%s' \"$REMOTE_ADDR\"",
 );
 
+/// The script that answers with the client port CGI gave it (`none` when unset).
+const REMOTE_PORT: (&str, &str) = (
+    "port.sh",
+    "printf 'Content-Type: text/plain\\n\\n%s' \"${REMOTE_PORT-none}\"",
+);
+
 fn start(root: &Path, arguments: &[&str]) -> Running {
     let child = Command::new(BINARY)
         .args(["0", "-b", "127.0.0.1"])
@@ -148,9 +154,24 @@ fn proxy_v2() -> Vec<u8> {
 // (v1 or v2); CGI's REMOTE_ADDR and the access log then say the client, not the proxy.
 #[test]
 fn a_trusted_proxy_names_the_client() {
-    let root = tree(&[REMOTE_ADDR]);
+    let root = tree(&[REMOTE_ADDR, REMOTE_PORT]);
     let server = start(root.path(), &["--trusted-proxy", "127.0.0.0/8"]);
     let port = server.port;
+    // X-Forwarded-For names no port: REMOTE_PORT is left out rather than 0; a PROXY header's port is passed on.
+    assert_eq!(
+        body_of(
+            port,
+            "/cgi-bin/port.sh",
+            "X-Forwarded-For: 198.51.100.7\r\n"
+        ),
+        "none"
+    );
+    let v1_port = [
+        &b"PROXY TCP4 203.0.113.5 127.0.0.1 5555 80\r\n"[..],
+        b"GET /cgi-bin/port.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]
+    .concat();
+    assert!(exchange(port, &v1_port).ends_with("\r\n\r\n5555"));
     assert_eq!(
         body_of(
             port,
