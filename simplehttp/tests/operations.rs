@@ -412,7 +412,18 @@ fn written(pid: u32) -> u64 {
 // the parent starts another when one is killed, and SIGTERM stops them all.
 #[test]
 fn processes_share_the_port_and_a_dead_one_is_replaced() {
-    let mut server = Server::start(&["--processes", "2", "--reuse-port"], Stdio::null());
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("access.log");
+    let mut server = Server::start(
+        &[
+            "--processes",
+            "2",
+            "--reuse-port",
+            "--access-log",
+            log.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
     let mut pids = Vec::new();
     eventually("two serving processes", || {
         pids = children(server.pid());
@@ -443,9 +454,24 @@ fn processes_share_the_port_and_a_dead_one_is_replaced() {
     for _ in 0..16 {
         assert!(get(server.port, "/a.txt").ends_with("hello"));
     }
+    // SIGHUP to the parent reaches every child: after logrotate's rename, both write to a new file.
+    eventually("the lines so far", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.lines().count() >= 80)
+    });
+    std::fs::rename(&log, logs.path().join("access.log.1")).unwrap();
+    server.signal("HUP");
+    eventually("a new file by the old name", || log.exists());
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..32 {
+        assert!(get(server.port, "/a.txt?after").ends_with("hello"));
+    }
     server.signal("TERM");
     assert!(server.wait().success());
     assert!(children(server.pid()).is_empty());
+    let new = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(new.matches("?after").count(), 32, "{new}");
+    let old = std::fs::read_to_string(logs.path().join("access.log.1")).unwrap();
+    assert!(!old.contains("?after"), "{old}");
 }
 
 // /metrics in the Prometheus text format, read by the Prometheus project's own Python parser, on its own port only.
