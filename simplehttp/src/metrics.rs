@@ -284,9 +284,17 @@ mod tests {
         let answer = scrape(address, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(started.elapsed() < SCRAPE_TIMEOUT + Duration::from_secs(1));
-        let mut endless = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
-        endless.resize(MAX_SCRAPE_HEAD + 2048, b'a');
-        assert!(scrape(address, &endless).starts_with("HTTP/1.1 431 "));
+        // Sent in two parts, so the bytes read never add up to the limit exactly: only "above" catches them.
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nX: a").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        stream.write_all(&[b'a'; MAX_SCRAPE_HEAD + 2048]).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
         assert!(scrape(address, b"GET /other HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
         assert!(scrape(address, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
     }
