@@ -40,6 +40,7 @@
 //!
 //! | Python | Rust |
 //! | --- | --- |
+//! | `import socketserver` | `use socketserver::prelude::*;` ([`prelude`]) |
 //! | `BaseServer` | [`BaseServer`] |
 //! | `TCPServer`, `UDPServer` | [`TcpServer`], [`UdpServer`] |
 //! | `UnixStreamServer`, `UnixDatagramServer` | [`UnixStreamServer`], [`UnixDatagramServer`] |
@@ -80,6 +81,7 @@
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 // `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
 #![deny(unsafe_code)]
 
@@ -89,6 +91,7 @@ mod config;
 mod handler;
 mod hooks;
 pub mod kind;
+pub mod prelude;
 mod processes;
 mod readiness;
 mod server;
