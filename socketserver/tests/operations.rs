@@ -188,3 +188,58 @@ fn supervised_children_are_restarted() {
         assert!(!alive(pid), "{pid} still runs");
     }
 }
+
+/// Runs this test binary's `test` in a child that gets `socket` as descriptor 3, with `LISTEN_FDS=1` and `LISTEN_PID` its own pid,
+/// as systemd starts a service; whether the child's test passed.
+fn run_activated(test: &str, socket: std::os::fd::OwnedFd) -> bool {
+    std::process::Command::new("sh")
+        .args([
+            "-c",
+            "exec 3<&0 0</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture"])
+        .env("ACTIVATED_CHILD", "1")
+        .stdin(std::process::Stdio::from(socket))
+        .status()
+        .unwrap()
+        .success()
+}
+
+// The child half of `socket_activation_takes_only_listening_sockets`: listen_fds must take descriptor 3 as a listener.
+#[test]
+fn activated_child_with_a_listener() {
+    if std::env::var_os("ACTIVATED_CHILD").is_none() {
+        return;
+    }
+    let taken = socketserver::listen_fds().unwrap();
+    assert_eq!(taken.len(), 1);
+    let listener = std::net::TcpListener::from(taken.into_iter().next().unwrap());
+    assert!(listener.local_addr().is_ok());
+    assert!(socketserver::listen_fds().unwrap().is_empty(), "taken once");
+}
+
+// The child half for a socket that does not listen: refused with the descriptor named.
+#[test]
+fn activated_child_with_a_connected_socket() {
+    if std::env::var_os("ACTIVATED_CHILD").is_none() {
+        return;
+    }
+    let error = socketserver::listen_fds().unwrap_err().to_string();
+    assert!(error.contains("descriptor 3"), "{error}");
+}
+
+#[test]
+fn socket_activation_takes_only_listening_sockets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let connected = std::net::TcpStream::connect(address).unwrap();
+    assert!(run_activated(
+        "activated_child_with_a_listener",
+        std::os::fd::OwnedFd::from(listener)
+    ));
+    assert!(run_activated(
+        "activated_child_with_a_connected_socket",
+        std::os::fd::OwnedFd::from(connected)
+    ));
+}
