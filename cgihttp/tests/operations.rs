@@ -289,6 +289,13 @@ fn cgi_counters_on_metrics() {
         &["--metrics-bind", "127.0.0.1:0", "--cgi-timeout", "1"],
     );
     let metrics_port = read_port(&mut server.stdout, "Serving metrics on http://127.0.0.1:");
+    // A client that leaves while its script runs: the script is killed, which is no failure of the script's.
+    let mut leaving = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    leaving
+        .write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(leaving);
     assert_eq!(body_of(server.port, "/cgi-bin/addr.sh", ""), "127.0.0.1");
     assert!(exchange(
         server.port,
@@ -300,7 +307,14 @@ fn cgi_counters_on_metrics() {
         b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     .starts_with("HTTP/1.1 504 "));
-    let page = exchange(metrics_port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        let page = exchange(metrics_port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        if page.contains("\npyhttp_cgi_runs_total 4\n") || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let body = page.split_once("\r\n\r\n").unwrap().1;
     let program = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n\
         for f in text_string_to_metric_families(sys.argv[1]):\n    for s in f.samples:\n        print(s.name, s.value)";
@@ -329,7 +343,7 @@ fn cgi_counters_on_metrics() {
             })
             .unwrap_or_else(|| panic!("{name} missing from:\n{samples}"))
     };
-    assert_eq!(value("pyhttp_cgi_runs_total"), 3.0);
+    assert_eq!(value("pyhttp_cgi_runs_total"), 4.0);
     assert_eq!(value("pyhttp_cgi_timeouts_total"), 1.0);
     assert_eq!(value("pyhttp_cgi_failures_total"), 1.0);
 }
