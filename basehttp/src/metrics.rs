@@ -40,8 +40,9 @@ static COUNTERS: Counters = Counters {
     proxy_refusals: AtomicU64::new(0),
 };
 
+/// The row of `method`: its own, or the last (`other`), which a method literally named `other` shares.
 fn method_index(method: &str) -> usize {
-    METHODS[..METHODS.len() - 1]
+    METHODS
         .iter()
         .position(|known| *known == method)
         .unwrap_or(METHODS.len() - 1)
