@@ -234,3 +234,36 @@ fn json_lines_count_the_body_and_the_log_reopens() {
     assert!(second.contains("\"path\":\"/\""), "{second}");
     drop(server);
 }
+
+#[test]
+fn common_lines() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("access.log");
+    basehttp::set_access_log(basehttp::AccessLog::File(path.clone())).unwrap();
+    basehttp::set_log_format(basehttp::LogFormat::Common);
+    let server = serve("10.0.0.0/8", modes()[0].clone(), Limits::default());
+    let answer = exchange_raw(server.port, GET);
+    let length = body(&answer).len();
+    basehttp::flush_access_log();
+    let line = std::fs::read_to_string(&path).unwrap();
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(
+        line.ends_with(&format!("+0000] \"GET / HTTP/1.1\" 200 {length}\n")),
+        "{line}"
+    );
+}
+
+// No trusted proxy at all: a PROXY line is an ordinary (bad) request line, answered 400, not a refused connection.
+#[test]
+fn without_trusted_proxies_a_proxy_line_is_a_bad_request() {
+    let handler = HttpHandler::new(Who {
+        limits: Limits::default(),
+    })
+    .with_trusted_proxies(TrustedProxies::new(Vec::new()));
+    let server = HttpServer::with_http_handler(("127.0.0.1", 0), handler, modes()[0].clone())
+        .expect("bind 127.0.0.1:0");
+    let server = support::run_server(server);
+    let v1 = [&b"PROXY TCP4 203.0.113.5 127.0.0.1 5555 80\r\n"[..], GET].concat();
+    let answer = exchange_raw(server.port, &v1);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
