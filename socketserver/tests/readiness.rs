@@ -733,3 +733,31 @@ fn drain_stops_at_its_deadline() {
         "{took:?}"
     );
 }
+
+// Not in Python: a connection whose request was under way when the server closed is closed once answered,
+// not put back on a set nobody serves any more.
+#[test]
+fn a_connection_answered_after_the_stop_is_closed() {
+    let server =
+        TcpServer::with_config("127.0.0.1:0", IdleEcho, ServerConfig::with_mode(READINESS))
+            .unwrap();
+    let address = inet(&server);
+    let mut client = serve_while(&server, POLL_INTERVAL, || {
+        let mut client = tcp_client(address);
+        client.write_all(b"hold\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        client
+    });
+    // Closing the server stops the set while the worker still holds the connection.
+    let closing = thread::spawn(move || drop(server));
+    let mut reply = [0; 5];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hold\n");
+    let mut rest = Vec::new();
+    assert_eq!(
+        client.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed once answered"
+    );
+    closing.join().unwrap();
+}
