@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::net::Shutdown;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketserver::{Address, Stream};
@@ -18,6 +19,7 @@ use crate::handler::{BaseHttpRequestHandler, HttpRequest, Limits, RequestParts, 
 use crate::headers::Headers;
 use crate::output::BlockingSink;
 use crate::parse::{BodyFraming, HeadParser, ParseError, RequestHead, Status};
+use crate::proxy::TrustedProxies;
 use crate::version::HttpVersion;
 
 /// The message Python logs when a read times out (`log_error("Request timed out: %r", e)`).
@@ -35,6 +37,10 @@ pub struct ConnectionInfo {
     /// Whether the streams are the socket itself, so file ranges can go out by sendfile(2) (`HttpRequest::send_file`).
     /// A TLS layer sets this false.
     pub plain: bool,
+    /// The connection's peer, when `client_address` is the client a trusted proxy's PROXY header named; `None` otherwise.
+    pub peer_address: Option<Address>,
+    /// The peers trusted to name the client in a forwarding header (`X-Forwarded-For`, `Forwarded`); `None` trusts no one.
+    pub proxies: Option<Arc<TrustedProxies>>,
 }
 
 /// Serves HTTP requests on one connection until it closes (Python's `handle()`), on the calling thread.
@@ -67,6 +73,8 @@ pub fn serve_connection<S: Read + Write>(
         read_timeout: None,
         client_address: &info.client_address,
         server_address: &info.server_address,
+        peer_address: info.peer_address.as_ref(),
+        proxies: info.proxies.as_deref(),
     }
     .run();
     match result {
@@ -140,8 +148,13 @@ pub(crate) fn is_timeout(error: &io::Error) -> bool {
 /// The two ends of a connection, as the hooks see them.
 #[derive(Clone, Copy)]
 pub(crate) struct Peers<'a> {
+    /// The client: the peer, or the address a trusted proxy's PROXY protocol header gave.
     pub(crate) client_address: &'a Address,
     pub(crate) server_address: &'a Address,
+    /// The peer itself, when a PROXY protocol header replaced it as the client.
+    pub(crate) peer_address: Option<&'a Address>,
+    /// Whose `X-Forwarded-For` or `Forwarded` header names the client.
+    pub(crate) proxies: Option<&'a TrustedProxies>,
 }
 
 /// Runs `action` on a request with no parsed head, for the answers and logs of refused or timed-out requests.
@@ -161,6 +174,8 @@ pub(crate) fn with_bare_request(
         headers: Headers::new(),
         requestline,
         http_0_9: false,
+        peer_address: peers.peer_address.cloned(),
+        started: Instant::now(),
     };
     let mut req = HttpRequest::new(handler, parts, Body::Empty, sink, None);
     action(&mut req)
@@ -200,6 +215,7 @@ pub(crate) fn refuse(
     let message = error.message(&requestline);
     with_bare_request(handler, peers, requestline, sink, |req| {
         req.send_error_owed(error.status(), message.as_deref(), error.explain());
+        req.complete();
         Ok(())
     })
 }
@@ -218,6 +234,7 @@ pub(crate) fn serve_request<'a>(
     sink: &'a mut dyn Sink,
     socket: Option<&'a Stream>,
 ) -> io::Result<Next> {
+    let started = Instant::now();
     let expect_continue = expects_continue(handler, &head);
     let line = head.line;
     // Python answers without status line whenever `request_version` reads HTTP/0.9, three-word requests included.
@@ -236,8 +253,19 @@ pub(crate) fn serve_request<'a>(
         // RFC 9112 section 6.1: chunked framing from an HTTP/1.0 client cannot be trusted to end the message.
         close_connection = true;
     }
+    // A trusted proxy names the client in a header; anyone else's header is only a header.
+    let forwarded = peers
+        .proxies
+        .and_then(|proxies| proxies.client_from_headers(peers.client_address, &head.headers));
+    let (client_address, peer_address) = match forwarded {
+        Some(client) => (
+            client,
+            Some(peers.peer_address.unwrap_or(peers.client_address).clone()),
+        ),
+        None => (peers.client_address.clone(), peers.peer_address.cloned()),
+    };
     let parts = RequestParts {
-        client_address: peers.client_address.clone(),
+        client_address,
         server_address: peers.server_address.clone(),
         command: line.command().to_owned(),
         path: line.path().to_owned(),
@@ -245,22 +273,36 @@ pub(crate) fn serve_request<'a>(
         headers: head.headers,
         requestline: line.into_requestline(),
         http_0_9,
+        peer_address,
+        started,
     };
     let rfile = Body::with_limit(body, head.framing, limits.max_body_size);
     let mut req = HttpRequest::new(handler, parts, rfile, sink, socket);
     req.close_connection = close_connection;
+    let next = answer(handler, limits, &mut req, expect_continue, http_0_9);
+    req.complete();
+    next
+}
 
+/// The rest of [`serve_request`] once the request is built: dispatch, the answers to failures, the drain.
+fn answer(
+    handler: &dyn BaseHttpRequestHandler,
+    limits: &Limits,
+    req: &mut HttpRequest<'_>,
+    expect_continue: bool,
+    http_0_9: bool,
+) -> io::Result<Next> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> io::Result<()> {
         req.rfile.check_declared_length()?;
         if expect_continue {
-            if !handler.handle_expect_100(&mut req)? {
+            if !handler.handle_expect_100(req)? {
                 // The body may or may not follow now; only closing keeps the stream in step.
                 req.close_connection = true;
                 return Ok(());
             }
             req.wfile.flush()?;
         }
-        dispatch(handler, &mut req)
+        dispatch(handler, req)
     }));
     if !matches!(outcome, Ok(Ok(()))) && req.wfile.bytes_written() == 0 {
         // Headers a failing hook buffered but never sent are dropped, so the client gets a whole error page instead of nothing.
@@ -347,6 +389,8 @@ struct Connection<'a, R, W: Write> {
     read_timeout: Option<Option<Duration>>,
     client_address: &'a Address,
     server_address: &'a Address,
+    peer_address: Option<&'a Address>,
+    proxies: Option<&'a TrustedProxies>,
 }
 
 impl<R: Read, W: Write> Connection<'_, R, W> {
@@ -354,6 +398,8 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
         Peers {
             client_address: self.client_address,
             server_address: self.server_address,
+            peer_address: self.peer_address,
+            proxies: self.proxies,
         }
     }
 
@@ -371,6 +417,8 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                     let peers = Peers {
                         client_address: self.client_address,
                         server_address: self.server_address,
+                        peer_address: self.peer_address,
+                        proxies: self.proxies,
                     };
                     serve_request(
                         self.handler,
@@ -389,6 +437,8 @@ impl<R: Read, W: Write> Connection<'_, R, W> {
                     let peers = Peers {
                         client_address: self.client_address,
                         server_address: self.server_address,
+                        peer_address: self.peer_address,
+                        proxies: self.proxies,
                     };
                     refuse(self.handler, peers, &self.parser, error, &mut self.sink)?;
                     Next::Linger

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use socketserver::{Address, Stream};
 
@@ -504,6 +504,14 @@ pub struct HttpRequest<'a> {
     framing: ResponseFraming,
     /// Where the handler's `end_headers` hook stands for this request.
     hook: HookState,
+    /// The last final (not 1xx) status sent, for the access log and the counters.
+    sent_status: Option<u16>,
+    /// Bytes of response heads written, so the body's count is what the rest of `wfile` says.
+    head_bytes: u64,
+    /// When the head was whole (or the refusal began): a request's duration runs from here.
+    started: Instant,
+    /// The connection's peer, when the client address came from a trusted proxy instead.
+    peer_address: Option<Address>,
     /// Where the handler's `send_error` hook stands for this request.
     error_hook: HookState,
     /// Headers for the next response, whichever code sends it ([`HttpRequest::queue_header`]).
@@ -569,6 +577,9 @@ pub(crate) struct RequestParts {
     pub headers: Headers,
     pub requestline: String,
     pub http_0_9: bool,
+    /// The connection's peer when `client_address` came from a trusted proxy.
+    pub peer_address: Option<Address>,
+    pub started: Instant,
 }
 
 impl<'a> HttpRequest<'a> {
@@ -597,10 +608,43 @@ impl<'a> HttpRequest<'a> {
             socket,
             framing: ResponseFraming::default(),
             hook: HookState::Idle,
+            sent_status: None,
+            head_bytes: 0,
+            started: parts.started,
+            peer_address: parts.peer_address,
             error_hook: HookState::Idle,
             queued_headers: Vec::new(),
             authenticated_user: None,
         }
+    }
+
+    /// The address of the connection's other end: a trusted proxy when [`client_address`](Self::client_address) came from one
+    /// (a PROXY protocol header, `X-Forwarded-For` or `Forwarded`), else the client itself.
+    pub fn peer_address(&self) -> &Address {
+        self.peer_address.as_ref().unwrap_or(&self.client_address)
+    }
+
+    /// Counts the request and writes its access line in a format other than Python's, once its answer was handed to the connection.
+    pub(crate) fn complete(&self) {
+        let took = self.started.elapsed();
+        let written = self.wfile.written;
+        crate::metrics::record_request(&self.command, self.sent_status, written, took);
+        if crate::log::log_format() == crate::log::LogFormat::Python {
+            return;
+        }
+        let remote_addr = self.address_string();
+        crate::log::log_completed(&crate::log::Completed {
+            remote_addr: &remote_addr,
+            requestline: &self.requestline,
+            method: &self.command,
+            path: &self.path,
+            protocol: &self.request_version,
+            status: self.sent_status,
+            body_bytes: written.saturating_sub(self.head_bytes),
+            started: self.started,
+            referer: self.headers.get("Referer"),
+            user_agent: self.headers.get("User-Agent"),
+        });
     }
 
     /// Queues a header for the next response this request sends, whichever code sends it (a hook, an error page, a refusal):
@@ -683,6 +727,9 @@ impl<'a> HttpRequest<'a> {
     /// CR and LF in `message` become spaces, and characters outside ISO-8859-1 become `?`,
     /// where Python would send them as they are or raise.
     pub fn send_response_only(&mut self, code: u16, message: Option<&str>) {
+        if code >= 200 {
+            self.sent_status = Some(code);
+        }
         if self.http_0_9 {
             return;
         }
@@ -840,6 +887,7 @@ impl<'a> HttpRequest<'a> {
     /// Writes the buffered headers to `wfile` (Python's `flush_headers`).
     pub fn flush_headers(&mut self) -> io::Result<()> {
         if !self.headers_buffer.is_empty() {
+            self.head_bytes += self.headers_buffer.len() as u64;
             let result = self.wfile.write_all(&self.headers_buffer);
             self.headers_buffer.clear();
             result?;
@@ -924,6 +972,10 @@ impl<'a> HttpRequest<'a> {
                     None => formatter.write_str("-"),
                 }
             }
+        }
+        if crate::log::log_format() != crate::log::LogFormat::Python {
+            // The line is written once the answer is out, with its size and duration (`complete`).
+            return;
         }
         // A closure taking the Arguments, because format_args! cannot be bound to a
         // `let` and used later before Rust 1.89 (its temporaries die with the statement).

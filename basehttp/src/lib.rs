@@ -102,6 +102,10 @@
 //! | `serve_forever()` with its default `poll_interval=0.5` | [`HttpServer::serve_forever`]`(`[`POLL_INTERVAL`]`)` |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
+//! | (none: a service's signals, SIGTERM's drain and SIGHUP's log reopening; not in Python) | [`serve_until_signalled`], [`Stopped`], [`reopen_access_log`] |
+//! | (none: Common, Combined and JSON access lines; not in Python) | [`set_log_format`], [`LogFormat`] |
+//! | (none: request counters for monitoring; not in Python) | [`http_metrics`], [`HttpMetrics`], [`record_auth_failure`] (the hook an authentication layer calls) |
+//! | (none: clients behind a proxy; not in Python) | [`HttpHandler::with_trusted_proxies`], [`TrustedProxies`], [`ForwardedHeader`], [`parse_proxy_header`], [`HttpRequest::peer_address`] |
 //!
 //! # Better than Python
 //!
@@ -136,9 +140,11 @@ mod handler;
 mod headers;
 mod log;
 mod machine;
+mod metrics;
 mod output;
 mod parse;
 pub mod prelude;
+mod proxy;
 mod server;
 mod status;
 mod target;
@@ -162,13 +168,22 @@ pub use handler::{
     RequestBody, ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
-pub use log::{flush_access_log, set_access_log, AccessLog};
+pub use log::{
+    flush_access_log, reopen_access_log, set_access_log, set_log_format, AccessLog, LogFormat,
+};
+pub use metrics::{
+    http_metrics, record_auth_failure, HttpMetrics, DURATION_BUCKETS, METHODS, STATUS_CLASSES,
+};
 pub use parse::{
     decode_request_line, parse_head, parse_request_line, BodyFraming, HeadParser, ParseError,
     RequestHead, RequestLine, Status, MAX_HEADERS, MAX_HEAD_SIZE, MAX_LINE,
 };
+pub use proxy::{
+    parse_proxy_header, ForwardedHeader, IpNet, ProxyHeader, TrustedProxies, MAX_PROXY_HEADER,
+};
 pub use server::{
-    serve_until_interrupted, serving_message, HttpHandler, HttpServer, ThreadingHttpServer,
+    serve_until_interrupted, serve_until_signalled, serving_message, HttpHandler, HttpServer,
+    Stopped, ThreadingHttpServer,
 };
 /// Python's default `poll_interval` of `serve_forever`, for [`HttpServer::serve_forever`] (socketserver's).
 pub use socketserver::POLL_INTERVAL;

@@ -34,6 +34,7 @@ use crate::connection::{
 use crate::handler::{BaseHttpRequestHandler, Limits, Sink};
 use crate::output::Pending;
 use crate::parse::{BodyFraming, HeadParser, ParseError, RequestHead, Status};
+use crate::proxy::{read_preface, Preface, TrustedProxies};
 
 /// A deadline `timeout` after `base`; none without a timeout, or when it is too far to add to the clock.
 fn after(base: Instant, timeout: Option<Duration>) -> Option<Instant> {
@@ -103,6 +104,10 @@ impl Incoming {
 
 /// Where the connection is.
 enum State {
+    /// Just accepted, with trusted proxies configured: a PROXY protocol header may come first.
+    Preface {
+        since: Instant,
+    },
     /// Between requests, holding no buffer.
     Idle {
         since: Instant,
@@ -222,6 +227,9 @@ pub(crate) struct HttpConnection<H> {
     transport: Transport,
     client_address: Address,
     server_address: Address,
+    /// The peer, once a trusted proxy's PROXY header named another client.
+    peer_address: Option<Address>,
+    proxies: Option<Arc<TrustedProxies>>,
     limits: Limits,
     state: State,
 }
@@ -233,10 +241,12 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         stream: &Stream,
         client_address: &Address,
         server_address: &Address,
+        proxies: Option<&Arc<TrustedProxies>>,
         #[cfg(feature = "tls")] tls: Option<&Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
         let limits = handler.limits();
+        let now = Instant::now();
         Ok(HttpConnection {
             transport: Transport {
                 stream: stream.clone(),
@@ -247,9 +257,12 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             handler,
             client_address: client_address.clone(),
             server_address: server_address.clone(),
+            peer_address: None,
+            proxies: proxies.cloned(),
             limits,
-            state: State::Idle {
-                since: Instant::now(),
+            state: match proxies {
+                Some(_) => State::Preface { since: now },
+                None => State::Idle { since: now },
             },
         })
     }
@@ -258,6 +271,8 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         Peers {
             client_address: &self.client_address,
             server_address: &self.server_address,
+            peer_address: self.peer_address.as_ref(),
+            proxies: self.proxies.as_deref(),
         }
     }
 
@@ -314,6 +329,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// One step of the state machine: `None` to go on with the next state, or what to wait for.
     fn step(&mut self) -> io::Result<Option<Ready>> {
         match std::mem::replace(&mut self.state, State::Closed) {
+            State::Preface { since } => self.on_preface(since),
             State::Idle { since } => self.on_idle(since),
             State::Reading(incoming) => self.on_reading(incoming),
             State::Writing {
@@ -325,6 +341,56 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             State::Lingering { until, discarded } => self.on_lingering(until, discarded),
             State::Closed => Ok(Some(Ready::Close)),
         }
+    }
+
+    /// Reads away a trusted proxy's PROXY header, taking the client it names; refuses anyone else's.
+    /// The header must come within the head deadline from the accept.
+    fn on_preface(&mut self, since: Instant) -> io::Result<Option<Ready>> {
+        let Some(proxies) = self.proxies.clone() else {
+            self.state = State::Idle { since };
+            return Ok(None);
+        };
+        let preface = match read_preface(&self.transport.stream, &self.client_address, &proxies) {
+            Ok(preface) => preface,
+            Err(error) if is_disconnect(&error) => return Ok(Some(self.close())),
+            Err(error) => return Err(error),
+        };
+        match preface {
+            Preface::Client(source) => {
+                if let Some(source) = source {
+                    let peer = std::mem::replace(&mut self.client_address, Address::Inet(source));
+                    self.peer_address = Some(peer);
+                }
+                self.state = State::Idle { since };
+                Ok(None)
+            }
+            Preface::Wait => {
+                let deadline = earliest(
+                    after(since, self.limits.head_timeout),
+                    after(since, self.limits.idle_timeout),
+                );
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    self.log_error("PROXY header not received within the head timeout");
+                    return Ok(Some(self.close()));
+                }
+                self.state = State::Preface { since };
+                Ok(Some(Ready::Read(deadline)))
+            }
+            Preface::Refuse(reason) => {
+                self.log_error(&reason);
+                Ok(Some(self.close()))
+            }
+        }
+    }
+
+    /// Logs one error line about this connection.
+    fn log_error(&self, message: &str) {
+        let handler: &dyn BaseHttpRequestHandler = &*self.handler;
+        let mut nowhere = Vec::new();
+        let _ = with_bare_request(handler, self.peers(), String::new(), &mut nowhere, |req| {
+            req.log_error(format_args!("{message}"));
+            Ok(())
+        });
     }
 
     fn on_idle(&mut self, since: Instant) -> io::Result<Option<Ready>> {
@@ -422,6 +488,8 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             let peers = Peers {
                 client_address: &self.client_address,
                 server_address: &self.server_address,
+                peer_address: self.peer_address.as_ref(),
+                proxies: self.proxies.as_deref(),
             };
             let wire = RefCell::new(self.transport.wire());
             let mut sink = LoopSink {
@@ -458,6 +526,8 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             let peers = Peers {
                 client_address: &self.client_address,
                 server_address: &self.server_address,
+                peer_address: self.peer_address.as_ref(),
+                proxies: self.proxies.as_deref(),
             };
             let wire = RefCell::new(self.transport.wire());
             let mut body = LoopInput {
@@ -625,7 +695,10 @@ impl<H: BaseHttpRequestHandler> ReadyConnection for HttpConnection<H> {
                 Some(incoming.parser.requestline().unwrap_or("").to_owned())
             }
             State::Writing { .. } => Some(String::new()),
-            State::Idle { .. } | State::Lingering { .. } | State::Closed => None,
+            State::Preface { .. }
+            | State::Idle { .. }
+            | State::Lingering { .. }
+            | State::Closed => None,
         };
         if let Some(requestline) = requestline {
             log_timed_out(&*self.handler, self.peers(), Some(&requestline));

@@ -18,6 +18,7 @@ use socketserver::{
 use crate::connection::{serve_connection, ConnectionInfo};
 use crate::handler::BaseHttpRequestHandler;
 use crate::machine::HttpConnection;
+use crate::proxy::{read_preface_blocking, Preface, TrustedProxies};
 
 /// Runs a [`BaseHttpRequestHandler`] on each connection of a socketserver stream server, over plain TCP or, with
 /// [`HttpHandler::with_tls`], over TLS.
@@ -30,6 +31,7 @@ pub struct HttpHandler<H> {
     handler: Arc<H>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
+    proxies: Option<Arc<TrustedProxies>>,
 }
 
 impl<H: BaseHttpRequestHandler> HttpHandler<H> {
@@ -39,7 +41,18 @@ impl<H: BaseHttpRequestHandler> HttpHandler<H> {
             handler: Arc::new(handler),
             #[cfg(feature = "tls")]
             tls: None,
+            proxies: None,
         }
+    }
+
+    /// Believes `proxies` about who the client is: a PROXY protocol header (v1 or v2) before the first request,
+    /// then the forwarding header they send, from those peers only. Every other peer's PROXY header ends its connection.
+    ///
+    /// The client so named is what the request's `client_address` holds, so logs, CGI's `REMOTE_ADDR` and anything keyed
+    /// by client follow it; [`HttpRequest::peer_address`](crate::HttpRequest::peer_address) keeps the proxy.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = (!proxies.is_empty()).then(|| Arc::new(proxies));
+        self
     }
 
     /// Wraps `handler`, over TLS with `config` (see [`crate::tls_server_config`]; Python 3.14's `HTTPSServer`).
@@ -49,6 +62,7 @@ impl<H: BaseHttpRequestHandler> HttpHandler<H> {
         HttpHandler {
             handler: Arc::new(handler),
             tls: Some(config),
+            proxies: None,
         }
     }
 
@@ -61,12 +75,46 @@ impl<H: BaseHttpRequestHandler> HttpHandler<H> {
 impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
     fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
         let stream = request.request.clone();
-        let info = ConnectionInfo {
+        let mut info = ConnectionInfo {
             client_address: request.client_address.clone(),
             server_address: request.server_address.clone(),
             socket: Some(stream.clone()),
             plain: true,
+            peer_address: None,
+            proxies: self.proxies.clone(),
         };
+        if let Some(proxies) = &self.proxies {
+            let timeout = self.handler.limits().head_timeout;
+            match read_preface_blocking(&stream, &info.client_address, proxies, timeout)? {
+                Preface::Client(Some(source)) => {
+                    info.peer_address = Some(std::mem::replace(
+                        &mut info.client_address,
+                        Address::Inet(source),
+                    ));
+                }
+                Preface::Client(None) | Preface::Wait => {}
+                Preface::Refuse(reason) => {
+                    let peers = crate::connection::Peers {
+                        client_address: &info.client_address,
+                        server_address: &info.server_address,
+                        peer_address: None,
+                        proxies: None,
+                    };
+                    let mut nowhere = Vec::new();
+                    let _ = crate::connection::with_bare_request(
+                        &*self.handler,
+                        peers,
+                        String::new(),
+                        &mut nowhere,
+                        |req| {
+                            req.log_error(format_args!("{reason}"));
+                            Ok(())
+                        },
+                    );
+                    return Ok(());
+                }
+            }
+        }
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
             return crate::tls::serve_blocking(&*self.handler, config, info);
@@ -90,6 +138,7 @@ impl<H: BaseHttpRequestHandler> StreamRequestHandler for HttpHandler<H> {
             stream,
             client_address,
             server_address,
+            self.proxies.as_ref(),
             #[cfg(feature = "tls")]
             self.tls.as_ref(),
         )?;
@@ -160,7 +209,10 @@ impl HttpServer {
         handler: HttpHandler<H>,
         config: ServerConfig,
     ) -> io::Result<Self> {
-        let server = TcpServer::with_config(address, handler, config)?;
+        Self::from_server(TcpServer::with_config(address, handler, config)?)
+    }
+
+    fn from_server(server: TcpServer) -> io::Result<Self> {
         let (server_name, server_port) = match server.server_address() {
             Address::Inet(address) => (address.ip().to_string(), address.port()),
             Address::Unix(path) => (path.display().to_string(), 0),
@@ -223,6 +275,24 @@ impl HttpServer {
     /// The socketserver server underneath.
     pub fn into_inner(self) -> TcpServer {
         self.server
+    }
+
+    /// Serves `handler` on a socket that already listens (systemd's socket activation: [`socketserver::listen_fds`]).
+    pub fn from_listener<H: BaseHttpRequestHandler>(
+        listener: std::net::TcpListener,
+        handler: HttpHandler<H>,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        Self::from_server(TcpServer::from_listener(listener, handler, config)?)
+    }
+
+    /// Binds `address` and listens with `config`, serving with `handler` as it is set up (TLS, trusted proxies).
+    pub fn with_http_handler<H: BaseHttpRequestHandler>(
+        address: impl ToSocketAddrs,
+        handler: HttpHandler<H>,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        Self::with_handler(address, handler, config)
     }
 }
 
@@ -341,4 +411,72 @@ pub fn serve_until_interrupted(server: &HttpServer, poll_interval: Duration) -> 
         let _ = writeln!(io::stdout(), "\nKeyboard interrupt received, exiting.");
     }
     Ok(interrupted)
+}
+
+/// How [`serve_until_signalled`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stopped {
+    /// SIGINT (Ctrl-C): the loop stopped at once, as Python's `http.server` does.
+    Interrupted,
+    /// SIGTERM: the server stopped taking connections and let requests under way finish;
+    /// `drained` is false when some were still running at the drain timeout.
+    Terminated {
+        /// Whether every request finished in time.
+        drained: bool,
+    },
+    /// Shut down some other way ([`HttpServer::shutdown_handle`]).
+    Shutdown,
+}
+
+/// Serves until a signal says to stop, as a service does (not in Python):
+/// SIGINT stops at once and prints `Keyboard interrupt received, exiting.` as [`serve_until_interrupted`] does;
+/// SIGTERM (what systemd, Kubernetes and `kill` send) drains: the listening socket closes, idle connections close,
+/// and requests under way get up to `drain_timeout` (`None`: as long as they take) to finish ([`socketserver::BaseServer::drain`]);
+/// SIGHUP reopens the access log file ([`crate::reopen_access_log`]) for logrotate and goes on serving.
+///
+/// The signals are caught with `signal-hook`'s iterator, a thread that waits on a pipe the handlers write to.
+pub fn serve_until_signalled(
+    server: &mut HttpServer,
+    poll_interval: Duration,
+    drain_timeout: Option<Duration>,
+) -> io::Result<Stopped> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let handle = signals.handle();
+    let shutdown = server.shutdown_handle();
+    let watcher = thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGHUP => {
+                        crate::log::reopen_access_log();
+                    }
+                    SIGINT | SIGTERM => {
+                        shutdown.shutdown();
+                        return Some(signal);
+                    }
+                    _ => {}
+                }
+            }
+            None
+        })?;
+    let result = server.serve_forever(poll_interval);
+    handle.close();
+    let signal = watcher.join().unwrap_or(None);
+    let stopped = match signal {
+        Some(SIGTERM) => Stopped::Terminated {
+            drained: server.drain(drain_timeout),
+        },
+        Some(_) => Stopped::Interrupted,
+        None => Stopped::Shutdown,
+    };
+    crate::log::flush_access_log();
+    result?;
+    if stopped == Stopped::Interrupted {
+        // A closed stdout must not turn a clean exit into a panic.
+        let _ = writeln!(io::stdout(), "\nKeyboard interrupt received, exiting.");
+    }
+    Ok(stopped)
 }

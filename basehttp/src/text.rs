@@ -190,6 +190,45 @@ fn format_log_date_time(time: SystemTime) -> String {
     )
 }
 
+/// The time in the Common Log Format: `10/Oct/2000:13:55:36 +0000` (always UTC, for the reason [`log_date_time_string`] gives).
+pub(crate) fn common_log_date_time(time: SystemTime) -> String {
+    thread_local! {
+        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| {
+        recent.format(time, |time| {
+            let (days, second_of_day) = days_and_seconds(time);
+            let (year, month, day) = civil_from_days(days);
+            format!(
+                "{day:02}/{}/{year:04}:{:02}:{:02}:{:02} +0000",
+                MONTHS[(month - 1) as usize],
+                second_of_day / 3600,
+                second_of_day % 3600 / 60,
+                second_of_day % 60
+            )
+        })
+    })
+}
+
+/// The time as RFC 3339 in UTC, to the second: `2000-10-10T13:55:36Z`.
+pub(crate) fn rfc3339_date_time(time: SystemTime) -> String {
+    thread_local! {
+        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| {
+        recent.format(time, |time| {
+            let (days, second_of_day) = days_and_seconds(time);
+            let (year, month, day) = civil_from_days(days);
+            format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                second_of_day / 3600,
+                second_of_day % 3600 / 60,
+                second_of_day % 60
+            )
+        })
+    })
+}
+
 /// The last two times a thread formatted, by whole second: a response's `Date` and its file's `Last-Modified`
 /// repeat from one request to the next, and formatting a date costs more than the rest of the headers together.
 struct RecentTimes {
@@ -353,6 +392,13 @@ mod tests {
             format_error_message("100%% %(code)d %x", 7, "", ""),
             "100% 7 %x"
         );
+    }
+
+    #[test]
+    fn access_log_dates() {
+        let time = UNIX_EPOCH + Duration::from_secs(971_186_136);
+        assert_eq!(common_log_date_time(time), "10/Oct/2000:13:55:36 +0000");
+        assert_eq!(rfc3339_date_time(time), "2000-10-10T13:55:36Z");
     }
 
     #[test]

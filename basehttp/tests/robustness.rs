@@ -374,6 +374,8 @@ fn connection_loop_runs_over_any_byte_stream() {
         server_address: address,
         socket: None,
         plain: false,
+        peer_address: None,
+        proxies: None,
     };
     serve_connection(&handler, InMemory::new(&input[..], &mut output), info).expect("serve");
     let output = String::from_utf8_lossy(&output);
@@ -486,6 +488,8 @@ fn serve_in_memory(handler: &dyn BaseHttpRequestHandler, input: &[u8]) -> String
         server_address: address,
         socket: None,
         plain: false,
+        peer_address: None,
+        proxies: None,
     };
     let mut output = Vec::new();
     serve_connection(handler, InMemory::new(input, &mut output), info).expect("serve");

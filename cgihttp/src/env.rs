@@ -135,7 +135,10 @@ pub fn build_environment_with(
     set("DOCUMENT_ROOT", &request.document_root.to_string_lossy());
     set("QUERY_STRING", &request.query);
     set("REMOTE_ADDR", &request.client_address.ip().to_string());
-    set("REMOTE_PORT", &request.client_address.port().to_string());
+    // A client named by a proxy's X-Forwarded-For comes without a port (0): none is better than a false one.
+    if request.client_address.port() != 0 {
+        set("REMOTE_PORT", &request.client_address.port().to_string());
+    }
     // Python never resolves the client's name; the variable is there, empty.
     set("REMOTE_HOST", "");
 

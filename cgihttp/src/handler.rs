@@ -294,6 +294,7 @@ impl CgiHttpRequestHandler {
         };
         // The script holds this worker for as long as it runs: the readiness loop is told, so that another worker
         // takes the ready connections at once rather than after it notices.
+        crate::stats::count_run();
         let (result, exit_status) = socketserver::blocking(|| {
             command.run_exchange(
                 &mut exchange,
@@ -333,11 +334,15 @@ impl CgiHttpRequestHandler {
         match result {
             Ok(outcome) => {
                 if outcome.timed_out {
+                    crate::stats::count_timeout();
                     req.log_error(format_args!("CGI script timed out, output cut short"));
                     req.close_connection = true;
                     return Ok(local_redirect);
                 }
                 let mut crashed = false;
+                if outcome.lingered || outcome.exit_status.is_some_and(|status| !status.success()) {
+                    crate::stats::count_failure();
+                }
                 if outcome.lingered {
                     req.log_error(format_args!(
                         "CGI script (or a process it started) still running after its output ended; killed"
@@ -379,6 +384,15 @@ impl CgiHttpRequestHandler {
                 Ok(local_redirect)
             }
             Err(error) => {
+                match &error {
+                    CgiError::Timeout => crate::stats::count_timeout(),
+                    // The client leaving or the server stopping is no fault of the script's.
+                    CgiError::Write(_)
+                    | CgiError::ClientGone
+                    | CgiError::RequestBody(_)
+                    | CgiError::ServerStopping => {}
+                    _ => crate::stats::count_failure(),
+                }
                 match exit_status.filter(|status| !status.success()) {
                     Some(status) => {
                         req.log_error(format_args!("CGI script failed: {error} ({status})"));

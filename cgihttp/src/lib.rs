@@ -64,6 +64,7 @@
 //! | `nobody_uid` | [`nobody_ids`] |
 //! | (RFC 3875 §6) the script's header block | [`HeaderParser`], [`ScriptHeaders`], [`Location`] |
 //! | (RFC 3875 §5) NPH scripts | [`is_nph`], [`ScriptCommand::nph`] |
+//! | (none: counters for monitoring; not in Python) | [`cgi_stats`], [`CgiStats`] |
 //!
 //! ```
 //! use std::io::Write;
@@ -164,6 +165,7 @@ mod handler;
 mod output;
 mod path;
 mod runner;
+mod stats;
 mod sys;
 
 pub use env::{
@@ -183,6 +185,7 @@ pub use runner::{
     check_script_file, find_script, nobody_ids, passwd_user, Body, RunAs, ScriptCommand,
     ScriptFileError, ScriptOutcome, ScriptTarget, DEFAULT_TIMEOUT, NOBODY_FALLBACK,
 };
+pub use stats::{cgi_stats, CgiStats};
 
 /// Python's default `cgi_directories`: the URL paths whose files are scripts.
 pub const CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];

@@ -106,7 +106,36 @@ fn run(
     // On Ctrl-C the server stops serving and waits for its requests; running scripts are killed at once
     // (with everything they started) rather than at their timeout, so that stopping is prompt.
     signal_hook::flag::register(signal_hook::consts::SIGINT, handler.stop_flag())?;
+    if command.operations.metrics_bind.is_some() {
+        simplehttp::add_metrics_collector(std::sync::Arc::new(CgiCollector));
+    }
     // Readiness mode, as simplehttp: a script that runs long holds its worker, and the watcher starts another
     // after 10 ms, so it holds up no one; idle connections and half-sent heads cost no thread.
     serve_command(command, handler)
+}
+
+/// The CGI counters on the `/metrics` page (`--metrics-bind`).
+#[derive(Debug)]
+struct CgiCollector;
+
+impl simplehttp::prometheus_client::collector::Collector for CgiCollector {
+    fn encode(
+        &self,
+        mut encoder: simplehttp::prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> std::fmt::Result {
+        let stats = cgihttp::cgi_stats();
+        simplehttp::encode_counter(&mut encoder, "cgi_runs", "CGI scripts started", stats.runs)?;
+        simplehttp::encode_counter(
+            &mut encoder,
+            "cgi_timeouts",
+            "CGI scripts killed at the CGI timeout",
+            stats.timeouts,
+        )?;
+        simplehttp::encode_counter(
+            &mut encoder,
+            "cgi_failures",
+            "CGI scripts that failed: a non-zero exit, a crash, bad headers, or no start",
+            stats.failures,
+        )
+    }
 }

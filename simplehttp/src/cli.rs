@@ -84,6 +84,11 @@ pub struct CommandLine {
     /// Authentication, error pages, headers and CORS.
     #[command(flatten)]
     pub site: crate::SiteOptions,
+
+    // Not a doc comment: clap would take it for the flattened group's help.
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub operations: crate::operations::OperationFlags,
 }
 
 /// Worker threads at most unless `--max-workers` says otherwise.
@@ -141,6 +146,10 @@ pub enum UsageError {
     KeyWithoutCertificate,
     /// `--tls-password-file` without `--tls-cert`.
     PasswordWithoutCertificate,
+    /// `--processes` above 1 without `--reuse-port`.
+    ProcessesWithoutReusePort,
+    /// `--metrics-bind` with `--processes` above 1.
+    MetricsWithProcesses,
 }
 
 impl fmt::Display for UsageError {
@@ -150,6 +159,12 @@ impl fmt::Display for UsageError {
             UsageError::PasswordWithoutCertificate => {
                 "--tls-password-file requires --tls-cert to be set"
             }
+            UsageError::ProcessesWithoutReusePort => {
+                "--processes above 1 requires --reuse-port (each process listens on the port with SO_REUSEPORT)"
+            }
+            UsageError::MetricsWithProcesses => {
+                "--metrics-bind cannot be combined with --processes above 1 (each process counts only its own requests)"
+            }
         })
     }
 }
@@ -157,12 +172,13 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 impl CommandLine {
-    /// Python's checks after parsing: the TLS key and password need a certificate.
+    /// Python's checks after parsing: the TLS key and password need a certificate; then those of the operations flags.
     ///
     /// # Errors
     ///
     /// The first rule broken, with Python's message.
     pub fn validate(&self) -> Result<(), UsageError> {
+        self.operations.validate()?;
         if self.tls_cert.is_none() && self.tls_key.is_some() {
             return Err(UsageError::KeyWithoutCertificate);
         }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{
-    serve_until_interrupted, set_access_log, AccessLog, BaseHttpRequestHandler, HttpServer, Limits,
-    ThreadingHttpServer,
+    serve_until_signalled, set_access_log, set_log_format, AccessLog, BaseHttpRequestHandler,
+    HttpHandler, HttpServer, Limits, Stopped, ThreadingHttpServer,
 };
 use socketserver::{Address, Mode, ServerConfig};
 
@@ -71,6 +71,7 @@ impl CommandLine {
     pub fn server_config(&self, address: SocketAddr) -> ServerConfig {
         let mut config = ThreadingHttpServer::default_config();
         config.request_queue_size = LISTEN_BACKLOG;
+        config.allow_reuse_port = self.operations.reuse_port;
         config.max_threads = Some(self.max_connections as usize);
         if address.is_ipv6() {
             // Python's DualStackServer: an IPv6 socket that also accepts IPv4.
@@ -113,12 +114,45 @@ fn serve<H: BaseHttpRequestHandler>(
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
     let handler = command.site.site(handler)?;
+    // Before any thread starts: the variables go, and forking stays sound.
+    let activated = crate::operations::activated_listener()?;
+    let operations = &command.operations;
+    if operations.processes > 1 {
+        let mut handler = Some(handler);
+        let mut activated = activated;
+        let shared = activated.is_some();
+        return crate::operations::run_processes(
+            address,
+            command.tls_cert.is_some(),
+            operations.processes,
+            operations.shutdown_timeout(),
+            shared,
+            // Runs in each child, a copy of this process: each takes the handler and the socket from its own copy.
+            &mut |bound| {
+                let handler = handler.take().ok_or("the handler was taken")?;
+                serve_one(command, handler, readiness, bound, activated.take(), false)
+            },
+        );
+    }
+    serve_one(command, handler, readiness, address, activated, true)
+}
+
+/// Serves in this process: on the socket systemd passed, or on `address` bound now.
+fn serve_one<H: BaseHttpRequestHandler>(
+    command: &CommandLine,
+    handler: H,
+    readiness: bool,
+    address: SocketAddr,
+    activated: Option<std::net::TcpListener>,
+    print_banner: bool,
+) -> Result<(), Box<dyn Error>> {
     if command.quiet {
         set_access_log(AccessLog::Off)?;
     } else if let Some(path) = &command.access_log {
         set_access_log(AccessLog::File(path.clone()))
             .map_err(|error| format!("{}: {error}", path.display()))?;
     }
+    set_log_format(command.operations.log_format);
     let config = if readiness {
         command.readiness_config(address)
     } else {
@@ -128,7 +162,7 @@ fn serve<H: BaseHttpRequestHandler>(
         Address::Inet(bound) => *bound,
         Address::Unix(_) => address,
     };
-    let server = match &command.tls_cert {
+    let handler = match &command.tls_cert {
         #[cfg(feature = "tls")]
         Some(certificate) => {
             let password = command.tls_password()?;
@@ -137,26 +171,44 @@ fn serve<H: BaseHttpRequestHandler>(
                 command.tls_key.as_deref(),
                 password.as_deref(),
             )?;
-            HttpServer::with_tls(address, handler, tls, config)
+            HttpHandler::with_tls(handler, tls)
         }
         #[cfg(not(feature = "tls"))]
         Some(_) => return Err("--tls-cert: this build has no TLS (the `tls` feature)".into()),
-        None => HttpServer::with_config(address, handler, config),
+        None => HttpHandler::new(handler),
     }
-    .map_err(|error| bind_error(address, error))?;
-    println!(
-        "{}",
-        banner(
-            bound_address(server.server_address()),
-            command.tls_cert.is_some()
-        )
-    );
-    serve_until_interrupted(&server, POLL_INTERVAL)?;
+    .with_trusted_proxies(command.operations.trusted_proxies());
+    let mut server = match activated {
+        Some(listener) => HttpServer::from_listener(listener, handler, config)?,
+        None => HttpServer::with_http_handler(address, handler, config)
+            .map_err(|error| bind_error(address, error))?,
+    };
+    if print_banner {
+        println!(
+            "{}",
+            banner(
+                bound_address(server.server_address()),
+                command.tls_cert.is_some()
+            )
+        );
+    }
+    crate::operations::start_metrics(&command.operations)?;
+    let stopped = serve_until_signalled(
+        &mut server,
+        POLL_INTERVAL,
+        Some(command.operations.shutdown_timeout()),
+    )?;
+    if stopped == (Stopped::Terminated { drained: false }) {
+        eprintln!(
+            "requests still running after the shutdown timeout ({} s) were cut short",
+            command.operations.shutdown_timeout().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
 /// One line that says which address could not be had and why.
-fn bind_error(address: SocketAddr, error: io::Error) -> String {
+pub(crate) fn bind_error(address: SocketAddr, error: io::Error) -> String {
     let reason = match error.kind() {
         io::ErrorKind::AddrInUse => "address in use".to_owned(),
         io::ErrorKind::AddrNotAvailable => "no such local address".to_owned(),

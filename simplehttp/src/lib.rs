@@ -67,6 +67,8 @@
 //! | `class Mine(SimpleHTTPRequestHandler)` overriding `send_error`, or `end_headers` adding headers | [`Site`] (`--error-page`, `--header`), or basehttp's `send_error` and `end_headers` hooks |
 //! | (none: Python has no authentication) | [`Site`] with basehttp's [`Authenticator`](basehttp::Authenticator); `SiteOptions` (feature `cli`): `--auth`, `--auth-file`, `--auth-digest-file`, `--realm` |
 //! | a `do_OPTIONS` and `end_headers` adding `Access-Control-Allow-Origin` (the usual CORS recipe) | [`Site`] with [`Cors`] (`--cors [ORIGIN]`), [`ErrorPage`] |
+//! | (none: running as a service; not in Python) | [`OperationFlags`] (`--log-format`, `--trusted-proxy`, `--metrics-bind`, `--reuse-port`, `--processes`, `--shutdown-timeout`) |
+//! | (none: Prometheus metrics; not in Python) | [`start_metrics_listener`], [`render_metrics`], [`add_metrics_collector`] |
 //!
 //! # Where this does better than Python
 //!
@@ -90,7 +92,11 @@ mod conditional;
 mod handler;
 mod head;
 mod listing;
+#[cfg(feature = "cli")]
+mod metrics;
 mod mime;
+#[cfg(feature = "cli")]
+mod operations;
 pub mod prelude;
 mod range;
 mod site;
@@ -119,9 +125,19 @@ pub use listing::{
     html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
     LISTING_CONTENT_TYPE,
 };
+#[cfg(feature = "cli")]
+pub use metrics::{
+    add_metrics_collector, encode_counter, encode_gauge, render_metrics, start_metrics_listener,
+    METRICS_PREFIX,
+};
 pub use mime::{
     guess_type, guess_type_with, mimetypes_guess, splitext, DEFAULT_TYPE, EXTENSIONS_MAP,
 };
+#[cfg(feature = "cli")]
+pub use operations::{OperationFlags, DEFAULT_SHUTDOWN_TIMEOUT};
+/// The metrics format crate, for collectors given to [`add_metrics_collector`].
+#[cfg(feature = "cli")]
+pub use prometheus_client;
 pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,

@@ -370,8 +370,23 @@ fn a_stalled_access_log_does_not_stall_serving() {
         .arg(format!("exec 3< '{}'; exec sleep 60", fifo.display()))
         .spawn()
         .unwrap();
-    let (_directory, _guard, _stdout, port) =
-        serve_a_txt(Stdio::null(), &["--access-log", fifo.to_str().unwrap()]);
+    let (_directory, _guard, mut stdout, port) = serve_a_txt(
+        Stdio::null(),
+        &[
+            "--access-log",
+            fifo.to_str().unwrap(),
+            "--metrics-bind",
+            "127.0.0.1:0",
+        ],
+    );
+    let mut metrics = String::new();
+    stdout.read_line(&mut metrics).unwrap();
+    let metrics = metrics
+        .trim()
+        .strip_prefix("Serving metrics on http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no metrics port in {metrics:?}"));
     // Far more lines than the pipe (64 KiB) and the queue (4096 lines) hold.
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
@@ -391,6 +406,14 @@ fn a_stalled_access_log_does_not_stall_serving() {
             seen.extend_from_slice(&answer[..read]);
         }
     }
+    // The drops are counted where monitoring sees them.
+    let page = get(metrics, "/metrics");
+    let dropped: u64 = page
+        .lines()
+        .find_map(|line| line.strip_prefix("pyhttp_access_log_dropped_lines_total "))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no dropped-lines counter in {page}"));
+    assert!(dropped > 0, "{page}");
     let _ = reader.kill();
     let _ = reader.wait();
 }

@@ -59,6 +59,10 @@
 //! | `server_close()`, `with server:` | [`BaseServer::server_close`], and `Drop` |
 //! | `verify_request`, `handle_error`, `service_actions`, `handle_timeout`, `shutdown_request` | [`ServerHooks`] |
 //! | `collect_children()` | [`BaseServer::collect_children`] |
+//! | (none: a graceful stop; not in Python) | [`BaseServer::drain`] |
+//! | (none: systemd's `sd_listen_fds`; not in Python) | [`listen_fds`], [`TcpServer::from_listener`] |
+//! | (none: several processes on one port; not in Python) | [`supervise`], [`Supervision`], with [`ServerConfig::allow_reuse_port`] |
+//! | (none: counters for monitoring; not in Python) | [`server_stats`], [`ServerStats`] |
 //! | `BaseRequestHandler`, `StreamRequestHandler` | [`StreamRequestHandler`] (state in [`StreamRequest`]) |
 //! | `DatagramRequestHandler` | [`DatagramRequestHandler`] (state in [`DatagramRequest`]) |
 //! | `self.request`, `self.client_address`, `self.rfile`, `self.wfile` | fields of [`StreamRequest`] and [`DatagramRequest`] |
@@ -81,18 +85,22 @@
 // `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
 #![deny(unsafe_code)]
 
+mod activation;
 mod address;
 mod config;
 mod handler;
 mod hooks;
 pub mod kind;
 pub mod prelude;
+mod processes;
 mod readiness;
 mod server;
+mod stats;
 mod stream;
 #[allow(unsafe_code)]
 mod sys;
 
+pub use activation::listen_fds;
 pub use address::Address;
 pub use config::{Mode, ServerConfig};
 pub use handler::{
@@ -101,9 +109,11 @@ pub use handler::{
 };
 pub use hooks::{error_report, DefaultHooks, ServerHooks};
 pub use kind::ServerKind;
+pub use processes::{supervise, Supervision};
 pub use readiness::blocking;
 pub use server::{
     BaseServer, ShutdownHandle, TcpServer, UdpServer, UnixDatagramServer, UnixStreamServer,
     POLL_INTERVAL,
 };
+pub use stats::{server_stats, ServerStats};
 pub use stream::{DatagramSocket, Stream};

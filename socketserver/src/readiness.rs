@@ -73,6 +73,8 @@ struct Connections {
     entries: HashMap<EpollToken, Entry>,
     /// Set by `stop`: no connection is put back after it.
     stopping: bool,
+    /// Set by `drain`: a connection that goes idle between requests is closed instead of put back.
+    draining: bool,
 }
 
 /// What the watcher knows of one worker.
@@ -221,6 +223,7 @@ impl Readiness {
             connections: Mutex::new(Connections {
                 entries: HashMap::new(),
                 stopping: false,
+                draining: false,
             }),
             next_token: AtomicU64::new(0),
             base_workers,
@@ -237,6 +240,7 @@ impl Readiness {
         for _ in 0..readiness.base_workers {
             readiness.start_worker()?;
         }
+        crate::stats::track(Arc::downgrade(&readiness));
         let watcher = readiness.clone();
         let thread = thread::Builder::new()
             .name("ready-watcher".into())
@@ -373,6 +377,46 @@ impl Readiness {
     /// How many connections are registered, waiting or being served.
     pub(crate) fn connections(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// Connections registered, and of those the ones waiting idle between requests.
+    pub(crate) fn connection_counts(&self) -> (usize, usize) {
+        let connections = self.lock();
+        let idle = connections
+            .entries
+            .values()
+            .filter(|entry| entry.idle && entry.slot.is_some())
+            .count();
+        (connections.entries.len(), idle)
+    }
+
+    /// Workers running, and of those the ones running a connection.
+    pub(crate) fn worker_counts(&self) -> (usize, usize) {
+        let total = self.total_workers.load(Ordering::SeqCst);
+        let waiting = self.waiting_workers.load(Ordering::SeqCst);
+        (total, total.saturating_sub(waiting))
+    }
+
+    /// Lets the requests under way finish, closing each connection once it is idle between requests (idle ones at once),
+    /// until none is left or `deadline` passes; true when none is left.
+    ///
+    /// New connections are the caller's to stop taking first.
+    pub(crate) fn drain(&self, deadline: Option<Instant>) -> bool {
+        self.lock().draining = true;
+        loop {
+            let idle = self.take_waiting(|entry| entry.idle);
+            for entry in idle {
+                self.expire(entry, false);
+            }
+            self.close_expired();
+            if self.connections() == 0 {
+                return true;
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Registers a freshly accepted connection: as the handler's state machine, or to be served whole once it is readable.
@@ -542,7 +586,8 @@ impl Readiness {
                 return;
             };
             let mut connections = self.lock();
-            if connections.stopping {
+            let drained = connections.draining && matches!(wait, Ready::Idle(_));
+            if connections.stopping || drained {
                 drop(connections);
                 let _ = guarded(|| {
                     machine.expire(false);

@@ -235,6 +235,20 @@ impl BaseServer<kind::Tcp> {
     ) -> io::Result<Self> {
         Self::create(resolve(address)?, Arc::new(handler), config)
     }
+
+    /// Serves on a socket that already listens: one systemd passed ([`crate::listen_fds`]) or a parent process made (not in Python).
+    ///
+    /// The socket options of `config` that apply before bind (`allow_reuse_address`, `allow_reuse_port`, `ipv6_only`,
+    /// `request_queue_size`) are the socket's maker's business and are not applied.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        handler: impl StreamRequestHandler,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let address = Address::Inet(listener.local_addr()?);
+        Self::with_socket(listener, address, Arc::new(handler), config)
+    }
 }
 
 impl BaseServer<kind::Udp> {
@@ -355,6 +369,15 @@ impl<K: ServerKind> BaseServer<K> {
         config: ServerConfig,
     ) -> io::Result<Self> {
         let socket = K::open(&address)?;
+        Self::with_socket(socket, address, handler, config)
+    }
+
+    fn with_socket(
+        socket: K::Socket,
+        address: Address,
+        handler: Arc<K::Handler>,
+        config: ServerConfig,
+    ) -> io::Result<Self> {
         Ok(BaseServer {
             socket: Some(socket),
             requested_address: address.clone(),
@@ -554,6 +577,7 @@ impl<K: ServerKind> BaseServer<K> {
                 return false;
             }
         };
+        crate::stats::count_accepted();
         let hooks = &self.shared.hooks;
         let verified =
             panic::catch_unwind(AssertUnwindSafe(|| hooks.verify_request(&client_address)))
@@ -561,6 +585,7 @@ impl<K: ServerKind> BaseServer<K> {
         if verified {
             self.process_request(request, client_address);
         } else {
+            crate::stats::count_refused();
             shutdown_request::<K>(&self.shared, request, &client_address);
         }
         true
@@ -590,6 +615,7 @@ impl<K: ServerKind> BaseServer<K> {
         if let Some(limit) = self.config.max_threads {
             if !self.wait_for_fewer_connections(limit.max(1)) {
                 // Shutdown was asked for while the set was full: close this connection instead of waiting on.
+                crate::stats::count_refused();
                 shutdown_request::<K>(&self.shared, request, &client_address);
                 return;
             }
@@ -630,6 +656,7 @@ impl<K: ServerKind> BaseServer<K> {
                 .wait_below(limit.max(1), &self.control.requested)
             {
                 // Shutdown was asked for while every thread slot was taken: close this request instead of waiting on.
+                crate::stats::count_refused();
                 shutdown_request::<K>(&self.shared, request, &client_address);
                 return;
             }
@@ -907,6 +934,56 @@ impl<K: ServerKind> BaseServer<K> {
             }
         }
         self.reap_children(block);
+    }
+}
+
+impl<K: ServerKind> BaseServer<K> {
+    /// Stops taking requests and lets those under way finish, for at most `timeout` (`None`: as long as they take), then closes
+    /// the server as [`server_close`](Self::server_close) does; true when every request finished in time (not in Python; a graceful stop).
+    ///
+    /// Call it once `serve_forever` has returned. The listening socket closes first, so new clients are refused rather than left
+    /// waiting in its backlog. Readiness mode closes idle connections at once and every other one as soon as its request is answered;
+    /// threading mode waits for its request threads, forking mode for its children. A request still running at the deadline
+    /// is left to end with the process: its worker is not waited for.
+    pub fn drain(&mut self, timeout: Option<Duration>) -> bool {
+        self.socket = None;
+        let deadline = timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout));
+        let past = || deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline);
+        let readiness = self.workers().readiness.clone();
+        let drained = match (self.config.mode, readiness) {
+            (Mode::Readiness { .. }, Some(readiness)) => readiness.drain(deadline),
+            (Mode::Threading, _) => loop {
+                let running = *self
+                    .threads_in_flight
+                    .count
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if running == 0 {
+                    break true;
+                }
+                if past() {
+                    break false;
+                }
+                thread::sleep(Duration::from_millis(10));
+            },
+            (Mode::Forking, _) => loop {
+                self.reap_children(false);
+                if self.workers().children.is_empty() {
+                    break true;
+                }
+                if past() {
+                    break false;
+                }
+                thread::sleep(Duration::from_millis(10));
+            },
+            _ => true,
+        };
+        if !drained {
+            // What still runs must not hold up the stop: its thread or worker is left to the process's end.
+            self.config.block_on_close = false;
+        }
+        self.server_close();
+        drained
     }
 }
 

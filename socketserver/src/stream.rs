@@ -103,6 +103,12 @@ impl Stream {
         sys::recv_nonblocking(self.as_raw_fd(), buffer)
     }
 
+    /// Copies what has already arrived into `buffer` without taking it from the socket and without waiting (recv(2) with MSG_PEEK | MSG_DONTWAIT):
+    /// the next read still returns it. Fails with `WouldBlock` when nothing has arrived; zero means the peer closed its side.
+    pub fn peek_nonblocking(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        sys::peek_nonblocking(self.as_raw_fd(), buffer)
+    }
+
     /// Moves the socket in or out of non-blocking mode (O_NONBLOCK): reads, writes and `send_file` then fail with `WouldBlock` instead of waiting.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         with_socket!(self, socket => socket.set_nonblocking(nonblocking))

@@ -63,6 +63,56 @@ pub(crate) fn wait_child(pid: libc::pid_t, block: bool) -> io::Result<bool> {
     }
 }
 
+/// How a child ended, as waitpid(2) reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// It called exit with this status.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+}
+
+/// Reaps the child `pid` if it has ended, without waiting (waitpid(2) with WNOHANG); `None` while it runs.
+///
+/// A child that is not ours any more (ECHILD) counts as ended with status 0, so the caller forgets it.
+pub(crate) fn try_wait_child(pid: libc::pid_t) -> io::Result<Option<Ended>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid, writable c_int for the duration of the call.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        match reaped {
+            0 => return Ok(None),
+            -1 => {
+                let error = io::Error::last_os_error();
+                match error.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return Ok(Some(Ended::Exited(0))),
+                    _ => return Err(error),
+                }
+            }
+            _ if libc::WIFSIGNALED(status) => {
+                return Ok(Some(Ended::Signaled(libc::WTERMSIG(status))))
+            }
+            _ => return Ok(Some(Ended::Exited(libc::WEXITSTATUS(status)))),
+        }
+    }
+}
+
+/// Takes ownership of the descriptor `fd` that this process inherited open from the one that started it
+/// (systemd's socket activation passes listening sockets from descriptor 3 on); `EBADF` when it is not open.
+///
+/// The caller makes sure it takes each inherited descriptor once (`listen_fds` takes them once per process).
+pub(crate) fn inherited_fd(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor's flags; it fails with EBADF on a descriptor that is not open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked just above), was opened by the parent for this process (LISTEN_FDS says so),
+    // and is owned by nothing else here: `listen_fds` takes the inherited descriptors once per process.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// Waits until one of `fds` is readable or `timeout` passes (poll(2)); returns which are readable.
 ///
 /// `None` waits without limit. An interrupted wait (EINTR) is resumed with the time that is left.
@@ -290,16 +340,18 @@ impl Epoll {
 ///
 /// Nothing to read yet fails with `WouldBlock`; zero means the peer closed its side.
 pub(crate) fn recv_nonblocking(fd: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
+    recv_with(fd, buffer, libc::MSG_DONTWAIT)
+}
+
+/// Copies what the socket `fd` holds into `buffer` without taking it and without waiting (recv(2) with MSG_PEEK | MSG_DONTWAIT).
+pub(crate) fn peek_nonblocking(fd: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
+    recv_with(fd, buffer, libc::MSG_DONTWAIT | libc::MSG_PEEK)
+}
+
+fn recv_with(fd: RawFd, buffer: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
     loop {
         // SAFETY: `buffer` is valid and writable for `buffer.len()` bytes for the duration of the call; a bad `fd` is reported as EBADF.
-        let received = unsafe {
-            libc::recv(
-                fd,
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
+        let received = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), flags) };
         if received >= 0 {
             return Ok(received as usize);
         }

@@ -639,3 +639,125 @@ fn a_worker_busy_on_the_processor_adds_no_worker() {
         );
     });
 }
+
+// Not in Python: what a monitoring scrape reads of the readiness mode, from the live sets: connections open and idle,
+// workers running and busy, connections accepted.
+#[test]
+fn server_stats_read_connections_and_workers() {
+    let server =
+        TcpServer::with_config("127.0.0.1:0", IdleEcho, ServerConfig::with_mode(READINESS))
+            .unwrap();
+    let address = inet(&server);
+    serve_while(&server, POLL_INTERVAL, || {
+        let before = socketserver::server_stats();
+        let mut idle = tcp_client(address);
+        echo_once(&mut idle, TEST_STR);
+        let mut reading = tcp_client(address);
+        reading.write_all(b"half a li").unwrap();
+        assert!(wait_until(|| {
+            let stats = socketserver::server_stats();
+            stats.open == 2 && stats.idle == 1
+        }));
+        let stats = socketserver::server_stats();
+        assert_eq!(stats.accepted - before.accepted, 2);
+        assert_eq!(stats.refused, before.refused);
+        assert_eq!(stats.workers, 2);
+        assert_eq!(stats.busy_workers, 0, "every worker waits on the set");
+        drop(idle);
+        drop(reading);
+        assert!(wait_until(|| socketserver::server_stats().open == 0));
+    });
+}
+
+// Not in Python: a graceful stop in readiness mode closes idle connections at once, lets a request under way finish,
+// and refuses new clients.
+#[test]
+fn drain_closes_idle_connections_and_finishes_requests() {
+    let mut server =
+        TcpServer::with_config("127.0.0.1:0", IdleEcho, ServerConfig::with_mode(READINESS))
+            .unwrap();
+    let address = inet(&server);
+    let (mut idle, mut reading) = serve_while(&server, POLL_INTERVAL, || {
+        let mut idle = tcp_client(address);
+        echo_once(&mut idle, TEST_STR);
+        let mut reading = tcp_client(address);
+        reading.write_all(b"half a li").unwrap();
+        assert!(wait_until(|| socketserver::server_stats().open == 2));
+        (idle, reading)
+    });
+    let drained = thread::scope(|scope| {
+        let draining = scope.spawn(|| server.drain(Some(Duration::from_secs(5))));
+        let mut rest = Vec::new();
+        assert_eq!(
+            idle.read_to_end(&mut rest).unwrap(),
+            0,
+            "the idle one was closed"
+        );
+        assert!(
+            TcpStream::connect(address).is_err(),
+            "a new client is refused"
+        );
+        reading.write_all(b"ne\n").unwrap();
+        let mut reply = [0; 12];
+        reading.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"half a line\n");
+        draining.join().unwrap()
+    });
+    assert!(drained);
+    let mut rest = Vec::new();
+    assert_eq!(
+        reading.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed once answered"
+    );
+}
+
+// Not in Python: the drain gives up at its deadline on a request that does not finish.
+#[test]
+fn drain_stops_at_its_deadline() {
+    let mut server =
+        TcpServer::with_config("127.0.0.1:0", IdleEcho, ServerConfig::with_mode(READINESS))
+            .unwrap();
+    let address = inet(&server);
+    let _reading = serve_while(&server, POLL_INTERVAL, || {
+        let mut reading = tcp_client(address);
+        reading.write_all(b"never ends").unwrap();
+        assert!(wait_until(|| socketserver::server_stats().open == 1));
+        reading
+    });
+    let started = Instant::now();
+    assert!(!server.drain(Some(Duration::from_millis(200))));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+}
+
+// Not in Python: a connection whose request was under way when the server closed is closed once answered,
+// not put back on a set nobody serves any more.
+#[test]
+fn a_connection_answered_after_the_stop_is_closed() {
+    let server =
+        TcpServer::with_config("127.0.0.1:0", IdleEcho, ServerConfig::with_mode(READINESS))
+            .unwrap();
+    let address = inet(&server);
+    let mut client = serve_while(&server, POLL_INTERVAL, || {
+        let mut client = tcp_client(address);
+        client.write_all(b"hold\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        client
+    });
+    // Closing the server stops the set while the worker still holds the connection.
+    let closing = thread::spawn(move || drop(server));
+    let mut reply = [0; 5];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hold\n");
+    let mut rest = Vec::new();
+    assert_eq!(
+        client.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed once answered"
+    );
+    closing.join().unwrap();
+}

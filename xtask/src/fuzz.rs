@@ -254,7 +254,8 @@ mod tests {
         }
     }
 
-    /// The workspace must not build the fuzz crate (it needs sanitizer flags); CI fuzzes only for a bounded time, on the one toolchain.
+    /// The workspace must not build the fuzz crate (it needs sanitizer flags); CI fuzzes only for a bounded time, on the one toolchain
+    /// it is sure to have.
     #[test]
     fn fuzzing_stays_out_of_the_workspace_and_is_bounded_in_ci() {
         let root = crate::shell::project_root();
@@ -274,9 +275,14 @@ mod tests {
                 "unbounded fuzzing in CI: {line}"
             );
         }
-        assert!(
-            !ci.contains("toolchain install"),
-            "CI fetches no second toolchain"
-        );
+        // A second toolchain may be out of reach of CI's machines: only the optional MSRV check may ask for one, and
+        // CI must go on without it; fuzzing never needs nightly.
+        for line in ci.lines().filter(|line| line.contains("toolchain install")) {
+            assert!(
+                line.trim_start().starts_with("if "),
+                "CI depends on fetching a toolchain: {line}"
+            );
+        }
+        assert!(!ci.contains("+nightly"), "CI asks for nightly");
     }
 }

@@ -38,6 +38,11 @@ pub fn start_with_config(handler: impl BaseHttpRequestHandler, config: ServerCon
     run(HttpServer::with_config(("127.0.0.1", 0), handler, config).expect("bind 127.0.0.1:0"))
 }
 
+/// Serves `server` (built by the caller: a handler set up with TLS or trusted proxies) from a thread.
+pub fn run_server(server: HttpServer) -> Running {
+    run(server)
+}
+
 fn run(server: HttpServer) -> Running {
     let port = server.server_port();
     let shutdown = server.shutdown_handle();
