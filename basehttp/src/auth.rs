@@ -390,6 +390,8 @@ impl Authenticator {
     }
 
     fn count_failure(&self, req: &HttpRequest<'_>, address: Option<IpAddr>) {
+        // For /metrics (--metrics-bind): failed logins, whatever the throttle makes of them.
+        crate::metrics::record_auth_failure();
         let Some(address) = address else {
             return;
         };

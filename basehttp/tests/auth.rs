@@ -142,9 +142,12 @@ fn basic_lets_in_the_right_password_only() {
         let response = get(server.port, Some("Basic c2hhLXVzZXI6b3BlbiBzZXNhbWU="));
         assert_eq!(response.body, b"Basic sha-user");
         for wrong in ["Basic YWRtaW46c2VjcmVU", "Basic bm9ib2R5OnNlY3JldA=="] {
+            let before = basehttp::http_metrics().auth_failures;
             let response = get(server.port, Some(wrong));
             assert_eq!(response.status(), 401, "{wrong}");
             assert_eq!(challenges(&response).len(), 3);
+            // Counted for /metrics (other tests in this process may add their own failures meanwhile).
+            assert!(basehttp::http_metrics().auth_failures > before, "{wrong}");
         }
         let lines = log.lines();
         assert!(
