@@ -340,6 +340,12 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
 pub(crate) trait Sink: Write {
     /// Sends `length` bytes of `file` from `offset`, after everything written before.
     fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()>;
+
+    /// Sends `bytes`, kept elsewhere too (a cache's entry), after everything written before.
+    /// Outputs that keep no response buffer simply write them.
+    fn send_shared(&mut self, bytes: Arc<[u8]>) -> io::Result<()> {
+        self.write_all(&bytes)
+    }
 }
 
 /// The response side of a request: a writer that counts what the hooks wrote (Python's `wfile`).
@@ -880,6 +886,27 @@ impl<'a> HttpRequest<'a> {
             return Ok(());
         }
         self.wfile.inner.send_file(file, offset, length)?;
+        self.wfile.written += length;
+        Ok(())
+    }
+
+    /// Sends `bytes` as the next part of the response, after the buffered headers and output, by reference:
+    /// for a body kept in memory and shared (a cache's entry, such as a compressed file).
+    ///
+    /// Unlike a write to [`wfile`](Self::wfile), these bytes do not count against [`Limits::output_buffer`]: in
+    /// [`socketserver::Mode::Readiness`] nothing waits here, the connection sends them as the client reads without holding a thread,
+    /// and they are not copied.
+    ///
+    /// # Errors
+    ///
+    /// An error from the socket (on a connection served by a thread, which writes them at once).
+    pub fn send_shared(&mut self, bytes: Arc<[u8]>) -> io::Result<()> {
+        self.flush_headers()?;
+        let length = bytes.len() as u64;
+        if length == 0 {
+            return Ok(());
+        }
+        self.wfile.inner.send_shared(bytes)?;
         self.wfile.written += length;
         Ok(())
     }

@@ -81,11 +81,13 @@
 mod cli;
 #[cfg(feature = "cli")]
 mod command;
+mod compress;
 mod conditional;
 mod handler;
 mod head;
 mod listing;
 mod mime;
+mod options;
 mod range;
 mod small_files;
 mod url_path;
@@ -97,6 +99,10 @@ pub use cli::{
 };
 #[cfg(feature = "cli")]
 pub use command::{serve_command, serve_command_threaded};
+pub use compress::{
+    compress, is_compressible, negotiate_encoding, ContentCoding, MAX_COMPRESSED_SOURCE,
+    MIN_COMPRESSED_SIZE,
+};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
@@ -107,12 +113,15 @@ pub use head::{
     SimpleHooks, INDEX_PAGES,
 };
 pub use listing::{
-    html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
+    html_escape, json_listing, list_directory_page, read_listing_entries,
+    read_listing_entries_with_metadata, rfc3339, sort_entries, sort_key, sort_listing,
+    sortable_listing_page, ListingEntry, ListingOrder, SortKey, JSON_LISTING_CONTENT_TYPE,
     LISTING_CONTENT_TYPE,
 };
 pub use mime::{
     guess_type, guess_type_with, mimetypes_guess, splitext, DEFAULT_TYPE, EXTENSIONS_MAP,
 };
+pub use options::{FileOptions, ListingStyle, Symlinks, Upload};
 pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,
