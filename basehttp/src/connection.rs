@@ -18,6 +18,7 @@ use crate::handler::{BaseHttpRequestHandler, HttpRequest, Limits, RequestParts, 
 use crate::headers::Headers;
 use crate::output::BlockingSink;
 use crate::parse::{BodyFraming, HeadParser, ParseError, RequestHead, Status};
+use crate::version::HttpVersion;
 
 /// The message Python logs when a read times out (`log_error("Request timed out: %r", e)`).
 pub(crate) const TIMED_OUT: &str = "Request timed out: TimeoutError('timed out')";
@@ -221,16 +222,17 @@ pub(crate) fn serve_request<'a>(
     let line = head.line;
     // Python answers without status line whenever `request_version` reads HTTP/0.9, three-word requests included.
     let http_0_9 = line.request_version() == "HTTP/0.9";
-    let protocol_1_1 = handler.protocol_version() >= "HTTP/1.1";
-    let version = line.version_number();
-    let mut close_connection = !(version >= (1, 1) && protocol_1_1);
+    let protocol_1_1 =
+        HttpVersion::of_protocol(handler.protocol_version()) >= HttpVersion::HTTP_1_1;
+    let version = line.version();
+    let mut close_connection = !(version >= HttpVersion::HTTP_1_1 && protocol_1_1);
     let connection = head.headers.get("Connection").unwrap_or("");
     if connection.eq_ignore_ascii_case("close") {
         close_connection = true;
     } else if connection.eq_ignore_ascii_case("keep-alive") && protocol_1_1 {
         close_connection = false;
     }
-    if head.framing == BodyFraming::Chunked && version < (1, 1) {
+    if head.framing == BodyFraming::Chunked && version < HttpVersion::HTTP_1_1 {
         // RFC 9112 section 6.1: chunked framing from an HTTP/1.0 client cannot be trusted to end the message.
         close_connection = true;
     }
@@ -325,8 +327,8 @@ pub(crate) fn serve_request<'a>(
 
 /// Whether the request asks for `100 Continue` and the handler speaks HTTP/1.1 (Python's test in `handle_one_request`).
 pub(crate) fn expects_continue(handler: &dyn BaseHttpRequestHandler, head: &RequestHead) -> bool {
-    handler.protocol_version() >= "HTTP/1.1"
-        && head.line.version_number() >= (1, 1)
+    HttpVersion::of_protocol(handler.protocol_version()) >= HttpVersion::HTTP_1_1
+        && head.line.version() >= HttpVersion::HTTP_1_1
         && head
             .headers
             .get("Expect")

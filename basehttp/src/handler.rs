@@ -682,7 +682,10 @@ impl<'a> HttpRequest<'a> {
                 && self.command != "HEAD";
             if has_body && !framing.framed && !self.close_connection {
                 self.close_connection = true;
-                if !framing.connection && self.handler.protocol_version() >= "HTTP/1.1" {
+                if !framing.connection
+                    && crate::HttpVersion::of_protocol(self.handler.protocol_version())
+                        >= crate::HttpVersion::HTTP_1_1
+                {
                     self.headers_buffer
                         .extend_from_slice(b"Connection: close\r\n");
                 }

@@ -70,7 +70,7 @@
 //! | `do_GET`, `do_HEAD`, `do_POST`, ...             | [`BaseHttpRequestHandler::do_get`], `do_head`, `do_post`, ... |
 //! | `do_<ANY>` found by `getattr`                   | [`BaseHttpRequestHandler::do_method`]                       |
 //! | `server_version`, `sys_version`                 | [`BaseHttpRequestHandler::server_version`], [`SYS_VERSION`] |
-//! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]                |
+//! | `protocol_version`                              | [`BaseHttpRequestHandler::protocol_version`]; compared as numbers with [`HttpVersion`] |
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
 //! | overriding `end_headers` (a header on every response) | [`BaseHttpRequestHandler::end_headers`], called by [`HttpRequest::end_headers`] |
@@ -141,6 +141,7 @@ mod text;
 #[cfg(feature = "tls")]
 mod tls;
 mod urlparse;
+mod version;
 
 pub use auth::BasicCredentials;
 pub use body::{
@@ -175,3 +176,4 @@ pub use urlparse::{
     parse_qs, parse_qs_with, parse_qsl, parse_qsl_with, quote, quote_plus, unquote, unquote_plus,
     unquote_with, urlencode, urlsplit, DecodeErrors, QueryOptions, SplitResult, UrlParseError,
 };
+pub use version::HttpVersion;

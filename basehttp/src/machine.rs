@@ -196,18 +196,34 @@ impl Wire<'_> {
     }
 }
 
-/// One HTTP connection driven by the readiness loop.
-pub(crate) struct HttpConnection<H> {
-    handler: Arc<H>,
+/// The socket, the TLS session over it, and what the last read showed: what a [`Wire`] borrows.
+struct Transport {
     stream: Stream,
     #[cfg(feature = "tls")]
     tls: Option<Box<rustls::ServerConnection>>,
+    /// See [`Wire::drained`].
+    drained: bool,
+}
+
+impl Transport {
+    fn wire(&mut self) -> Wire<'_> {
+        Wire {
+            stream: &self.stream,
+            #[cfg(feature = "tls")]
+            tls: self.tls.as_deref_mut(),
+            drained: &mut self.drained,
+        }
+    }
+}
+
+/// One HTTP connection driven by the readiness loop.
+pub(crate) struct HttpConnection<H> {
+    handler: Arc<H>,
+    transport: Transport,
     client_address: Address,
     server_address: Address,
     limits: Limits,
     state: State,
-    /// See [`Wire::drained`].
-    drained: bool,
 }
 
 impl<H: BaseHttpRequestHandler> HttpConnection<H> {
@@ -222,27 +238,20 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         stream.set_nonblocking(true)?;
         let limits = handler.limits();
         Ok(HttpConnection {
-            #[cfg(feature = "tls")]
-            tls: tls.map(crate::tls::session).transpose()?.map(Box::new),
+            transport: Transport {
+                stream: stream.clone(),
+                #[cfg(feature = "tls")]
+                tls: tls.map(crate::tls::session).transpose()?.map(Box::new),
+                drained: false,
+            },
             handler,
-            stream: stream.clone(),
             client_address: client_address.clone(),
             server_address: server_address.clone(),
             limits,
             state: State::Idle {
                 since: Instant::now(),
             },
-            drained: false,
         })
-    }
-
-    fn wire(&mut self) -> Wire<'_> {
-        Wire {
-            stream: &self.stream,
-            #[cfg(feature = "tls")]
-            tls: self.tls.as_deref_mut(),
-            drained: &mut self.drained,
-        }
     }
 
     fn peers(&self) -> Peers<'_> {
@@ -255,7 +264,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// Reads what has arrived between requests or within a head: a client that reset the connection has simply gone,
     /// and a TLS session that fails (a bad handshake, a forged record) is logged in one line and ends.
     fn receive(&mut self, input: &mut InputBuffer) -> io::Result<Received> {
-        match self.wire().receive(input) {
+        match self.transport.wire().receive(input) {
             Err(error) if is_disconnect(&error) => Ok(Received::End),
             Err(error) if error.kind() == io::ErrorKind::InvalidData => {
                 let handler: &dyn BaseHttpRequestHandler = &*self.handler;
@@ -266,7 +275,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                         Ok(())
                     });
                 // Send the alert rustls queued, if the socket takes it.
-                let _ = self.wire().owes_records();
+                let _ = self.transport.wire().owes_records();
                 Ok(Received::End)
             }
             other => other,
@@ -285,7 +294,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
 
     /// Waits for the client to send, unless TLS records are owed to it first (then for the socket to take them).
     fn wait_read(&mut self, ready: Ready) -> io::Result<Ready> {
-        if self.wire().owes_records()? {
+        if self.transport.wire().owes_records()? {
             return Ok(Ready::Write(ready.deadline()));
         }
         Ok(ready)
@@ -294,9 +303,9 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
     /// Ends the session cleanly (TLS close_notify, if the socket takes it) before the mode closes the socket.
     fn close(&mut self) -> Ready {
         #[cfg(feature = "tls")]
-        if let Some(tls) = self.tls.as_deref_mut() {
+        if let Some(tls) = self.transport.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = self.wire().owes_records();
+            let _ = self.transport.wire().owes_records();
         }
         self.state = State::Closed;
         Ready::Close
@@ -414,12 +423,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 client_address: &self.client_address,
                 server_address: &self.server_address,
             };
-            let wire = RefCell::new(Wire {
-                stream: &self.stream,
-                #[cfg(feature = "tls")]
-                tls: self.tls.as_deref_mut(),
-                drained: &mut self.drained,
-            });
+            let wire = RefCell::new(self.transport.wire());
             let mut sink = LoopSink {
                 pending: &mut pending,
                 wire: &wire,
@@ -447,22 +451,19 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         };
         input.consume(head.length);
         let mut pending = Pending::default();
+        // The hook watches the socket while the wire borrows it (an Arc clone, no system call).
+        let stream = self.transport.stream.clone();
         let served = {
             let handler: &dyn BaseHttpRequestHandler = &*self.handler;
             let peers = Peers {
                 client_address: &self.client_address,
                 server_address: &self.server_address,
             };
-            let wire = RefCell::new(Wire {
-                stream: &self.stream,
-                #[cfg(feature = "tls")]
-                tls: self.tls.as_deref_mut(),
-                drained: &mut self.drained,
-            });
+            let wire = RefCell::new(self.transport.wire());
             let mut body = LoopInput {
                 input: &mut input,
                 wire: &wire,
-                stream: &self.stream,
+                stream: &stream,
                 timeout: self.limits.idle_timeout,
             };
             let mut sink = LoopSink {
@@ -478,7 +479,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                 head,
                 &mut body,
                 &mut sink,
-                Some(&self.stream),
+                Some(&stream),
             )
         };
         let after = match served {
@@ -515,7 +516,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
         mut progress: Instant,
     ) -> io::Result<Option<Ready>> {
         let before = pending.sent();
-        match self.wire().flush(&mut pending) {
+        match self.transport.wire().flush(&mut pending) {
             Ok(true) => {}
             Ok(false) => {
                 if pending.sent() > before {
@@ -550,7 +551,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
                     }
                     None => {
                         self.state = State::Idle { since: now };
-                        if self.drained {
+                        if self.transport.drained {
                             return Ok(Some(Ready::Idle(after(now, self.limits.idle_timeout))));
                         }
                         // Look once more before waiting: the registration only reports what arrives from now on.
@@ -561,11 +562,11 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             Next::Close => Ok(Some(self.close())),
             Next::Linger => {
                 #[cfg(feature = "tls")]
-                if let Some(tls) = self.tls.as_deref_mut() {
+                if let Some(tls) = self.transport.tls.as_deref_mut() {
                     tls.send_close_notify();
-                    let _ = self.wire().owes_records();
+                    let _ = self.transport.wire().owes_records();
                 }
-                let _ = self.stream.shutdown(Shutdown::Write);
+                let _ = self.transport.stream.shutdown(Shutdown::Write);
                 self.state = State::Lingering {
                     until: Instant::now() + LINGER_TIME,
                     discarded: 0,
@@ -581,7 +582,7 @@ impl<H: BaseHttpRequestHandler> HttpConnection<H> {
             if discarded >= LINGER_BYTES || Instant::now() >= until {
                 break None;
             }
-            match (&self.stream).read(scratch.scratch()) {
+            match (&self.transport.stream).read(scratch.scratch()) {
                 Ok(0) => break None,
                 Ok(count) => discarded += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

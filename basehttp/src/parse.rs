@@ -238,6 +238,12 @@ impl RequestLine {
         self.version_number
     }
 
+    /// The version, HTTP/0.9 for a two-word request.
+    pub fn version(&self) -> crate::HttpVersion {
+        let (major, minor) = self.version_number;
+        crate::HttpVersion { major, minor }
+    }
+
     /// Whether this is a two-word HTTP/0.9 request, answered without status line or headers.
     pub fn is_http_0_9(&self) -> bool {
         self.version.is_none()

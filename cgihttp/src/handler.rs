@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use basehttp::{
     escape_log, format_error_message, html_escape, log_date_time_string, BaseHttpRequestHandler,
-    HttpRequest, Limits,
+    HttpRequest, HttpVersion, Limits,
 };
 use simplehttp::{serve_files, SimpleHooks, SimpleHttpRequestHandler};
 use socketserver::Stream;
@@ -267,8 +267,10 @@ impl CgiHttpRequestHandler {
 
         let is_head = req.command == "HEAD";
         // Chunked framing needs an HTTP/1.1 client; a Content-Length keeps any persistent connection usable.
-        let chunked_allowed = self.protocol_version() >= "HTTP/1.1"
-            && req.request_version.as_str() >= "HTTP/1.1"
+        let chunked_allowed = HttpVersion::parse(self.protocol_version())
+            .is_some_and(|version| version >= HttpVersion::HTTP_1_1)
+            && HttpVersion::parse(&req.request_version)
+                .is_some_and(|version| version >= HttpVersion::HTTP_1_1)
             && !req.is_http_0_9();
         if command.nph {
             // An NPH script owns the whole answer, framing included; only closing delimits it.
@@ -650,7 +652,10 @@ impl RequestOutput<'_, '_> {
         if self.framing == Framing::UntilClose {
             req.close_connection = true;
         }
-        if req.close_connection && req.handler().protocol_version() >= "HTTP/1.1" {
+        if req.close_connection
+            && HttpVersion::parse(req.handler().protocol_version())
+                .is_some_and(|version| version >= HttpVersion::HTTP_1_1)
+        {
             req.send_header("Connection", "close")?;
         }
         req.end_headers()

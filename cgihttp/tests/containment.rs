@@ -6,18 +6,17 @@
 //! test's tree (a script's children keep its directory as theirs, even once they have left its session).
 
 // The watcher is shared with simplehttp's fault tests.
+mod site;
 #[path = "../../simplehttp/tests/faults/watch.rs"]
 mod watch;
 
-use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
+use site::Site;
 use watch::{read_head, wait_for_script, working_in, Server, SETTLE};
 
 /// What a script starts that would escape a process-group kill, each detached from the script's stdout and stderr:
@@ -25,56 +24,6 @@ use watch::{read_head, wait_for_script, working_in, Server, SETTLE};
 const ESCAPES: &str = "setsid sleep 300 </dev/null >/dev/null 2>&1 &\n\
      (sleep 301 </dev/null >/dev/null 2>&1 &)\n\
      setsid sh -c 'sleep 302 & exec sleep 303' </dev/null >/dev/null 2>&1 &";
-
-/// A served tree whose `cgi-bin` holds the test's scripts; open to `nobody`, who runs them under root.
-struct Site {
-    root: TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let root = tempfile::Builder::new()
-            .prefix("cgihttp-containment-")
-            .tempdir_in("/tmp")
-            .unwrap_or_else(|error| panic!("temporary directory: {error}"));
-        let bin = root.path().join("cgi-bin");
-        fs::create_dir(&bin).unwrap_or_else(|error| panic!("mkdir: {error}"));
-        for path in [root.path(), bin.as_path()] {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .unwrap_or_else(|error| panic!("chmod: {error}"));
-        }
-        let site = Site { root };
-        site.script("hello.sh", "printf 'Content-Type: text/plain\\n\\nhello'");
-        site
-    }
-
-    fn script(&self, name: &str, body: &str) {
-        let path = self.root.path().join("cgi-bin").join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n"))
-            .unwrap_or_else(|error| panic!("write {name}: {error}"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|error| panic!("chmod {name}: {error}"));
-    }
-
-    fn directory(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// Starts `cgihttp` over this tree (HTTP/1.1, scripts killed after `cgi_timeout` seconds), warmed by one request.
-    fn serve(&self, cgi_timeout: u64) -> (Server, usize) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cgihttp"));
-        command
-            .args(["0", "-b", "127.0.0.1", "-p", "HTTP/1.1", "--cgi-timeout"])
-            .arg(cgi_timeout.to_string())
-            .arg("-d")
-            .arg(self.directory());
-        let server = Server::start(command);
-        let answer = get(&server, "/cgi-bin/hello.sh");
-        assert!(answer.ends_with("\r\n\r\nhello"), "{answer}");
-        let baseline = server.baseline();
-        (server, baseline)
-    }
-}
 
 fn get(server: &Server, path: &str) -> String {
     server.exchange(&format!(
@@ -99,12 +48,12 @@ fn assert_all_gone(directory: &Path) {
 // they are killed when the request ends, and the log says so.
 #[test]
 fn children_in_a_new_session_or_double_forked_die_with_the_request() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-containment-");
     site.script(
         "escape.sh",
         &format!("{ESCAPES}\nprintf 'Content-Type: text/plain\\n\\nbye'"),
     );
-    let (server, baseline) = site.serve(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     let started = Instant::now();
     let answer = get(&server, "/cgi-bin/escape.sh");
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
@@ -123,9 +72,9 @@ fn children_in_a_new_session_or_double_forked_die_with_the_request() {
 // Defence: the same escapes from a script that then hangs are killed with it at the CGI timeout (504).
 #[test]
 fn the_timeout_kills_what_escaped_the_process_group() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-containment-");
     site.script("hang.sh", &format!("{ESCAPES}\nsleep 60"));
-    let (server, baseline) = site.serve(1);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "1"]);
     let answer = get(&server, "/cgi-bin/hang.sh");
     assert!(answer.starts_with("HTTP/1.1 504 "), "{answer}");
     server.assert_no_leaks(baseline, site.directory());
@@ -134,9 +83,9 @@ fn the_timeout_kills_what_escaped_the_process_group() {
 // Defence: a client that leaves while the script runs: the script and what it started in other sessions die.
 #[test]
 fn a_client_leaving_kills_what_escaped_the_process_group() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-containment-");
     site.script("silent.sh", &format!("{ESCAPES}\nsleep 60"));
-    let (server, baseline) = site.serve(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     let mut stream = server.connect();
     stream
         .write_all(b"GET /cgi-bin/silent.sh HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -154,12 +103,12 @@ fn a_client_leaving_kills_what_escaped_the_process_group() {
 #[test]
 fn stopping_the_server_kills_running_scripts_and_what_they_started() {
     for signal in ["-INT", "-KILL"] {
-        let site = Site::new();
+        let site = Site::new("cgihttp-containment-");
         site.script(
             "running.sh",
             &format!("{ESCAPES}\nprintf 'Content-Type: text/plain\\n\\nstarted'\nsleep 60"),
         );
-        let (server, _) = site.serve(120);
+        let (server, _) = site.serve_warm(&["--cgi-timeout", "120"]);
         let mut stream = server.connect();
         stream
             .write_all(b"GET /cgi-bin/running.sh HTTP/1.1\r\nHost: x\r\n\r\n")

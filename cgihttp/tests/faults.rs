@@ -7,73 +7,15 @@
 //! the outcomes follow RFC 3875 §3.4 (the server decides what a failed script means) and nginx's answers (502, 504, a client abort).
 
 // The watcher is shared with simplehttp's fault tests.
+mod site;
 #[path = "../../simplehttp/tests/faults/watch.rs"]
 mod watch;
 
-use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
+use site::Site;
 use watch::{read_head, read_some, wait_for_script, Cut, Server};
-
-/// A served tree whose `cgi-bin` holds the fault scripts; every directory open to `nobody`, who runs them under root.
-struct Site {
-    root: TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let root = tempfile::Builder::new()
-            .prefix("cgihttp-faults-")
-            .tempdir_in("/tmp")
-            .unwrap_or_else(|error| panic!("temporary directory: {error}"));
-        let bin = root.path().join("cgi-bin");
-        fs::create_dir(&bin).unwrap_or_else(|error| panic!("mkdir: {error}"));
-        for path in [root.path(), bin.as_path()] {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .unwrap_or_else(|error| panic!("chmod: {error}"));
-        }
-        let site = Site { root };
-        site.script("hello.sh", "printf 'Content-Type: text/plain\\n\\nhello'");
-        site
-    }
-
-    /// Adds `cgi-bin/<name>`, a shell script with `body`.
-    fn script(&self, name: &str, body: &str) {
-        let path = self.root.path().join("cgi-bin").join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n"))
-            .unwrap_or_else(|error| panic!("write {name}: {error}"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|error| panic!("chmod {name}: {error}"));
-    }
-
-    fn directory(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// Starts `cgihttp` over this tree, as HTTP/1.1, with scripts killed after `cgi_timeout` seconds.
-    fn serve(&self, cgi_timeout: u64) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cgihttp"));
-        command
-            .args(["0", "-b", "127.0.0.1", "-p", "HTTP/1.1", "--cgi-timeout"])
-            .arg(cgi_timeout.to_string())
-            .arg("-d")
-            .arg(self.directory());
-        Server::start(command)
-    }
-
-    /// Starts the server and runs one script, so the baseline counts whatever a first request opens for good.
-    fn serve_warm(&self, cgi_timeout: u64) -> (Server, usize) {
-        let server = self.serve(cgi_timeout);
-        assert_hello(&server);
-        let baseline = server.baseline();
-        (server, baseline)
-    }
-}
 
 /// A fresh request right after a fault is served whole: the server keeps serving.
 fn assert_hello(server: &Server) {
@@ -155,9 +97,9 @@ fn status_line(answer: &str) -> &str {
 // (nginx's default: a client abort ends the upstream request).
 #[test]
 fn client_leaves_while_a_silent_script_runs() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script("silent.sh", "sleep 30 &\nsleep 30");
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (times, cut) in [(1, Cut::Close), (2, Cut::Reset)] {
         let mut stream = server.connect();
         stream
@@ -182,12 +124,12 @@ fn client_leaves_while_a_silent_script_runs() {
 // (it would otherwise wait, or answer no one), the connection closed.
 #[test]
 fn client_leaves_while_the_request_body_streams_in() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "slurp.sh",
         "cat > /dev/null\nprintf 'Content-Type: text/plain\\n\\nread it all'\nsleep 30",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (times, cut) in [(1, Cut::Close), (2, Cut::Reset)] {
         let mut stream = server.connect();
         write!(
@@ -218,12 +160,12 @@ fn client_leaves_while_the_request_body_streams_in() {
 // inside a chunk never starts a script: "Bad request body" is logged (a reset reads as a cut too), the connection closed.
 #[test]
 fn client_leaves_inside_a_chunked_body_before_the_script_starts() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "slurp.sh",
         "cat > /dev/null\nprintf 'Content-Type: text/plain\\n\\nread it all'",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (cut, logged) in [
         (
             Cut::Close,
@@ -261,12 +203,12 @@ fn client_leaves_inside_a_chunked_body_before_the_script_starts() {
 // the failure is logged, the script (which would print for ever) is killed, the connection closed.
 #[test]
 fn client_leaves_while_the_output_streams() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "endless.sh",
         "printf 'Content-Type: application/octet-stream\\n\\n'\nexec yes 0123456789abcdef",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (times, cut) in [(1, Cut::Close), (2, Cut::Reset)] {
         let mut stream = server.connect();
         stream
@@ -294,14 +236,14 @@ fn client_leaves_while_the_output_streams() {
 // an exit after half a header block) is answered with 502, its failure logged with the reason, and the connection kept.
 #[test]
 fn script_that_dies_before_its_headers_gets_502() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script("segv.sh", "kill -SEGV $$");
     site.script("fail.sh", "echo 'going down' >&2\nexit 1");
     site.script(
         "half.sh",
         "printf 'Content-Type: text/plain\\nX-Half: yes'\nexit 3",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (script, logged) in [
         ("segv.sh", "script output ended inside its header block"),
         ("fail.sh", "going down"),
@@ -324,12 +266,12 @@ fn script_that_dies_before_its_headers_gets_502() {
 // no last chunk, the connection closed, the signal logged (a complete-looking answer would hide the crash).
 #[test]
 fn script_that_crashes_after_its_headers_cuts_the_body() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "crash.sh",
         "printf 'Content-Type: text/plain\\n\\npartial body'\nkill -SEGV $$",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     let answer = get_chunked(&server, "/cgi-bin/crash.sh");
     assert!(answer.head.starts_with("HTTP/1.1 200 "), "{}", answer.head);
     assert_eq!(answer.body, b"partial body");
@@ -345,9 +287,9 @@ fn script_that_crashes_after_its_headers_cuts_the_body() {
 // Mirrors cgihttp/tests/server.rs::broken_and_slow_scripts, here with the group and the descriptors checked.
 #[test]
 fn hanging_script_gets_504_and_its_group_is_killed() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script("hang.sh", "sleep 30 &\nsleep 30");
-    let (server, baseline) = site.serve_warm(1);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "1"]);
     let (answer, took) = get(&server, "/cgi-bin/hang.sh");
     assert!(
         status_line(&answer).starts_with("HTTP/1.1 504 "),
@@ -363,7 +305,7 @@ fn hanging_script_gets_504_and_its_group_is_killed() {
 // the script is stopped.
 #[test]
 fn garbage_output_gets_502() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script("text.sh", "echo garbage\necho more garbage");
     site.script("binary.sh", "printf '\\377\\376\\000\\001junk\\n\\n'");
     site.script(
@@ -374,7 +316,7 @@ fn garbage_output_gets_502() {
         "badstatus.sh",
         "printf 'Status: 99 Low\\nContent-Type: text/plain\\n\\nx'",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (script, logged) in [
         ("text.sh", "malformed script header line"),
         ("binary.sh", "malformed script header line"),
@@ -396,13 +338,13 @@ fn garbage_output_gets_502() {
 // 502, logged, the script (still printing) killed.
 #[test]
 fn endless_or_enormous_headers_get_502() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script("many.sh", "while :; do echo 'X-More: yes'; done");
     site.script(
         "long.sh",
         "printf 'X-Long: '\nexec tr '\\000' a < /dev/zero",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     for (script, logged) in [
         ("many.sh", "script sent too many header lines"),
         ("long.sh", "script header block too large"),
@@ -424,12 +366,12 @@ fn endless_or_enormous_headers_get_502() {
 // (Apache's mod_cgi kills such a script when the request ends, too).
 #[test]
 fn script_that_closes_stdout_early_and_keeps_running() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "detach.sh",
         "printf 'Content-Type: text/plain\\n\\nall of it'\nexec 1>&-\nsleep 30",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     let mut stream = server.connect();
     let started = Instant::now();
     stream
@@ -465,12 +407,12 @@ fn script_that_closes_stdout_early_and_keeps_running() {
 // for the child, nor to the CGI timeout.
 #[test]
 fn grandchild_holding_stdout_does_not_hold_the_answer() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "orphan.sh",
         "printf 'Content-Type: text/plain\\n\\nbefore'\nsleep 30 &\nexit 0",
     );
-    let (server, baseline) = site.serve_warm(30);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "30"]);
     let answer = get_chunked(&server, "/cgi-bin/orphan.sh");
     assert!(answer.head.starts_with("HTTP/1.1 200 "), "{}", answer.head);
     assert_eq!(answer.body, b"before");
@@ -484,12 +426,12 @@ fn grandchild_holding_stdout_does_not_hold_the_answer() {
 // Outcome: with a short CGI timeout, the same grandchild never holds the server past it either.
 #[test]
 fn grandchild_holding_stdout_is_bounded_by_the_timeout() {
-    let site = Site::new();
+    let site = Site::new("cgihttp-faults-");
     site.script(
         "orphan.sh",
         "printf 'Content-Type: text/plain\\n\\nbefore'\nsleep 30 &\nsleep 30",
     );
-    let (server, baseline) = site.serve_warm(1);
+    let (server, baseline) = site.serve_warm(&["--cgi-timeout", "1"]);
     let answer = get_chunked(&server, "/cgi-bin/orphan.sh");
     assert!(answer.head.starts_with("HTTP/1.1 200 "), "{}", answer.head);
     assert_eq!(answer.body, b"before");

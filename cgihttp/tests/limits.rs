@@ -3,69 +3,18 @@
 //! and one thread per running script, counted in `/proc`.
 
 // The watcher is shared with simplehttp's fault tests.
+mod site;
 #[path = "../../simplehttp/tests/faults/watch.rs"]
 mod watch;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
+use site::Site;
 use watch::{wait_for_script, working_in, Server};
-
-struct Site {
-    root: TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let root = tempfile::Builder::new()
-            .prefix("cgihttp-limits-")
-            .tempdir_in("/tmp")
-            .unwrap_or_else(|error| panic!("temporary directory: {error}"));
-        let bin = root.path().join("cgi-bin");
-        fs::create_dir(&bin).unwrap_or_else(|error| panic!("mkdir: {error}"));
-        for path in [root.path(), bin.as_path()] {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .unwrap_or_else(|error| panic!("chmod: {error}"));
-        }
-        let site = Site { root };
-        site.script("hello.sh", "printf 'Content-Type: text/plain\\n\\nhello'");
-        site.script(
-            "count.sh",
-            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
-        );
-        site
-    }
-
-    fn script(&self, name: &str, body: &str) {
-        let path = self.root.path().join("cgi-bin").join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n"))
-            .unwrap_or_else(|error| panic!("write {name}: {error}"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|error| panic!("chmod {name}: {error}"));
-    }
-
-    fn directory(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// Starts `cgihttp` over this tree, as HTTP/1.1, with one worker kept and `arguments` added.
-    fn serve(&self, arguments: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cgihttp"));
-        command
-            .args(["0", "-b", "127.0.0.1", "-p", "HTTP/1.1", "--workers", "1"])
-            .args(arguments)
-            .arg("-d")
-            .arg(self.directory());
-        Server::start(command)
-    }
-}
 
 fn status_line(answer: &str) -> &str {
     answer.lines().next().unwrap_or("")
@@ -116,12 +65,19 @@ fn read_all(mut stream: TcpStream) -> String {
 // never queued behind them, and the cap holds the server's threads, whatever the traffic.
 #[test]
 fn scripts_beyond_max_cgi_get_503_with_retry_after() {
-    let site = Site::new();
+    let site = {
+        let site = Site::new("cgihttp-limits-");
+        site.script(
+            "count.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
+        );
+        site
+    };
     site.script(
         "slow.sh",
         "sleep 2\nprintf 'Content-Type: text/plain\\n\\nslow'",
     );
-    let server = site.serve(&["--max-cgi", "2"]);
+    let server = site.serve(&["--workers", "1", "--max-cgi", "2"]);
     let idle = warm_threads(&server);
     let running: Vec<TcpStream> = (0..2)
         .map(|_| {
@@ -175,12 +131,19 @@ fn scripts_beyond_max_cgi_get_503_with_retry_after() {
 // Defence: a running script costs one thread, its request's own (four before: stdout reader, stderr logger and timer besides).
 #[test]
 fn a_running_script_costs_one_thread() {
-    let site = Site::new();
+    let site = {
+        let site = Site::new("cgihttp-limits-");
+        site.script(
+            "count.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
+        );
+        site
+    };
     site.script(
         "talk.sh",
         "printf 'Content-Type: text/plain\\n\\nstarted'\necho noise >&2\nsleep 2",
     );
-    let server = site.serve(&["--max-cgi", "16"]);
+    let server = site.serve(&["--workers", "1", "--max-cgi", "16"]);
     let idle = warm_threads(&server);
     let scripts = 8;
     let streams: Vec<TcpStream> = (0..scripts)
@@ -213,8 +176,15 @@ fn a_running_script_costs_one_thread() {
 // a byte is read, and a chunked body, even one whose chunk declares a terabyte, gets 413 as soon as its count passes it.
 #[test]
 fn bodies_over_max_body_size_get_413() {
-    let site = Site::new();
-    let server = site.serve(&["--max-body-size", "64K"]);
+    let site = {
+        let site = Site::new("cgihttp-limits-");
+        site.script(
+            "count.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
+        );
+        site
+    };
+    let server = site.serve(&["--workers", "1", "--max-body-size", "64K"]);
     let answer = read_all(send(
         &server,
         "POST /cgi-bin/count.sh HTTP/1.1\nHost: x\nContent-Length: 1099511627776\n\n",
@@ -273,8 +243,15 @@ fn bodies_over_max_body_size_get_413() {
 // (a total bound on spooling it) with 408; the script never starts.
 #[test]
 fn a_trickled_chunked_body_is_cut_at_the_cgi_timeout() {
-    let site = Site::new();
-    let server = site.serve(&["--cgi-timeout", "2", "--timeout", "30"]);
+    let site = {
+        let site = Site::new("cgihttp-limits-");
+        site.script(
+            "count.sh",
+            "printf 'Content-Type: text/plain\\n\\n%s ' \"$CONTENT_LENGTH\"\nwc -c | tr -d ' '",
+        );
+        site
+    };
+    let server = site.serve(&["--workers", "1", "--cgi-timeout", "2", "--timeout", "30"]);
     let mut stream = send(
         &server,
         "POST /cgi-bin/count.sh HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n",

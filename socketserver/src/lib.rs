@@ -76,6 +76,8 @@
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
+// `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod address;
 mod config;
@@ -85,6 +87,7 @@ pub mod kind;
 mod readiness;
 mod server;
 mod stream;
+#[allow(unsafe_code)]
 mod sys;
 
 pub use address::Address;

@@ -123,7 +123,16 @@ impl Stream {
     ///
     /// Fails with `WouldBlock` when the socket takes nothing; the next write without the flag pushes everything out.
     pub fn send_more(&self, buffer: &[u8]) -> io::Result<usize> {
-        sys::send_more(self.as_raw_fd(), buffer)
+        let socket = socket2::SockRef::from(self);
+        loop {
+            match socket.send_with_flags(
+                buffer,
+                libc::MSG_DONTWAIT | libc::MSG_MORE | libc::MSG_NOSIGNAL,
+            ) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
     }
 
     /// Sends up to `count` bytes of `file`, starting at `offset`, without copying them through user space (sendfile(2)).

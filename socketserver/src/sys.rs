@@ -132,29 +132,6 @@ pub fn poll_one(fd: RawFd, write: bool, timeout: Option<Duration>) -> io::Result
     }
 }
 
-/// Sends `buffer` on the socket `fd` without waiting, telling the kernel that more follows at once (send(2) with MSG_DONTWAIT | MSG_MORE),
-/// so a response head and the file body sent after it leave in full segments instead of a lone small one.
-pub fn send_more(fd: RawFd, buffer: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buffer` is valid for `buffer.len()` bytes for the duration of the call; a bad `fd` is reported as EBADF.
-        let sent = unsafe {
-            libc::send(
-                fd,
-                buffer.as_ptr().cast(),
-                buffer.len(),
-                libc::MSG_DONTWAIT | libc::MSG_MORE | libc::MSG_NOSIGNAL,
-            )
-        };
-        if sent >= 0 {
-            return Ok(sent as usize);
-        }
-        let error = io::Error::last_os_error();
-        if error.raw_os_error() != Some(libc::EINTR) {
-            return Err(error);
-        }
-    }
-}
-
 /// Copies up to `count` bytes of the file `in_fd` from `offset` to the socket `out_fd` inside the kernel (sendfile(2)).
 ///
 /// Returns how many bytes were sent; `offset` advances by that much. Zero means the file ended.

@@ -26,27 +26,6 @@ struct ParkingEcho {
     idle_timeout: Option<Duration>,
 }
 
-impl StreamRequestHandler for ParkingEcho {
-    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
-        // Outside the readiness mode the connection gets one line, as CPython's MyHandler does.
-        EchoLine.handle(request)
-    }
-
-    fn ready_connection(
-        &self,
-        stream: &Stream,
-        _: &Address,
-        _: &Address,
-    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
-        Ok(Some(Box::new(EchoConnection {
-            stream: stream.clone(),
-            pending: Vec::new(),
-            idle_timeout: self.idle_timeout,
-            evictable: false,
-        })))
-    }
-}
-
 /// [`ParkingEcho`] whose connections wait between lines as idle ones, which the mode may close to make room.
 #[derive(Debug)]
 struct IdleEcho;
@@ -62,12 +41,27 @@ impl StreamRequestHandler for IdleEcho {
         _: &Address,
         _: &Address,
     ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
-        Ok(Some(Box::new(EchoConnection {
-            stream: stream.clone(),
-            pending: Vec::new(),
-            idle_timeout: None,
-            evictable: true,
-        })))
+        Ok(Some(EchoConnection::boxed(stream, None, true)))
+    }
+}
+
+impl StreamRequestHandler for ParkingEcho {
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
+        // Outside the readiness mode the connection gets one line, as CPython's MyHandler does.
+        EchoLine.handle(request)
+    }
+
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        _: &Address,
+        _: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        Ok(Some(EchoConnection::boxed(
+            stream,
+            self.idle_timeout,
+            false,
+        )))
     }
 }
 
@@ -78,6 +72,21 @@ struct EchoConnection {
     idle_timeout: Option<Duration>,
     /// Waits between lines as `Ready::Idle`, which the mode may close to make room.
     evictable: bool,
+}
+
+impl EchoConnection {
+    fn boxed(
+        stream: &Stream,
+        idle_timeout: Option<Duration>,
+        evictable: bool,
+    ) -> Box<dyn ReadyConnection> {
+        Box::new(EchoConnection {
+            stream: stream.clone(),
+            pending: Vec::new(),
+            idle_timeout,
+            evictable,
+        })
+    }
 }
 
 impl ReadyConnection for EchoConnection {
