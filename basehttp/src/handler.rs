@@ -432,6 +432,8 @@ pub struct HttpRequest<'a> {
     framing: ResponseFraming,
     /// Where the handler's `end_headers` hook stands for this request.
     hook: HookState,
+    /// Bytes of interim (1xx) responses written before the final one, so a `100 Continue` does not count as the answer started.
+    interim: u64,
 }
 
 /// Where the handler's `end_headers` hook stands: it must not run inside itself, nor again after it failed.
@@ -507,7 +509,18 @@ impl<'a> HttpRequest<'a> {
             socket,
             framing: ResponseFraming::default(),
             hook: HookState::Idle,
+            interim: 0,
         }
+    }
+
+    /// Marks everything written so far as an interim response (`100 Continue`): the final answer has not started.
+    pub(crate) fn mark_interim(&mut self) {
+        self.interim = self.wfile.written;
+    }
+
+    /// Whether bytes of the final answer (not only interim responses) went out.
+    pub(crate) fn final_bytes_written(&self) -> bool {
+        self.wfile.written > self.interim
     }
 
     /// The handler serving this request.
@@ -515,9 +528,10 @@ impl<'a> HttpRequest<'a> {
         self.handler
     }
 
-    /// Whether anything was written for this request yet (headers still buffered count too).
+    /// Whether anything of the answer was written for this request yet (headers still buffered count too);
+    /// an interim `100 Continue` sent for `Expect: 100-continue` does not, so a body refused after it still gets its 413 or 400.
     pub fn response_started(&self) -> bool {
-        self.wfile.written > 0 || !self.headers_buffer.is_empty()
+        self.final_bytes_written() || !self.headers_buffer.is_empty()
     }
 
     /// The status of the response whose headers are being sent, `None` before `send_response` (or for HTTP/0.9).

@@ -91,7 +91,7 @@ pub struct CommandLine {
     pub precompressed: bool,
 
     /// accept uploads: PUT to a path, or files posted from the listing page's form (multipart/form-data);
-    /// bodies are capped by --max-body-size, and an existing file is replaced only with --overwrite
+    /// bodies are capped by --max-body-size (1 GiB unless given), and an existing file is replaced only with --overwrite
     #[arg(long = "upload", help_heading = "Files")]
     pub upload: bool,
 
@@ -122,6 +122,11 @@ pub struct CommandLine {
     /// follow only symbolic links that resolve inside the served directory
     #[arg(long = "symlinks-in-root-only", help_heading = "Files")]
     pub symlinks_in_root_only: bool,
+
+    /// list directories as a table of names, sizes and dates, sortable by links (?sort=name|size|modified&order=asc|desc),
+    /// instead of Python's page (on with --upload, whose form it shows)
+    #[arg(long = "sortable-listing", help_heading = "Files")]
+    pub sortable_listing: bool,
 }
 
 /// Worker threads at most unless `--max-workers` says otherwise.

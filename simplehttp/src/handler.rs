@@ -106,6 +106,22 @@ impl BaseHttpRequestHandler for SimpleHttpRequestHandler {
     fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         serve_files(self, req)
     }
+
+    /// With [`FileOptions::upload`], stores the body as the file the path names; else 501, as Python.
+    fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match self.options.upload {
+            Some(upload) => crate::upload::put(self, req, upload),
+            None => basehttp::unsupported_method(req),
+        }
+    }
+
+    /// With [`FileOptions::upload`], stores the files of a `multipart/form-data` form in the directory the path names; else 501, as Python.
+    fn do_post(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match self.options.upload {
+            Some(upload) => crate::upload::post(self, req, upload),
+            None => basehttp::unsupported_method(req),
+        }
+    }
 }
 
 /// Joins every value of a header with `, `, as one list.

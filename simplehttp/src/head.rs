@@ -344,7 +344,18 @@ fn listing_reply<H: SimpleHooks + ?Sized>(
     const NO_PERMISSION: HeadReply = HeadReply::NotFound {
         message: "No permission to list directory",
     };
+    let target = basehttp::RequestTarget::parse(request.path);
+    let query = target.query();
+    let json = options.json_listing && wants_json(request, query);
     let (page, content_type) = match options.listing {
+        _ if json => {
+            let Ok(entries) = read_listing_entries_with_metadata(path) else {
+                return NO_PERMISSION;
+            };
+            let entries = visible_entries(entries, path, hooks.directory(), options);
+            let order = ListingOrder::from_query(query);
+            (json_listing(entries, order), JSON_LISTING_CONTENT_TYPE)
+        }
         ListingStyle::Python => match hooks.list_directory(path, request.path) {
             Ok(page) => (page, LISTING_CONTENT_TYPE),
             Err(_) => return NO_PERMISSION,
@@ -354,21 +365,15 @@ fn listing_reply<H: SimpleHooks + ?Sized>(
                 return NO_PERMISSION;
             };
             let entries = visible_entries(entries, path, hooks.directory(), options);
-            let target = basehttp::RequestTarget::parse(request.path);
-            let query = target.query();
             let order = ListingOrder::from_query(query);
-            if wants_json(request, query) {
-                (json_listing(entries, order), JSON_LISTING_CONTENT_TYPE)
-            } else {
-                let page =
-                    sortable_listing_page(request.path, entries, order, options.upload.is_some());
-                (page, LISTING_CONTENT_TYPE)
-            }
+            let page =
+                sortable_listing_page(request.path, entries, order, options.upload.is_some());
+            (page, LISTING_CONTENT_TYPE)
         }
     };
     let mut headers = vec![("Content-type", content_type.to_owned())];
     let mut page = page.into_bytes();
-    if options.listing == ListingStyle::Sortable {
+    if options.json_listing {
         headers.push(("Vary", "Accept".to_owned()));
     }
     if options.compress && crate::compress::CAN_COMPRESS {

@@ -90,6 +90,7 @@ mod mime;
 mod options;
 mod range;
 mod small_files;
+mod upload;
 mod url_path;
 
 #[cfg(feature = "cli")]

@@ -30,6 +30,9 @@ pub struct FileOptions {
     pub spa_fallback: Option<PathBuf>,
     /// Which listing page directories get.
     pub listing: ListingStyle,
+    /// Answer a listing as JSON when asked (`?format=json`, or `Accept` weighing `application/json` above `text/html`),
+    /// whichever [`ListingStyle`] the page has.
+    pub json_listing: bool,
     /// Uploads (PUT, and multipart POST from the listing's form); `None`, the default, refuses them with 501 as Python does.
     pub upload: Option<Upload>,
 }
@@ -43,6 +46,7 @@ impl FileOptions {
         symlinks: Symlinks::Follow,
         spa_fallback: None,
         listing: ListingStyle::Python,
+        json_listing: false,
         upload: None,
     };
 }
@@ -69,7 +73,7 @@ pub enum ListingStyle {
     #[default]
     Python,
     /// A table of names, sizes and dates, sortable by links with a query (`?sort=size&order=desc`), with the upload form
-    /// when uploads are on; `Accept: application/json` or `?format=json` gets the same entries as JSON.
+    /// when uploads are on.
     Sortable,
 }
 
@@ -104,7 +108,8 @@ impl Upload {
 
 #[cfg(feature = "cli")]
 impl crate::CommandLine {
-    /// The [`FileOptions`] the command line asks for, with the sortable listing the command always shows.
+    /// The [`FileOptions`] the command line asks for: Python's listing page unless `--sortable-listing` or `--upload`
+    /// (whose form is on the sortable page), and JSON listings on request always.
     ///
     /// # Errors
     ///
@@ -141,7 +146,12 @@ impl crate::CommandLine {
                 Symlinks::Follow
             },
             spa_fallback,
-            listing: ListingStyle::Sortable,
+            listing: if self.sortable_listing || self.upload {
+                ListingStyle::Sortable
+            } else {
+                ListingStyle::Python
+            },
+            json_listing: true,
             upload: self.upload.then(|| {
                 Upload::new()
                     .with_overwrite(self.overwrite)
