@@ -352,6 +352,39 @@ pub(crate) fn compressed_file(
     result
 }
 
+/// The bytes of a precompressed sibling (`FILE.gz`) at `path`, as `metadata` (a fresh stat of it) describes it:
+/// kept from an earlier request while the file is unchanged, else what `read` gives (kept once its times have settled).
+/// Siblings over [`MAX_COMPRESSED_SOURCE`] are not kept (`None`: send them from the file).
+pub(crate) fn kept_sibling(
+    path: &Path,
+    metadata: &std::fs::Metadata,
+    coding: ContentCoding,
+    read: impl FnOnce() -> Option<Vec<u8>>,
+) -> Option<Arc<[u8]>> {
+    if metadata.len() > MAX_COMPRESSED_SOURCE {
+        return None;
+    }
+    let stamp = Stamp::of(metadata);
+    let key = (path.to_path_buf(), coding);
+    {
+        let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((kept, Some(bytes))) = cache.as_ref().and_then(|kept| kept.entries.get(&key)) {
+            if *kept == stamp {
+                return Some(Arc::clone(bytes));
+            }
+        }
+    }
+    let data = read()?;
+    if data.len() as u64 != stamp.size {
+        return None;
+    }
+    let bytes: Arc<[u8]> = Arc::from(data);
+    if stamp.settled() {
+        remember(key, stamp, Some(Arc::clone(&bytes)));
+    }
+    Some(bytes)
+}
+
 fn remember(key: (PathBuf, ContentCoding), stamp: Stamp, result: KeptResult) {
     let size = result.as_ref().map_or(0, |bytes| bytes.len());
     if size > KEPT_BYTES / 4 {

@@ -568,32 +568,60 @@ fn precompressed(
         .into_iter()
         .filter(|coding| negotiate_encoding(Some(accept_encoding), &[*coding]).is_some())
         .collect();
-    let available: Vec<ContentCoding> = accepted
+    let available: Vec<(ContentCoding, fs::Metadata)> = accepted
         .into_iter()
-        .filter(|coding| fresh(&sibling_of(*coding)).is_some())
+        .filter_map(|coding| Some((coding, fresh(&sibling_of(coding))?)))
         .collect();
-    let coding = negotiate_encoding(Some(accept_encoding), &available)?;
+    let codings: Vec<ContentCoding> = available.iter().map(|(coding, _)| *coding).collect();
+    let coding = negotiate_encoding(Some(accept_encoding), &codings)?;
+    let (_, stat) = available.into_iter().find(|(found, _)| *found == coding)?;
     let sibling = sibling_of(coding);
     if (options.hide_dotfiles && has_dotfile(&sibling, root))
         || !path_allowed(&sibling, root, options.symlinks)
     {
         return None;
     }
+    let entity = |sibling_metadata: &fs::Metadata| Entity {
+        content_type,
+        modified,
+        etag: coding.entity_tag(&etag_for(
+            sibling_metadata.len(),
+            sibling_metadata
+                .modified()
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        )),
+        coding: Some(coding),
+        vary: true,
+    };
+    // A sibling up to a few MiB is kept in memory while a fresh stat shows it unchanged: no open, no read, no copy.
+    let read = || {
+        let file = File::open(&sibling).ok()?;
+        if !open_file_allowed(&file, &sibling, root, options.symlinks) {
+            return None;
+        }
+        let opened = file.metadata().ok()?;
+        if crate::small_files::Stamp::of(&opened) != crate::small_files::Stamp::of(&stat) {
+            return None;
+        }
+        let mut bytes = vec![0; usize::try_from(opened.len()).ok()?];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        Some(bytes)
+    };
+    if let Some(bytes) = crate::compress::kept_sibling(&sibling, &stat, coding, read) {
+        let length = bytes.len() as u64;
+        return Some(file_reply(
+            FileContent::Cached(bytes),
+            request,
+            &entity(&stat),
+            length,
+        ));
+    }
     let file = File::open(&sibling).ok()?;
     if !open_file_allowed(&file, &sibling, root, options.symlinks) {
         return None;
     }
     let sibling_metadata = file.metadata().ok().filter(|metadata| metadata.is_file())?;
-    let sibling_modified = sibling_metadata
-        .modified()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let entity = Entity {
-        content_type,
-        modified,
-        etag: coding.entity_tag(&etag_for(sibling_metadata.len(), sibling_modified)),
-        coding: Some(coding),
-        vary: true,
-    };
+    let entity = entity(&sibling_metadata);
     let length = sibling_metadata.len();
     let content = match crate::small_files::lookup(&sibling, &sibling_metadata) {
         Some(bytes) => FileContent::Cached(bytes),

@@ -63,6 +63,10 @@
 //! | `HTTPSServer` (Python 3.14), `--tls-cert`, `--tls-key` | basehttp's [`HttpServer::with_tls`](basehttp::HttpServer::with_tls) and [`tls_server_config`](basehttp::tls_server_config), used by [`serve_command`] |
 //! | (none: Python has no Range) | [`parse_range`], [`if_range_matches`], [`MultipartByteranges`] |
 //! | (none: Python sends no ETag) | [`etag_for`] |
+//! | (none: Python compresses nothing) | [`FileOptions::compress`], [`FileOptions::precompressed`], [`negotiate_encoding`], [`ContentCoding`], [`is_compressible`], [`compress`] |
+//! | (none: Python's listing is one page) | [`FileOptions::listing`] ([`ListingStyle`]), [`FileOptions::json_listing`], [`sortable_listing_page`], [`json_listing`], [`ListingOrder`] |
+//! | (none) dotfiles, symbolic links, single-page apps | [`FileOptions::hide_dotfiles`], [`FileOptions::symlinks`] ([`Symlinks`]), [`FileOptions::spa_fallback`] |
+//! | `do_PUT`, `do_POST` (501 in Python) | with [`FileOptions::upload`] ([`Upload`]): PUT of a file, multipart/form-data POST of files |
 //!
 //! # Where this does better than Python
 //!

@@ -137,6 +137,18 @@ http {{
         {listen}
         root {root}/www;
         autoindex on;
+        location /gzip/ {{
+            gzip on;
+            gzip_http_version 1.0;
+            gzip_types text/plain;
+            gzip_min_length 1024;
+            gzip_vary on;
+        }}
+        location /gzip-static/ {{
+            gzip_static on;
+            gzip_http_version 1.0;
+            gzip_vary on;
+        }}
     }}
 }}
 "
