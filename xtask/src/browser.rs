@@ -116,30 +116,40 @@ pub fn run(extra: &[String]) -> Result<(), String> {
 const UPLOADED: (&str, &str) = ("from the browser.txt", "sent by headless chromium\n");
 
 /// The page that drives the listing's form: it waits for the listing in its frame, gives the form's file input one file
-/// and submits it; once the frame shows the listing again, it writes what the frame lists into `#result`.
+/// and submits it; once the frame's listing shows the file, it writes what the frame lists into `#result`
+/// (it polls rather than waiting for `load`, which may come before its handler is set).
 const DRIVER: &str = r#"<!DOCTYPE html>
 <html><body>
 <p id="result">pending</p>
 <iframe id="listing" src="/up/"></iframe>
 <script>
 const frame = document.getElementById("listing");
+const result = document.getElementById("result");
 let submitted = false;
-frame.addEventListener("load", () => {
-  const page = frame.contentDocument;
-  if (!submitted) {
-    const input = page.querySelector("form input[type=file]");
-    if (!input) { document.getElementById("result").textContent = "no upload form"; return; }
-    const files = new DataTransfer();
-    files.items.add(new File(["sent by headless chromium
-"], "from the browser.txt", {type: "text/plain"}));
-    input.files = files.files;
-    submitted = true;
-    input.form.submit();
-  } else {
+const timer = setInterval(() => {
+  try {
+    const page = frame.contentDocument;
+    if (!page || page.readyState !== "complete") return;
+    if (!submitted) {
+      const input = page.querySelector("form input[type=file]");
+      if (!input) return;
+      const files = new DataTransfer();
+      files.items.add(new File(["sent by headless chromium\n"], "from the browser.txt", {type: "text/plain"}));
+      input.files = files.files;
+      submitted = true;
+      input.form.submit();
+      return;
+    }
     const names = Array.from(page.querySelectorAll("a")).map((link) => link.textContent);
-    document.getElementById("result").textContent = "listed: " + names.join(" | ");
+    if (names.includes("from the browser.txt")) {
+      result.textContent = "listed: " + names.join(" | ");
+      clearInterval(timer);
+    }
+  } catch (error) {
+    result.textContent = "error: " + error;
+    clearInterval(timer);
   }
-});
+}, 50);
 </script>
 </body></html>
 "#;
