@@ -279,7 +279,7 @@ fn form_boundary(content_type: &str) -> Result<Vec<u8>, Refusal> {
                 .unwrap_or(value);
             if value.is_empty()
                 || value.len() > MAX_BOUNDARY
-                || value.bytes().any(|byte| byte < 0x20 || byte >= 0x7f)
+                || value.bytes().any(|byte| !(0x20..0x7f).contains(&byte))
             {
                 return Err(refuse(400, "Bad multipart boundary"));
             }
@@ -541,13 +541,12 @@ fn post_form<H: SimpleHooks + ?Sized>(
     }
     // The epilogue after the final delimiter is ignored, but read (within the body's cap) so the connection can go on.
     let _ = io::copy(reader.body, &mut io::sink());
-    if !upload.overwrite {
-        if stored
+    if !upload.overwrite
+        && stored
             .iter()
             .any(|(_, target)| fs::symlink_metadata(target).is_ok())
-        {
-            return Err(refuse(409, "File exists").into());
-        }
+    {
+        return Err(refuse(409, "File exists").into());
     }
     for (file, target) in stored {
         commit(file, &target, upload.overwrite)?;
