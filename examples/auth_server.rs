@@ -4,9 +4,7 @@
 //! Usage: `auth_server [ADDRESS]` (default `127.0.0.1:8081`, the Python's; port 0 picks a free one).
 //! Serves `www` under the current directory.
 
-use basehttp::{BaseHttpRequestHandler, HttpRequest, ThreadingHttpServer, POLL_INTERVAL};
-use simplehttp::SimpleHttpRequestHandler;
-use std::io::{self, Write};
+use simplehttp::prelude::*;
 
 struct AuthHandler(SimpleHttpRequestHandler);
 
@@ -27,9 +25,7 @@ fn authorized(req: &mut HttpRequest<'_>) -> io::Result<bool> {
 }
 
 impl BaseHttpRequestHandler for AuthHandler {
-    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
-        Some(&self.0)
-    }
+    base!(0);
 
     fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         if authorized(req)? {

@@ -4,16 +4,12 @@
 //! Usage: `cors_server [ADDRESS]` (default `127.0.0.1:8082`, the Python's; port 0 picks a free one).
 //! Serves the current directory.
 
-use basehttp::{BaseHttpRequestHandler, HttpRequest, ThreadingHttpServer, POLL_INTERVAL};
-use simplehttp::SimpleHttpRequestHandler;
-use std::io;
+use simplehttp::prelude::*;
 
 struct CorsRequestHandler(SimpleHttpRequestHandler);
 
 impl BaseHttpRequestHandler for CorsRequestHandler {
-    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
-        Some(&self.0)
-    }
+    base!(0);
 
     fn end_headers(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         req.send_header("Access-Control-Allow-Origin", "*")?;

@@ -3,9 +3,7 @@
 //!
 //! Usage: `forking_lines [ADDRESS]` (default `127.0.0.1:9998`, the Python's; port 0 picks a free one).
 
-use socketserver::{Mode, ServerConfig, StreamRequest, StreamRequestHandler, TcpServer};
-use std::io::{self, BufRead, Write};
-use std::time::Duration;
+use socketserver::prelude::*;
 
 struct LineHandler;
 
@@ -32,6 +30,5 @@ fn main() -> io::Result<()> {
     let address = std::env::args().nth(1).unwrap_or("127.0.0.1:9998".into());
     let mut config = ServerConfig::with_mode(Mode::Forking);
     config.allow_reuse_address = true;
-    TcpServer::with_config(address.as_str(), LineHandler, config)?
-        .serve_forever(socketserver::POLL_INTERVAL)
+    TcpServer::with_config(address.as_str(), LineHandler, config)?.serve_forever(POLL_INTERVAL)
 }

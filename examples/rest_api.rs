@@ -9,10 +9,9 @@
 //!
 //! Usage: `rest_api [ADDRESS]` (default `127.0.0.1:8080`, the Python's; port 0 picks a free one).
 
-use basehttp::{parse_qs, urlsplit, BaseHttpRequestHandler, HttpRequest, ThreadingHttpServer};
+use basehttp::{parse_qs, prelude::*, urlsplit};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Python's `items` and `next_id`.
@@ -104,9 +103,7 @@ impl BaseHttpRequestHandler for Handler {
         if urlsplit(&req.path)?.path != "/items" {
             return req.send_error(404, Some("Not found"));
         }
-        let mut body = Vec::new();
-        req.rfile.read_to_end(&mut body)?;
-        let data = match serde_json::from_slice(&body) {
+        let data = match serde_json::from_slice(&req.rfile.read_all()?) {
             Ok(Value::Object(data)) if data.contains_key("name") => data,
             Ok(_) => return req.send_error(400, Some("Bad JSON: name required")),
             Err(error) => return req.send_error(400, Some(&format!("Bad JSON: {error}"))),
@@ -118,13 +115,8 @@ impl BaseHttpRequestHandler for Handler {
             store.items.insert(item_id, data.clone());
             item_id
         };
-        let location = format!("/items/{item_id}");
-        send_json(
-            req,
-            201,
-            &with_id(item_id, &data),
-            &[("Location", &location)],
-        )
+        let (created, location) = (with_id(item_id, &data), format!("/items/{item_id}"));
+        send_json(req, 201, &created, &[("Location", &location)])
     }
 
     fn do_delete(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
@@ -140,6 +132,5 @@ impl BaseHttpRequestHandler for Handler {
 
 fn main() -> io::Result<()> {
     let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
-    let server = ThreadingHttpServer::new(address.as_str(), Handler::default())?;
-    server.serve_forever(basehttp::POLL_INTERVAL)
+    ThreadingHttpServer::new(address.as_str(), Handler::default())?.serve_forever(POLL_INTERVAL)
 }

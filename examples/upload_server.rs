@@ -4,16 +4,13 @@
 //! Usage: `upload_server [ADDRESS]` (default `127.0.0.1:8083`, the Python's; port 0 picks a free one).
 //! Serves the current directory.
 
-use basehttp::{BaseHttpRequestHandler, HttpRequest, ThreadingHttpServer, POLL_INTERVAL};
-use simplehttp::{path_ends_with_slash, SimpleHooks, SimpleHttpRequestHandler};
-use std::{fs, io};
+use simplehttp::{path_ends_with_slash, prelude::*};
+use std::fs;
 
 struct UploadHandler(SimpleHttpRequestHandler);
 
 impl BaseHttpRequestHandler for UploadHandler {
-    fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
-        Some(&self.0)
-    }
+    base!(0);
 
     fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         let path = self.0.translate_path(&req.path);

@@ -507,6 +507,15 @@ impl<R: BufRead> Body<R> {
         }
     }
 
+    /// Reads the rest of the body into a new vector: Python's `self.rfile.read(int(self.headers["Content-Length"]))`,
+    /// for chunked bodies too. Room grows with what arrives, not with what the client declares;
+    /// [`Limits::max_body_size`](crate::Limits::max_body_size) bounds the whole.
+    pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        self.read_to_end(&mut body)?;
+        Ok(body)
+    }
+
     /// Reads and discards the rest of the body, at most `limit` bytes; returns whether the body is now done.
     pub fn drain(&mut self, limit: u64) -> io::Result<bool> {
         let mut drained: u64 = 0;
@@ -590,6 +599,23 @@ mod tests {
         expected.extend_from_slice(&[b'x'; 300]);
         assert_eq!(decoded, expected);
         assert!(reader.is_done());
+    }
+
+    #[test]
+    fn read_all_returns_the_whole_body_of_each_framing() {
+        let wire = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT";
+        let mut chunked = Body::new(&wire[..], BodyFraming::Chunked);
+        assert_eq!(chunked.read_all().unwrap(), b"hello world");
+        let mut length = Body::new(&b"hello worldNEXT"[..], BodyFraming::Length(11));
+        assert_eq!(length.read_all().unwrap(), b"hello world");
+        assert!(length.is_done());
+        let mut empty = Body::new(&b"NEXT"[..], BodyFraming::None);
+        assert_eq!(empty.read_all().unwrap(), b"");
+        let mut short = Body::new(&b"hel"[..], BodyFraming::Length(5));
+        assert!(
+            short.read_all().is_err(),
+            "a body cut short is an error, not a short body"
+        );
     }
 
     #[test]

@@ -81,6 +81,38 @@ impl Limits {
     }
 }
 
+/// Writes [`BaseHttpRequestHandler::base`] returning the named field: inside `impl BaseHttpRequestHandler`,
+/// `base!(0);` is Python's `class Handler(Base):` for a handler whose field `0` is the base it extends.
+///
+/// ```
+/// use basehttp::prelude::*;
+///
+/// struct Hello;
+/// impl BaseHttpRequestHandler for Hello {
+///     fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+///         req.send_error(418, None)
+///     }
+/// }
+///
+/// struct Extended {
+///     parent: Hello,
+/// }
+/// impl BaseHttpRequestHandler for Extended {
+///     base!(parent);
+/// }
+///
+/// let extended = Extended { parent: Hello };
+/// assert!(extended.base().is_some());
+/// ```
+#[macro_export]
+macro_rules! base {
+    ($field:tt) => {
+        fn base(&self) -> ::core::option::Option<&dyn $crate::BaseHttpRequestHandler> {
+            ::core::option::Option::Some(&self.$field)
+        }
+    };
+}
+
 /// The request handler: Python's `BaseHTTPRequestHandler`, subclassing becomes implementing this trait.
 ///
 /// Every method has a default that reproduces Python; override the `do_*` hooks to serve methods,
@@ -127,6 +159,7 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
     /// The handler this one extends (Python's base class, what `super()` reaches); `None`, the default, extends nothing.
     ///
     /// Every other method's default asks the base first, so an extending handler overrides only what it changes.
+    /// [`base!`](crate::base) writes this method for a handler that holds its base in a field.
     #[doc(alias = "super")]
     fn base(&self) -> Option<&dyn BaseHttpRequestHandler> {
         None
@@ -296,7 +329,7 @@ pub trait BaseHttpRequestHandler: Send + Sync + 'static {
 /// `io::stderr()` holds a process-wide lock across the write system call, so busy request threads queue on it
 /// (futex waits on every request under load). A duplicate of descriptor 2, made once, shares the same open file
 /// and takes no lock; one write per line keeps lines whole. A closed stderr must not panic the way `eprintln!` would.
-pub fn write_stderr_line(line: &[u8]) {
+pub(crate) fn write_stderr_line(line: &[u8]) {
     static STDERR: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
     let duplicate = STDERR.get_or_init(|| {
         use std::os::fd::AsFd;
@@ -813,8 +846,9 @@ impl<'a> HttpRequest<'a> {
                 }
             }
         }
-        let message = format_args!("\"{}\" {} {}", self.requestline, OrDash(code), OrDash(size));
-        match crate::log::route() {
+        // A closure taking the Arguments, because format_args! cannot be bound to a
+        // `let` and used later before Rust 1.89 (its temporaries die with the statement).
+        let emit = |message: fmt::Arguments<'_>| match crate::log::route() {
             crate::log::Route::Handler => self.log_message(message),
             crate::log::Route::Writer => {
                 let mut line = log_line(self, message);
@@ -822,7 +856,13 @@ impl<'a> HttpRequest<'a> {
                 crate::log::queue_line(line.into_bytes());
             }
             crate::log::Route::Nowhere => {}
-        }
+        };
+        emit(format_args!(
+            "\"{}\" {} {}",
+            self.requestline,
+            OrDash(code),
+            OrDash(size)
+        ));
     }
 
     /// Logs an error (Python's `log_error`), through `log_message`.

@@ -74,7 +74,7 @@
 //! | `error_message_format`, `error_content_type`    | [`BaseHttpRequestHandler::error_message_format`], [`DEFAULT_ERROR_MESSAGE`] |
 //! | `handle_expect_100`                             | [`BaseHttpRequestHandler::handle_expect_100`]               |
 //! | overriding `end_headers` (a header on every response) | [`BaseHttpRequestHandler::end_headers`], called by [`HttpRequest::end_headers`] |
-//! | `class Mine(SomeHandler)`, `super().do_GET()`   | [`BaseHttpRequestHandler::base`] (every method left alone comes from the base), then `self.base_field.do_get(req)` |
+//! | `class Mine(SomeHandler)`, `super().do_GET()`   | [`BaseHttpRequestHandler::base`], written by [`base!`] (every method left alone comes from the base), then `self.base_field.do_get(req)` |
 //! | `self.server` (shared state), `self.server.server_name`, `server_port` | the handler value itself (one serves every connection); [`HttpRequest::server_name`], [`HttpRequest::server_port`], [`HttpRequest::server_address`](HttpRequest#structfield.server_address) |
 //! | `log_message`                                   | [`BaseHttpRequestHandler::log_message`], [`log_line`]; the access log's destination: [`set_access_log`] |
 //! | `self.command`, `path`, `request_version`, `headers`, `requestline`, `close_connection`, `client_address` | fields of [`HttpRequest`] |
@@ -96,6 +96,7 @@
 //! | `urllib.parse.unquote`, `unquote_plus`, `quote`, `quote_plus`, `urlencode` | [`unquote`], [`unquote_with`], [`unquote_plus`], [`quote`], [`quote_plus`], [`urlencode`] |
 //! | `urllib.parse.urlsplit`, `urlparse`, `SplitResult` (`hostname`, `port`, ...) | [`urlsplit`], [`SplitResult`]; `ValueError` is [`UrlParseError`] |
 //! | `self.headers.get("Authorization") == "Basic " + key` | [`HttpRequest::basic_credentials`], [`BasicCredentials::matches`] (constant time) |
+//! | `from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer` | `use basehttp::prelude::*;` ([`prelude`]) |
 //! | `serve_forever()` with its default `poll_interval=0.5` | [`HttpServer::serve_forever`]`(`[`POLL_INTERVAL`]`)` |
 //! | `HTTPSServer` (Python 3.14)                     | [`HttpServer::with_tls`], [`HttpHandler::with_tls`], [`tls_server_config`] (feature `tls`) |
 //! | `http.server.test()`'s banner and Ctrl-C        | [`serving_message`], [`serve_until_interrupted`]            |
@@ -122,6 +123,7 @@
 //!
 //! Python's `log_date_time_string` uses local time; this crate forbids `unsafe` and std has no local-time API, so logs are in UTC.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -134,6 +136,7 @@ mod log;
 mod machine;
 mod output;
 mod parse;
+pub mod prelude;
 mod server;
 mod status;
 mod target;

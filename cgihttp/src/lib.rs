@@ -152,6 +152,7 @@
 //! `unsafe` lives in one private module (`sys`): the script supervisor (fork, exec, a child subreaper, kill, waitpid by process id),
 //! poll(2) and geteuid(2).
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![deny(unsafe_code)]
 
 mod env;

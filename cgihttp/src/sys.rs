@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The effective user id of this process (geteuid(2)); 0 when running as root.
-pub fn effective_uid() -> u32 {
+pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
     unsafe { libc::geteuid() }
 }
@@ -39,7 +39,11 @@ pub fn effective_uid() -> u32 {
 ///
 /// `Ok(true)` when it is ready, or closed or broken (`POLLHUP`, `POLLERR`), so the next read or write will not block;
 /// `Ok(false)` when the time ran out.
-pub fn poll_one(fd: BorrowedFd<'_>, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
+pub(crate) fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    timeout: Duration,
+) -> io::Result<bool> {
     let mut entry = libc::pollfd {
         fd: fd.as_raw_fd(),
         events,
@@ -58,7 +62,7 @@ pub fn poll_one(fd: BorrowedFd<'_>, events: libc::c_short, timeout: Duration) ->
 
 /// Whether the peer of the socket `fd` has closed its side or reset the connection, without waiting
 /// (poll(2) for `POLLRDHUP`, which also reports `POLLHUP` and `POLLERR`); data still unread does not hide it.
-pub fn peer_closed(fd: BorrowedFd<'_>) -> bool {
+pub(crate) fn peer_closed(fd: BorrowedFd<'_>) -> bool {
     let mut entry = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLRDHUP,
@@ -71,7 +75,7 @@ pub fn peer_closed(fd: BorrowedFd<'_>) -> bool {
 }
 
 /// poll(2) on several descriptors: how many are ready (0 when `timeout` passed), each entry's `revents` filled.
-pub fn poll_many(entries: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
+pub(crate) fn poll_many(entries: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
     let milliseconds = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
     let count = libc::nfds_t::try_from(entries.len())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -82,7 +86,7 @@ pub fn poll_many(entries: &mut [libc::pollfd], timeout: Duration) -> io::Result<
 }
 
 /// waitpid(2) for one process, blocking until it has exited: its raw wait status.
-pub fn wait_for(pid: u32) -> io::Result<i32> {
+pub(crate) fn wait_for(pid: u32) -> io::Result<i32> {
     let pid =
         libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     if pid <= 0 {
@@ -104,7 +108,7 @@ pub fn wait_for(pid: u32) -> io::Result<i32> {
 
 /// What the supervisor tells the server, one 8-byte message each: a kind byte, then an `i32` in native byte order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SupervisorMessage {
+pub(crate) enum SupervisorMessage {
     /// The script runs, with this process id.
     Started(u32),
     /// The script could not be started (fork, credentials, working directory or exec failed): the OS error.
@@ -136,7 +140,7 @@ impl SupervisorMessage {
 /// A script command prepared for [`spawn_supervised`]: every string already a C string, every pointer array built,
 /// so that nothing needs allocating after the fork.
 #[derive(Debug)]
-pub struct SpawnPlan {
+pub(crate) struct SpawnPlan {
     program: CString,
     _arguments: Vec<CString>,
     argument_pointers: Vec<*const libc::c_char>,
@@ -155,7 +159,7 @@ impl SpawnPlan {
     /// # Errors
     ///
     /// [`io::ErrorKind::InvalidInput`] when a string holds a NUL byte, as std's `Command` answers.
-    pub fn new(
+    pub(crate) fn new(
         program: &Path,
         arg0: &OsStr,
         arguments: &[OsString],
@@ -203,7 +207,7 @@ impl SpawnPlan {
 
 /// A script started by [`spawn_supervised`]: its supervisor, its process id, and the server's ends of its pipes.
 #[derive(Debug)]
-pub struct Supervised {
+pub(crate) struct Supervised {
     /// The supervisor's process id: the server's child, waited for by this id ([`wait_for`]).
     pub supervisor: u32,
     /// The script's process id (and process group id); the supervisor's child.
@@ -250,7 +254,7 @@ fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 ///
 /// Returns once the script has been exec'd. When it cannot be (missing, not executable, busy, a bad working directory),
 /// the supervisor is reaped and the OS error returned, as std's `Command::spawn` returns it.
-pub fn spawn_supervised(plan: &SpawnPlan) -> io::Result<Supervised> {
+pub(crate) fn spawn_supervised(plan: &SpawnPlan) -> io::Result<Supervised> {
     let (stdin_read, stdin_write) = pipe()?;
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
@@ -316,7 +320,7 @@ impl Borrowed for OwnedFd {
 
 /// Asks the supervisor to kill the script's group and everything below it, then exit (one byte on the control socket).
 /// Nothing happens when it is already gone.
-pub fn send_kill(control: BorrowedFd<'_>) {
+pub(crate) fn send_kill(control: BorrowedFd<'_>) {
     let byte = [b'k'];
     // SAFETY: `byte` is valid for one byte for the duration of the call; MSG_NOSIGNAL turns a closed peer into EPIPE, not SIGPIPE.
     let _ = unsafe {
@@ -331,7 +335,7 @@ pub fn send_kill(control: BorrowedFd<'_>) {
 
 /// Reads the supervisor's next message; `Ok(None)` at end of file (the supervisor has exited).
 /// With `Some(Duration::ZERO)` it does not wait: [`io::ErrorKind::WouldBlock`] when nothing is there.
-pub fn receive_message(
+pub(crate) fn receive_message(
     control: BorrowedFd<'_>,
     timeout: Option<Duration>,
 ) -> io::Result<Option<SupervisorMessage>> {
@@ -849,7 +853,7 @@ unsafe fn exec_script(plan: &SpawnPlan, masks: &SignalMasks, error_pipe: RawFd) 
 }
 
 /// poll(2) event: data to read.
-pub const READABLE: libc::c_short = libc::POLLIN;
+pub(crate) const READABLE: libc::c_short = libc::POLLIN;
 
 #[cfg(test)]
 mod tests {

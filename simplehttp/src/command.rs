@@ -18,7 +18,7 @@ use crate::cli::{banner, CommandLine, LISTEN_BACKLOG};
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The request-body cap with `--upload` and no `--max-body-size`: 1 GiB.
-pub const DEFAULT_UPLOAD_LIMIT: u64 = 1 << 30;
+pub(crate) const DEFAULT_UPLOAD_LIMIT: u64 = 1 << 30;
 
 impl CommandLine {
     /// The directory to serve: `-d`, or the current directory; an error when it is not a directory.

@@ -45,7 +45,8 @@
 //! | Python | Rust |
 //! | --- | --- |
 //! | `SimpleHTTPRequestHandler` | [`SimpleHttpRequestHandler`] (settings as fields) |
-//! | `class Mine(SimpleHTTPRequestHandler)` with `do_PUT` or `end_headers` | a struct holding a [`SimpleHttpRequestHandler`] and naming it in basehttp's [`BaseHttpRequestHandler::base`](basehttp::BaseHttpRequestHandler::base); see PORTING.md |
+//! | `class Mine(SimpleHTTPRequestHandler)` with `do_PUT` or `end_headers` | a struct holding a [`SimpleHttpRequestHandler`] and naming it in basehttp's [`BaseHttpRequestHandler::base`](basehttp::BaseHttpRequestHandler::base) (`base!(0);`); see PORTING.md |
+//! | `from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer` | `use simplehttp::prelude::*;` ([`prelude`]) |
 //! | `do_GET`, `do_HEAD` | [`serve_files`] (what `do_get` and `do_head` call), [`write_reply`] |
 //! | `SimpleHTTPRequestHandler.send_head` | [`send_head`] over [`SimpleHooks`], answering a [`HeadReply`] |
 //! | `server_version = "SimpleHTTP/0.6"` | [`SERVER_VERSION`] |
@@ -79,6 +80,7 @@
 //! - File bodies go out with `sendfile(2)` on plain TCP; only regular files are opened (a FIFO cannot block a thread).
 //! - Times before 1970 or after 9999 are formatted instead of panicking; connections have timeouts by default (basehttp's [`Limits`](basehttp::Limits)).
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "cli")]
@@ -92,6 +94,7 @@ mod head;
 mod listing;
 mod mime;
 mod options;
+pub mod prelude;
 mod range;
 mod small_files;
 mod upload;

@@ -40,6 +40,7 @@
 //!
 //! | Python | Rust |
 //! | --- | --- |
+//! | `import socketserver` | `use socketserver::prelude::*;` ([`prelude`]) |
 //! | `BaseServer` | [`BaseServer`] |
 //! | `TCPServer`, `UDPServer` | [`TcpServer`], [`UdpServer`] |
 //! | `UnixStreamServer`, `UnixDatagramServer` | [`UnixStreamServer`], [`UnixDatagramServer`] |
@@ -76,6 +77,7 @@
 //!
 //! The crate knows nothing of HTTP. `unsafe` lives in one private module (`sys`) that wraps fork, waitpid, poll, epoll, recv and sendfile.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 // `unsafe` is allowed only in `sys`, where the system calls std does not wrap live, each block with its SAFETY comment.
 #![deny(unsafe_code)]
 
@@ -84,6 +86,7 @@ mod config;
 mod handler;
 mod hooks;
 pub mod kind;
+pub mod prelude;
 mod readiness;
 mod server;
 mod stream;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// What `fork` returned, seen from one side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forked {
+pub(crate) enum Forked {
     /// We are the parent; the child's process id.
     Parent(libc::pid_t),
     /// We are the child.
@@ -20,7 +20,7 @@ pub enum Forked {
 /// Sound only while the calling thread is the process's only thread that holds locks the child needs:
 /// the child starts with this one thread, so a lock held by another thread at the moment of the fork stays locked forever in the child.
 /// The forking mode documents that its serving loop must be the process's only busy thread.
-pub fn fork() -> io::Result<Forked> {
+pub(crate) fn fork() -> io::Result<Forked> {
     // SAFETY: fork has no memory-safety preconditions of its own; the hazards (locks held by other threads) are documented above
     // and on `Mode::Forking`, and the child only runs the request handler and then `exit_immediately`.
     let pid = unsafe { libc::fork() };
@@ -34,7 +34,7 @@ pub fn fork() -> io::Result<Forked> {
 /// Ends the process at once with `status`, running no destructors or `atexit` handlers (_exit(2)).
 ///
 /// A forked child must leave this way: unwinding or running the parent's exit handlers in the child would flush or close state the parent still owns.
-pub fn exit_immediately(status: i32) -> ! {
+pub(crate) fn exit_immediately(status: i32) -> ! {
     // SAFETY: _exit takes any status and never returns; nothing is borrowed across it.
     unsafe { libc::_exit(status) }
 }
@@ -42,7 +42,7 @@ pub fn exit_immediately(status: i32) -> ! {
 /// Waits for the child `pid` (waitpid(2)); `Ok(true)` when it was reaped, `Ok(false)` when it still runs (only without `block`).
 ///
 /// A child that is not ours any more (ECHILD) counts as reaped, so the caller forgets it.
-pub fn wait_child(pid: libc::pid_t, block: bool) -> io::Result<bool> {
+pub(crate) fn wait_child(pid: libc::pid_t, block: bool) -> io::Result<bool> {
     let flags = if block { 0 } else { libc::WNOHANG };
     loop {
         let mut status = 0;
@@ -67,7 +67,7 @@ pub fn wait_child(pid: libc::pid_t, block: bool) -> io::Result<bool> {
 ///
 /// `None` waits without limit. An interrupted wait (EINTR) is resumed with the time that is left.
 /// A descriptor in error or hung up counts as readable, so the caller's read reports it.
-pub fn poll_readable<const N: usize>(
+pub(crate) fn poll_readable<const N: usize>(
     fds: [RawFd; N],
     timeout: Option<Duration>,
 ) -> io::Result<[bool; N]> {
@@ -103,7 +103,7 @@ pub fn poll_readable<const N: usize>(
 /// Waits until `fd` is readable (`write` false) or writable (`write` true), or `timeout` passes (poll(2)); true when it is.
 ///
 /// `None` waits without limit. An error or hang-up on the descriptor counts as ready, so the caller's next call reports it.
-pub fn poll_one(fd: RawFd, write: bool, timeout: Option<Duration>) -> io::Result<bool> {
+pub(crate) fn poll_one(fd: RawFd, write: bool, timeout: Option<Duration>) -> io::Result<bool> {
     let deadline = timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout));
     let mut entry = libc::pollfd {
         fd,
@@ -135,7 +135,12 @@ pub fn poll_one(fd: RawFd, write: bool, timeout: Option<Duration>) -> io::Result
 /// Copies up to `count` bytes of the file `in_fd` from `offset` to the socket `out_fd` inside the kernel (sendfile(2)).
 ///
 /// Returns how many bytes were sent; `offset` advances by that much. Zero means the file ended.
-pub fn send_file(out_fd: RawFd, in_fd: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+pub(crate) fn send_file(
+    out_fd: RawFd,
+    in_fd: RawFd,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
     let mut position: libc::off_t =
         libc::off_t::try_from(*offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     loop {
@@ -154,7 +159,7 @@ pub fn send_file(out_fd: RawFd, in_fd: RawFd, offset: &mut u64, count: usize) ->
 }
 
 /// Sends `signal` to the process `pid` (kill(2)); a process that is already gone is not an error.
-pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+pub(crate) fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: kill takes plain integers; a positive pid names exactly one process, which the caller forked and has not yet reaped,
     // so the id cannot have been reused by an unrelated process.
     let result = unsafe { libc::kill(pid, signal) };
@@ -171,12 +176,12 @@ pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
 
 /// An epoll instance (epoll_create1(2)); the descriptor closes when it is dropped.
 #[derive(Debug)]
-pub struct Epoll {
+pub(crate) struct Epoll {
     fd: std::os::fd::OwnedFd,
 }
 
 /// One readiness report from `Epoll::wait`: the token the descriptor was registered with.
-pub type EpollToken = u64;
+pub(crate) type EpollToken = u64;
 
 /// The events a connection is registered for: readable or hung up, each reported as it happens (edge-triggered).
 const CONNECTION_EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
@@ -191,7 +196,7 @@ fn edge_events(write: bool) -> u32 {
 
 impl Epoll {
     /// Creates an epoll instance, closed on exec (epoll_create1(2)).
-    pub fn new() -> io::Result<Epoll> {
+    pub(crate) fn new() -> io::Result<Epoll> {
         // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1; it touches no memory of ours.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -223,29 +228,33 @@ impl Epoll {
     /// Registers `fd` for the life of the connection under `token`: every arrival or hang-up, and with `write` every time send
     /// space frees up after a full socket, is reported once (EPOLL_CTL_ADD, edge-triggered), so a connection that stays needs no
     /// further epoll_ctl. A condition already true when it is added is reported at once.
-    pub fn add_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
+    pub(crate) fn add_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
         self.control(libc::EPOLL_CTL_ADD, fd, edge_events(write), token)
     }
 
     /// Changes what an edge-triggered registration reports (EPOLL_CTL_MOD); a condition already true is reported at once.
-    pub fn modify_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
+    pub(crate) fn modify_edge(&self, fd: RawFd, token: EpollToken, write: bool) -> io::Result<()> {
         self.control(libc::EPOLL_CTL_MOD, fd, edge_events(write), token)
     }
 
     /// Registers `fd` level-triggered for readability, so every waiter sees it until it is read (EPOLL_CTL_ADD with EPOLLIN).
-    pub fn add_level(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
+    pub(crate) fn add_level(&self, fd: RawFd, token: EpollToken) -> io::Result<()> {
         self.control(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, token)
     }
 
     /// Removes `fd` from the set (EPOLL_CTL_DEL).
-    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
         self.control(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
 
     /// Waits up to `timeout` (`None`: without limit) for ready descriptors and writes their tokens into `tokens` (epoll_wait(2)).
     ///
     /// Returns how many tokens were written; zero after the timeout or an interrupted wait (EINTR), which the caller's loop retries.
-    pub fn wait(&self, tokens: &mut [EpollToken], timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn wait(
+        &self,
+        tokens: &mut [EpollToken],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         const MAX_EVENTS: usize = 64;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         let capacity = tokens.len().min(MAX_EVENTS);
@@ -280,7 +289,7 @@ impl Epoll {
 /// Reads what the socket `fd` holds without waiting, whatever its blocking mode (recv(2) with MSG_DONTWAIT).
 ///
 /// Nothing to read yet fails with `WouldBlock`; zero means the peer closed its side.
-pub fn recv_nonblocking(fd: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn recv_nonblocking(fd: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
     loop {
         // SAFETY: `buffer` is valid and writable for `buffer.len()` bytes for the duration of the call; a bad `fd` is reported as EBADF.
         let received = unsafe {
