@@ -424,6 +424,23 @@ mod tests {
     }
 
     #[test]
+    fn long_lists_are_read_up_to_64_names() {
+        let names = |count: usize| {
+            let mut list = vec!["x-unknown"; count - 1];
+            list.push("gzip");
+            list.join(",")
+        };
+        assert_eq!(
+            negotiate_encoding(Some(&names(64)), &ContentCoding::ALL),
+            Some(ContentCoding::Gzip)
+        );
+        assert_eq!(
+            negotiate_encoding(Some(&names(65)), &ContentCoding::ALL),
+            None
+        );
+    }
+
+    #[test]
     fn weights_pick_the_coding() {
         use ContentCoding::*;
         check("gzip", Some(Gzip));

@@ -344,3 +344,54 @@ fn curl_compressed_and_python_urllib_decode_what_they_get() {
     );
     assert_eq!(output.stdout, text());
 }
+
+#[test]
+fn a_changed_sibling_is_served_anew() {
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path();
+    let original = text();
+    let first = simplehttp::compress(ContentCoding::Gzip, &original).unwrap();
+    // The sibling is kept in memory only once its times are 2 s old, counted in whole seconds: let them settle.
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    fs::write(root.join("page.txt"), &original).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(root.join("page.txt"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    fs::write(root.join("page.txt.gz"), &first).unwrap();
+    std::thread::sleep(Duration::from_millis(3100));
+    let mut options = FileOptions::default();
+    options.precompressed = true;
+    let server = serve_quietly(handler_with(root, options));
+    for _ in 0..2 {
+        let answer = get(server.port, "/page.txt", &[("Accept-Encoding", "gzip")]);
+        assert_eq!(answer.body, first);
+    }
+    // Rewritten with other bytes (another size, so another stamp): the kept copy is not used.
+    let mut changed = original.clone();
+    changed.extend_from_slice(b"one more line\n");
+    let second = simplehttp::compress(ContentCoding::Gzip, &changed).unwrap();
+    fs::write(root.join("page.txt.gz"), &second).unwrap();
+    let answer = get(server.port, "/page.txt", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(answer.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(decode("gzip", &answer.body), changed);
+}
+
+#[test]
+fn the_library_default_lists_as_python_does() {
+    // FileOptions::default() is Python's behaviour: no JSON listing, whatever the request asks.
+    let directory = tree();
+    let server = serve_quietly(handler_with(directory.path(), FileOptions::default()));
+    for (path, accept) in [("/?format=json", "*/*"), ("/", "application/json")] {
+        let answer = get(server.port, path, &[("Accept", accept)]);
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("Content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path} {accept}"
+        );
+        assert_eq!(answer.header("Vary"), None);
+    }
+}
