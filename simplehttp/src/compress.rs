@@ -424,6 +424,33 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_keeps_many_entries() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut stamps = Vec::new();
+        for index in 0..3 {
+            let path = directory.path().join(format!("kept-{index}.txt"));
+            std::fs::write(&path, format!("content {index}")).unwrap();
+            let stamp = Stamp::of(&std::fs::metadata(&path).unwrap());
+            remember(
+                (path.clone(), ContentCoding::Gzip),
+                stamp,
+                Some(Arc::from(&b"packed"[..])),
+            );
+            stamps.push((path, stamp));
+        }
+        let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = cache.as_ref().unwrap();
+        for (path, stamp) in stamps {
+            let (kept_stamp, bytes) = kept
+                .entries
+                .get(&(path.clone(), ContentCoding::Gzip))
+                .unwrap_or_else(|| panic!("{} not kept", path.display()));
+            assert_eq!(*kept_stamp, stamp);
+            assert_eq!(bytes.as_deref(), Some(&b"packed"[..]));
+        }
+    }
+
+    #[test]
     fn long_lists_are_read_up_to_64_names() {
         let names = |count: usize| {
             let mut list = vec!["x-unknown"; count - 1];

@@ -521,6 +521,26 @@ fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn rfc3339_dates() {
+        use std::time::Duration;
+        let at = |seconds: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_825_599), "2000-02-29T11:59:59Z");
+        assert_eq!(at(1_796_292_245), "2026-12-03T10:04:05Z");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59Z");
+        // Before 1970, a fraction of a second rounds down to the earlier second.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
+            "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(86_400 * 365)),
+            "1969-01-01T00:00:00Z"
+        );
+    }
+
     const HEAD: &str = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n";
 
     fn check(

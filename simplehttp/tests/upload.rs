@@ -93,6 +93,17 @@ fn put_creates_refuses_or_replaces() {
     assert_eq!(curl(&["-T", source], &url), 204);
     assert_eq!(fs::read(root.join("new.txt")).unwrap(), b"second\n");
     assert_eq!(names(&root), ["new.txt", "sub"]);
+    // A form replaces too, with --overwrite.
+    let form = multipart("b0undary", &[("file", "new.txt", b"third")]);
+    let answer = request(
+        server.port,
+        "POST",
+        "/",
+        &[("Content-Type", "multipart/form-data; boundary=b0undary")],
+        &form,
+    );
+    assert_eq!(answer.status, 303);
+    assert_eq!(fs::read(root.join("new.txt")).unwrap(), b"third");
 }
 
 #[test]
@@ -288,6 +299,17 @@ fn bad_forms_get_400_and_leave_nothing() {
             400,
         ),
         ("multipart/form-data; boundary=xyz", Vec::new(), 400),
+        // A preamble longer than 16 KiB before the first delimiter.
+        (
+            "multipart/form-data; boundary=xyz",
+            {
+                let mut body = vec![b'p'; 20_000];
+                body.extend_from_slice(b"\r\n");
+                body.extend_from_slice(&good);
+                body
+            },
+            400,
+        ),
     ];
     for (content_type, body, status) in cases {
         let answer = request(
@@ -309,7 +331,19 @@ fn bad_forms_get_400_and_leave_nothing() {
             names(&root)
         );
     }
-    // A good form still works afterwards.
+    // A short preamble is allowed (RFC 2046), as is a good form afterwards.
+    let mut body = b"preamble text\r\n".to_vec();
+    body.extend_from_slice(&multipart("xyz", &[("file", "b.txt", b"content")]));
+    let answer = request(
+        server.port,
+        "POST",
+        "/",
+        &[("Content-Type", "multipart/form-data; boundary=xyz")],
+        &body,
+    );
+    assert_eq!(answer.status, 303);
+    assert_eq!(fs::read(root.join("b.txt")).unwrap(), b"content");
+    fs::remove_file(root.join("b.txt")).unwrap();
     let answer = request(
         server.port,
         "POST",
