@@ -331,9 +331,11 @@ fn bad_forms_get_400_and_leave_nothing() {
             names(&root)
         );
     }
-    // A short preamble is allowed (RFC 2046), as is a good form afterwards.
-    let mut body = b"preamble text\r\n".to_vec();
-    body.extend_from_slice(&multipart("xyz", &[("file", "b.txt", b"content")]));
+    // A preamble (RFC 2046) and part headers of a few KiB are allowed, as is a good form afterwards.
+    let mut body = vec![b'p'; 4000];
+    body.extend_from_slice(b"\r\n--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\nX-Long: ");
+    body.extend_from_slice(&[b'h'; 4000]);
+    body.extend_from_slice(b"\r\n\r\ncontent\r\n--xyz--\r\n");
     let answer = request(
         server.port,
         "POST",
