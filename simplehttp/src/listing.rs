@@ -522,6 +522,94 @@ mod tests {
     use super::*;
 
     #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1024 * 1024 - 1), "1024.0 KiB");
+        assert_eq!(human_size(1024 * 1024), "1.0 MiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(3 << 40), "3.0 TiB");
+        // The largest unit is PiB, however large the size.
+        assert_eq!(human_size(1 << 60), "1024.0 PiB");
+    }
+
+    #[test]
+    fn queries_set_the_order_and_the_last_word_wins() {
+        let order = |query: &str| {
+            let order = ListingOrder::from_query(Some(query));
+            (order.key, order.descending)
+        };
+        assert_eq!(order("sort=size&sort=name"), (SortKey::Name, false));
+        assert_eq!(order("sort=date"), (SortKey::Modified, false));
+        assert_eq!(order("order=desc&order=asc"), (SortKey::Name, false));
+        assert_eq!(order("order=desc"), (SortKey::Name, true));
+        assert_eq!(ListingOrder::from_query(None), ListingOrder::default());
+    }
+
+    #[test]
+    fn the_sortable_page_links_arrows_sizes_and_order() {
+        let entries = || {
+            vec![
+                ListingEntry {
+                    size: Some(5),
+                    ..ListingEntry::file("five")
+                },
+                ListingEntry {
+                    size: Some(4096),
+                    ..ListingEntry::dir("folder")
+                },
+                ListingEntry {
+                    size: Some(2048),
+                    ..ListingEntry::file("two-k")
+                },
+            ]
+        };
+        let page = sortable_listing_page("/d/", entries(), ListingOrder::default(), false);
+        // Sorted by name ascending now, so its link turns the order; the others start largest or newest first.
+        assert!(page.contains("<th><a href=\"?sort=name&amp;order=desc\">Name</a> \u{2191}</th>"));
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=desc\">Size</a></th>"));
+        assert!(page.contains("<a href=\"five\">five</a></td><td class=\"size\">5 B</td>"));
+        assert!(page.contains("<a href=\"two-k\">two-k</a></td><td class=\"size\">2.0 KiB</td>"));
+        // A directory shows no size.
+        assert!(page.contains("<a href=\"folder/\">folder/</a></td><td class=\"size\">-</td>"));
+        assert!(!page.contains("<form"));
+        let by_size = ListingOrder {
+            key: SortKey::Size,
+            descending: false,
+        };
+        let page = sortable_listing_page("/d/", entries(), by_size, true);
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=desc\">Size</a> \u{2191}</th>"));
+        assert!(page.contains("<th><a href=\"?sort=name&amp;order=asc\">Name</a></th>"));
+        assert!(page.contains("<form method=\"post\" enctype=\"multipart/form-data\">"));
+        // Directories first, then files by size.
+        let mut sorted = entries();
+        sort_listing(&mut sorted, by_size);
+        let names: Vec<&[u8]> = sorted.iter().map(|entry| &entry.name[..]).collect();
+        assert_eq!(names, [&b"folder"[..], b"five", b"two-k"]);
+        sort_listing(
+            &mut sorted,
+            ListingOrder {
+                key: SortKey::Size,
+                descending: true,
+            },
+        );
+        let names: Vec<&[u8]> = sorted.iter().map(|entry| &entry.name[..]).collect();
+        assert_eq!(names, [&b"two-k"[..], b"five", b"folder"]);
+        let page = sortable_listing_page(
+            "/d/",
+            entries(),
+            ListingOrder {
+                key: SortKey::Size,
+                descending: true,
+            },
+            false,
+        );
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=asc\">Size</a> \u{2193}</th>"));
+    }
+
+    #[test]
     fn rfc3339_dates() {
         use std::time::Duration;
         let at = |seconds: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
