@@ -423,8 +423,99 @@ mod tests {
         );
     }
 
+    /// Held by the tests that put entries in the cache, so one's count is not another's (cargo test runs them on threads).
+    static CACHE_TESTS: Mutex<()> = Mutex::new(());
+
+    /// The cache, emptied, for a test that counts what it holds.
+    fn fresh_cache() -> std::sync::MutexGuard<'static, Option<Kept>> {
+        let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        *cache = Some(Kept::default());
+        cache
+    }
+
+    fn held() -> (usize, usize) {
+        let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = cache.as_ref().unwrap();
+        (kept.entries.len(), kept.bytes)
+    }
+
+    #[test]
+    fn the_cache_counts_its_bytes_and_starts_over_when_full() {
+        let _serial = CACHE_TESTS.lock().unwrap_or_else(PoisonError::into_inner);
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("stamp.txt");
+        std::fs::write(&path, b"x").unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&path).unwrap());
+        let key = |index: usize| (PathBuf::from(format!("/kept/{index}")), ContentCoding::Gzip);
+        let bytes = |length: usize| Some(Arc::from(vec![7u8; length]));
+        drop(fresh_cache());
+        remember(key(0), stamp, bytes(100));
+        assert_eq!(held(), (1, 100));
+        // Replacing an entry counts the new size instead of the old.
+        remember(key(0), stamp, bytes(50));
+        assert_eq!(held(), (1, 50));
+        remember(key(1), stamp, bytes(10));
+        assert_eq!(held(), (2, 60));
+        // One result may take a quarter of the cache, no more.
+        remember(key(2), stamp, bytes(KEPT_BYTES / 4 + 1));
+        assert_eq!(held(), (2, 60));
+        drop(fresh_cache());
+        for index in 0..4 {
+            remember(key(index), stamp, bytes(KEPT_BYTES / 4));
+        }
+        assert_eq!(held(), (4, KEPT_BYTES));
+        // Full: the next one starts the cache over.
+        remember(key(9), stamp, bytes(1));
+        assert_eq!(held(), (1, 1));
+        // So does the entry past the count.
+        drop(fresh_cache());
+        for index in 0..KEPT_ENTRIES {
+            remember(key(index), stamp, None);
+        }
+        assert_eq!(held(), (KEPT_ENTRIES, 0));
+        remember(key(KEPT_ENTRIES), stamp, None);
+        assert_eq!(held(), (1, 0));
+    }
+
+    #[test]
+    fn siblings_up_to_the_bound_are_kept() {
+        let directory = tempfile::tempdir().unwrap();
+        let at_bound = directory.path().join("at.gz");
+        let over = directory.path().join("over.gz");
+        std::fs::File::create(&at_bound)
+            .unwrap()
+            .set_len(MAX_COMPRESSED_SOURCE)
+            .unwrap();
+        std::fs::File::create(&over)
+            .unwrap()
+            .set_len(MAX_COMPRESSED_SOURCE + 1)
+            .unwrap();
+        let length = |path: &Path| {
+            kept_sibling(
+                path,
+                &std::fs::metadata(path).unwrap(),
+                ContentCoding::Gzip,
+                || std::fs::read(path).ok(),
+            )
+            .map(|bytes| bytes.len() as u64)
+        };
+        assert_eq!(length(&at_bound), Some(MAX_COMPRESSED_SOURCE));
+        assert_eq!(length(&over), None);
+        // What `read` gives must be the version stat describes.
+        let short = directory.path().join("short.gz");
+        std::fs::write(&short, b"12345").unwrap();
+        let metadata = std::fs::metadata(&short).unwrap();
+        assert_eq!(
+            kept_sibling(&short, &metadata, ContentCoding::Gzip, || Some(
+                b"1234".to_vec()
+            )),
+            None
+        );
+    }
+
     #[test]
     fn the_cache_keeps_many_entries() {
+        let _serial = CACHE_TESTS.lock().unwrap_or_else(PoisonError::into_inner);
         let directory = tempfile::tempdir().unwrap();
         let mut stamps = Vec::new();
         for index in 0..3 {
