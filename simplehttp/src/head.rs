@@ -471,10 +471,7 @@ fn serve_file<H: SimpleHooks + ?Sized>(
                 return reply;
             }
             let read = || {
-                let file = File::open(&path).ok()?;
-                if !open_file_allowed(&file, &path, root, options.symlinks) {
-                    return None;
-                }
+                let file = open_checked(&path, root, options.symlinks)?;
                 let opened = file.metadata().ok()?;
                 if crate::small_files::Stamp::of(&opened)
                     != crate::small_files::Stamp::of(&metadata)
@@ -507,12 +504,9 @@ fn serve_file<H: SimpleHooks + ?Sized>(
             length,
         );
     }
-    let Ok(file) = File::open(&path) else {
+    let Some(file) = open_checked(&path, root, options.symlinks) else {
         return NOT_FOUND;
     };
-    if !open_file_allowed(&file, &path, root, options.symlinks) {
-        return NOT_FOUND;
-    }
     let Ok(metadata) = file.metadata() else {
         return NOT_FOUND;
     };
@@ -536,6 +530,13 @@ fn serve_file<H: SimpleHooks + ?Sized>(
         &identity(&metadata),
         length,
     )
+}
+
+/// Opens `path` and checks the opened file itself against the symbolic-link policy ([`open_file_allowed`]):
+/// after `path_allowed` passed the path, this refuses a link swapped in between the check and the open.
+fn open_checked(path: &Path, root: &Path, policy: Symlinks) -> Option<File> {
+    let file = File::open(path).ok()?;
+    open_file_allowed(&file, path, root, policy).then_some(file)
 }
 
 /// The reply from a precompressed sibling (`FILE.br`, `FILE.zst`, `FILE.gz`) the request accepts, if one is there and fresh:
@@ -595,10 +596,7 @@ fn precompressed(
     };
     // A sibling up to a few MiB is kept in memory while a fresh stat shows it unchanged: no open, no read, no copy.
     let read = || {
-        let file = File::open(&sibling).ok()?;
-        if !open_file_allowed(&file, &sibling, root, options.symlinks) {
-            return None;
-        }
+        let file = open_checked(&sibling, root, options.symlinks)?;
         let opened = file.metadata().ok()?;
         if crate::small_files::Stamp::of(&opened) != crate::small_files::Stamp::of(&stat) {
             return None;
@@ -616,10 +614,7 @@ fn precompressed(
             length,
         ));
     }
-    let file = File::open(&sibling).ok()?;
-    if !open_file_allowed(&file, &sibling, root, options.symlinks) {
-        return None;
-    }
+    let file = open_checked(&sibling, root, options.symlinks)?;
     let sibling_metadata = file.metadata().ok().filter(|metadata| metadata.is_file())?;
     let entity = entity(&sibling_metadata);
     let length = sibling_metadata.len();

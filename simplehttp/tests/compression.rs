@@ -395,3 +395,21 @@ fn the_library_default_lists_as_python_does() {
         assert_eq!(answer.header("Vary"), None);
     }
 }
+
+#[test]
+fn head_tells_the_coding_and_length_of_the_get() {
+    let directory = tree();
+    let server = compressing(directory.path());
+    let gzip = [("Accept-Encoding", "gzip")];
+    let got = get(server.port, "/big.txt", &gzip);
+    let head = request(server.port, "HEAD", "/big.txt", &gzip, b"");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(head.header("Content-Length"), got.header("Content-Length"));
+    assert_eq!(head.header("ETag"), got.header("ETag"));
+    assert!(head.body.is_empty());
+    // Other methods are not answered with a coding (POST is 501 here, as in Python).
+    let post = request(server.port, "POST", "/big.txt", &gzip, b"x");
+    assert_eq!(post.status, 501);
+    assert_eq!(post.header("Content-Encoding"), None);
+}

@@ -137,6 +137,19 @@ fn json_listing_has_the_html_pages_entries() {
                 .iter()
                 .any(|line| line.starts_with("mid <&>.txt|file|300|")));
         }
+        // JSON refused, or weighed no more than HTML: the page.
+        for accept in [
+            "application/json;q=0",
+            "text/html, application/json",
+            "application/json;q=0.5, text/html;q=0.5",
+        ] {
+            let answer = get(server.port, "/", &[("Accept", accept)]);
+            assert_eq!(
+                answer.header("Content-type"),
+                Some("text/html; charset=utf-8"),
+                "{accept}"
+            );
+        }
         // A browser's Accept (HTML first) gets the page.
         let browser = get(
             server.port,
