@@ -17,6 +17,9 @@ use support::{connect, read_response, start_with_config, Client, Running};
 /// The size of the `/shared` answer: far more than socket buffers hold.
 const SHARED_BYTES: usize = 8 << 20;
 
+/// What `bytes_written` said `send_shared` added, for the last `/shared` answer.
+static SHARED_COUNTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Answers GET with the path and POST with the body; `/error` fails and `/panic` panics; `/shared` sends 8 MiB by `send_shared`.
 #[derive(Clone)]
 struct Echo {
@@ -48,7 +51,13 @@ impl BaseHttpRequestHandler for Echo {
                 req.send_response(200, None)?;
                 req.send_header("Content-Length", &SHARED_BYTES.to_string())?;
                 req.end_headers()?;
-                req.send_shared(Arc::from(vec![b's'; SHARED_BYTES]))
+                let before = req.wfile.bytes_written();
+                req.send_shared(Arc::from(vec![b's'; SHARED_BYTES]))?;
+                SHARED_COUNTED.store(
+                    req.wfile.bytes_written() - before,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                Ok(())
             }
             path => {
                 let path = path.to_owned();
@@ -440,6 +449,11 @@ fn a_shared_body_arrives_whole_and_a_reset_drops_its_connection() {
     let response = client.request("GET /shared HTTP/1.1\nHost: t\n\n");
     assert_eq!(response.body.len(), SHARED_BYTES);
     assert!(response.body.iter().all(|&byte| byte == b's'));
+    // The bytes count as written (the access log's size), though they were not copied.
+    assert_eq!(
+        SHARED_COUNTED.load(std::sync::atomic::Ordering::SeqCst),
+        SHARED_BYTES as u64
+    );
     drop(client);
     thread::sleep(Duration::from_millis(100));
     let before = open_descriptors();
