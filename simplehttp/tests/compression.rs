@@ -346,7 +346,7 @@ fn curl_compressed_and_python_urllib_decode_what_they_get() {
 }
 
 #[test]
-fn a_changed_sibling_is_served_anew() {
+fn a_changed_file_or_sibling_is_served_anew() {
     let directory = tempfile::tempdir().unwrap();
     let root = directory.path();
     let original = text();
@@ -361,7 +361,29 @@ fn a_changed_sibling_is_served_anew() {
         .set_modified(old)
         .unwrap();
     fs::write(root.join("page.txt.gz"), &first).unwrap();
+    // And a file compressed on the fly, kept the same way.
+    fs::write(root.join("plain.txt"), &original).unwrap();
     std::thread::sleep(Duration::from_millis(3100));
+    let mut options = FileOptions::default();
+    options.compress = true;
+    let compressing = serve_quietly(handler_with(root, options));
+    for _ in 0..2 {
+        let answer = get(
+            compressing.port,
+            "/plain.txt",
+            &[("Accept-Encoding", "gzip")],
+        );
+        assert_eq!(decode("gzip", &answer.body), original);
+    }
+    let mut longer = original.clone();
+    longer.extend_from_slice(b"another line\n");
+    fs::write(root.join("plain.txt"), &longer).unwrap();
+    let answer = get(
+        compressing.port,
+        "/plain.txt",
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(decode("gzip", &answer.body), longer);
     let mut options = FileOptions::default();
     options.precompressed = true;
     let server = serve_quietly(handler_with(root, options));
