@@ -39,6 +39,14 @@ pub enum Server {
     SimpleHttps,
     /// nginx, one worker, serving the generated tree over TLS 1.3 with the same certificate.
     NginxHttps,
+    /// The `simplehttp` command with `--compress`.
+    SimpleHttpCompress,
+    /// The `simplehttp` command with `--precompressed`.
+    SimpleHttpPrecompressed,
+    /// nginx as [`Server::Nginx`]; its `/gzip/` location has `gzip on` (the same process and configuration, named apart for the table).
+    NginxGzip,
+    /// nginx as [`Server::Nginx`]; its `/gzip-static/` location has `gzip_static on`.
+    NginxGzipStatic,
 }
 
 impl Server {
@@ -46,13 +54,18 @@ impl Server {
     pub fn program(self) -> Option<&'static str> {
         match self {
             Server::EchoHttp => Some("echo_http"),
-            Server::SimpleHttp | Server::SimpleHttps => Some("simplehttp"),
+            Server::SimpleHttp
+            | Server::SimpleHttps
+            | Server::SimpleHttpCompress
+            | Server::SimpleHttpPrecompressed => Some("simplehttp"),
             Server::CgiHttp => Some("cgihttp"),
             Server::PythonHello
             | Server::PythonFiles
             | Server::PythonCgi
             | Server::Nginx
-            | Server::NginxHttps => None,
+            | Server::NginxHttps
+            | Server::NginxGzip
+            | Server::NginxGzipStatic => None,
         }
     }
 
@@ -82,6 +95,10 @@ impl Server {
             Server::Nginx => "nginx (1 worker)",
             Server::SimpleHttps => "simplehttp --tls-cert (rustls)",
             Server::NginxHttps => "nginx (1 worker, TLS 1.3)",
+            Server::SimpleHttpCompress => "simplehttp --compress",
+            Server::SimpleHttpPrecompressed => "simplehttp --precompressed",
+            Server::NginxGzip => "nginx (1 worker, gzip on)",
+            Server::NginxGzipStatic => "nginx (1 worker, gzip_static on)",
         }
     }
 }
@@ -112,6 +129,10 @@ pub struct Scenario {
     pub load: Load,
     pub connections: &'static [u32],
     pub targets: &'static [Target],
+    /// A header every request of the scenario sends (wrk's `-H`, and the probe's).
+    pub header: Option<&'static str>,
+    /// A header the probe's answer must have (`Content-Encoding: gzip`), so a server that answers otherwise is reported, not timed.
+    pub expect: Option<&'static str>,
 }
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -137,6 +158,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/hello.html",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "small-file",
@@ -160,6 +183,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "large-file",
@@ -183,6 +208,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/large.bin",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "listing",
@@ -206,6 +233,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/listing/",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "cgi",
@@ -224,6 +253,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/cgi-bin/hello.sh",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "https-small-file",
@@ -242,6 +273,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "slow-clients",
@@ -262,6 +295,48 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
+    },
+    Scenario {
+        name: "compressed-text",
+        summary: "GET of a 100 KiB text file with Accept-Encoding: gzip, compressed on the fly (nginx `gzip on`)",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttpCompress,
+                path: "/gzip/text.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::NginxGzip,
+                path: "/gzip/text.txt",
+            },
+        ],
+        header: Some("Accept-Encoding: gzip"),
+        expect: Some("Content-Encoding: gzip"),
+    },
+    Scenario {
+        name: "compressed-text-static",
+        summary: "the 100 KiB text file with Accept-Encoding: gzip, from its .gz sibling (nginx `gzip_static on`)",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttpPrecompressed,
+                path: "/gzip-static/text.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::NginxGzipStatic,
+                path: "/gzip-static/text.txt",
+            },
+        ],
+        header: Some("Accept-Encoding: gzip"),
+        expect: Some("Content-Encoding: gzip"),
     },
 ];
 

@@ -49,14 +49,15 @@ impl Errors {
     }
 }
 
-/// Runs `wrk -t1 -cN -dTs --latency URL`, pinned to `core` when one is given.
+/// Runs `wrk -t1 -cN -dTs --latency [-H HEADER] URL`, pinned to `core` when one is given.
 pub fn run(
     core: Option<u32>,
     connections: u32,
     seconds: u32,
     url: &str,
+    header: Option<&str>,
 ) -> Result<Measurement, String> {
-    run_with_timeout(core, connections, seconds, url, None)
+    run_with_timeout(core, connections, seconds, url, None, header)
 }
 
 /// [`run`] with wrk's `--timeout` (its default is 2 s): a request older than this counts as an error.
@@ -66,6 +67,7 @@ pub fn run_with_timeout(
     seconds: u32,
     url: &str,
     timeout_seconds: Option<u32>,
+    header: Option<&str>,
 ) -> Result<Measurement, String> {
     let mut command = match core {
         Some(core) => {
@@ -83,6 +85,9 @@ pub fn run_with_timeout(
     ]);
     if let Some(timeout) = timeout_seconds {
         command.arg(format!("--timeout={timeout}s"));
+    }
+    if let Some(header) = header {
+        command.args(["-H", header]);
     }
     command.arg(url);
     let output = command
