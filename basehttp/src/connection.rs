@@ -301,10 +301,11 @@ fn answer(
                 return Ok(());
             }
             req.wfile.flush()?;
+            req.mark_interim();
         }
         dispatch(handler, req)
     }));
-    if !matches!(outcome, Ok(Ok(()))) && req.wfile.bytes_written() == 0 {
+    if !matches!(outcome, Ok(Ok(()))) && !req.final_bytes_written() {
         // Headers a failing hook buffered but never sent are dropped, so the client gets a whole error page instead of nothing.
         req.abandon_head();
     }

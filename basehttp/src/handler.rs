@@ -418,6 +418,12 @@ fn check_header(name: &str, value: &str) -> io::Result<()> {
 pub(crate) trait Sink: Write {
     /// Sends `length` bytes of `file` from `offset`, after everything written before.
     fn send_file(&mut self, file: Arc<File>, offset: u64, length: u64) -> io::Result<()>;
+
+    /// Sends `bytes`, kept elsewhere too (a cache's entry), after everything written before.
+    /// Outputs that keep no response buffer simply write them.
+    fn send_shared(&mut self, bytes: Arc<[u8]>) -> io::Result<()> {
+        self.write_all(&bytes)
+    }
 }
 
 /// The response side of a request: a writer that counts what the hooks wrote (Python's `wfile`).
@@ -512,6 +518,8 @@ pub struct HttpRequest<'a> {
     started: Instant,
     /// The connection's peer, when the client address came from a trusted proxy instead.
     peer_address: Option<Address>,
+    /// Bytes of interim (1xx) responses written before the final one, so a `100 Continue` does not count as the answer started.
+    interim: u64,
     /// Where the handler's `send_error` hook stands for this request.
     error_hook: HookState,
     /// Headers for the next response, whichever code sends it ([`HttpRequest::queue_header`]).
@@ -615,6 +623,7 @@ impl<'a> HttpRequest<'a> {
             error_hook: HookState::Idle,
             queued_headers: Vec::new(),
             authenticated_user: None,
+            interim: 0,
         }
     }
 
@@ -647,6 +656,16 @@ impl<'a> HttpRequest<'a> {
         });
     }
 
+    /// Marks everything written so far as an interim response (`100 Continue`): the final answer has not started.
+    pub(crate) fn mark_interim(&mut self) {
+        self.interim = self.wfile.written;
+    }
+
+    /// Whether bytes of the final answer (not only interim responses) went out.
+    pub(crate) fn final_bytes_written(&self) -> bool {
+        self.wfile.written > self.interim
+    }
+
     /// Queues a header for the next response this request sends, whichever code sends it (a hook, an error page, a refusal):
     /// it goes out just before the `end_headers` hook runs. An authentication layer queues its `WWW-Authenticate` challenges
     /// this way and then calls [`send_error`](Self::send_error), so a page of the operator's still carries them.
@@ -676,9 +695,10 @@ impl<'a> HttpRequest<'a> {
         self.handler
     }
 
-    /// Whether anything was written for this request yet (headers still buffered count too).
+    /// Whether anything of the answer was written for this request yet (headers still buffered count too);
+    /// an interim `100 Continue` sent for `Expect: 100-continue` does not, so a body refused after it still gets its 413 or 400.
     pub fn response_started(&self) -> bool {
-        self.wfile.written > 0 || !self.headers_buffer.is_empty()
+        self.final_bytes_written() || !self.headers_buffer.is_empty()
     }
 
     /// The status of the response whose headers are being sent, `None` before `send_response` (or for HTTP/0.9).
@@ -1074,6 +1094,27 @@ impl<'a> HttpRequest<'a> {
             return Ok(());
         }
         self.wfile.inner.send_file(file, offset, length)?;
+        self.wfile.written += length;
+        Ok(())
+    }
+
+    /// Sends `bytes` as the next part of the response, after the buffered headers and output, by reference:
+    /// for a body kept in memory and shared (a cache's entry, such as a compressed file).
+    ///
+    /// Unlike a write to [`wfile`](Self::wfile), these bytes do not count against [`Limits::output_buffer`]: in
+    /// [`socketserver::Mode::Readiness`] nothing waits here, the connection sends them as the client reads without holding a thread,
+    /// and they are not copied.
+    ///
+    /// # Errors
+    ///
+    /// An error from the socket (on a connection served by a thread, which writes them at once).
+    pub fn send_shared(&mut self, bytes: Arc<[u8]>) -> io::Result<()> {
+        self.flush_headers()?;
+        let length = bytes.len() as u64;
+        if length == 0 {
+            return Ok(());
+        }
+        self.wfile.inner.send_shared(bytes)?;
         self.wfile.written += length;
         Ok(())
     }

@@ -796,4 +796,9 @@ impl Sink for LoopSink<'_, '_> {
         self.pending.push_file(file, offset, length);
         Ok(())
     }
+
+    fn send_shared(&mut self, bytes: Arc<[u8]>) -> io::Result<()> {
+        self.pending.push_shared(bytes);
+        Ok(())
+    }
 }

@@ -39,6 +39,11 @@ enum Piece {
         data: Vec<u8>,
         sent: usize,
     },
+    /// Bytes shared with a cache: sent from where they are, not counted as buffered (they cost this response nothing).
+    Shared {
+        data: Arc<[u8]>,
+        sent: usize,
+    },
     File {
         file: Arc<File>,
         offset: u64,
@@ -94,6 +99,13 @@ impl Pending {
         self.pieces.push_back(Piece::Bytes { data, sent: 0 });
     }
 
+    pub(crate) fn push_shared(&mut self, data: Arc<[u8]>) {
+        if data.is_empty() {
+            return;
+        }
+        self.pieces.push_back(Piece::Shared { data, sent: 0 });
+    }
+
     pub(crate) fn push_file(&mut self, file: Arc<File>, offset: u64, length: u64) {
         if length == 0 {
             return;
@@ -117,27 +129,22 @@ impl Pending {
                 break;
             };
             let sent = match front {
-                Piece::Bytes { data, sent } => {
-                    let rest = &data[*sent..];
-                    let result = if more_follows {
-                        stream.send_more(rest)
-                    } else {
-                        (&*stream).write(rest)
-                    };
-                    match result {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(count) => {
-                            *sent += count;
-                            self.buffered -= count;
-                            let done = *sent == data.len();
+                Piece::Bytes { data, sent } => match write_plain(stream, data, sent, more_follows)?
+                {
+                    None => return Ok(false),
+                    Some(count) => {
+                        self.buffered -= count;
+                        self.sent += count as u64;
+                        *sent == data.len()
+                    }
+                },
+                Piece::Shared { data, sent } => {
+                    match write_plain(stream, data, sent, more_follows)? {
+                        None => return Ok(false),
+                        Some(count) => {
                             self.sent += count as u64;
-                            done
+                            *sent == data.len()
                         }
-                        Err(error) if error.kind() == io::ErrorKind::Interrupted => false,
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                            return Ok(false)
-                        }
-                        Err(error) => return Err(error),
                     }
                 }
                 Piece::File {
@@ -232,6 +239,14 @@ impl Pending {
                     self.buffered -= count;
                     *sent == data.len()
                 }
+                Piece::Shared { data, sent } => {
+                    let count = tls.writer().write(&data[*sent..])?;
+                    if count == 0 {
+                        return Err(io::Error::other("TLS session took no bytes"));
+                    }
+                    *sent += count;
+                    *sent == data.len()
+                }
                 Piece::File {
                     file, offset, end, ..
                 } => {
@@ -246,6 +261,32 @@ impl Pending {
                 self.pop();
             }
         }
+    }
+}
+
+/// Writes what a plain socket takes now of `data` past `sent`, advancing `sent`: `None` when the socket is full,
+/// `Some(0)` when a signal interrupted the call. MSG_MORE when `more_follows`.
+fn write_plain(
+    stream: &Stream,
+    data: &[u8],
+    sent: &mut usize,
+    more_follows: bool,
+) -> io::Result<Option<usize>> {
+    let rest = &data[*sent..];
+    let result = if more_follows {
+        stream.send_more(rest)
+    } else {
+        (&*stream).write(rest)
+    };
+    match result {
+        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+        Ok(count) => {
+            *sent += count;
+            Ok(Some(count))
+        }
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(Some(0)),
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(error) => Err(error),
     }
 }
 

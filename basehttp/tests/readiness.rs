@@ -14,7 +14,13 @@ use basehttp::{BaseHttpRequestHandler, HttpRequest, HttpServer, Limits};
 use socketserver::{Address, HandlerError, Mode, ServerConfig, ServerHooks};
 use support::{connect, read_response, start_with_config, Client, Running};
 
-/// Answers GET with the path and POST with the body; `/error` fails and `/panic` panics.
+/// The size of the `/shared` answer: far more than socket buffers hold.
+const SHARED_BYTES: usize = 8 << 20;
+
+/// What `bytes_written` said `send_shared` added, for the last `/shared` answer.
+static SHARED_COUNTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Answers GET with the path and POST with the body; `/error` fails and `/panic` panics; `/shared` sends 8 MiB by `send_shared`.
 #[derive(Clone)]
 struct Echo {
     limits: Limits,
@@ -40,6 +46,19 @@ impl BaseHttpRequestHandler for Echo {
         match req.path.as_str() {
             "/error" => Err(io::Error::other("requested error")),
             "/panic" => panic!("requested panic"),
+            "/shared" => {
+                // A body kept elsewhere (a cache's entry), sent by reference.
+                req.send_response(200, None)?;
+                req.send_header("Content-Length", &SHARED_BYTES.to_string())?;
+                req.end_headers()?;
+                let before = req.wfile.bytes_written();
+                req.send_shared(Arc::from(vec![b's'; SHARED_BYTES]))?;
+                SHARED_COUNTED.store(
+                    req.wfile.bytes_written() - before,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                Ok(())
+            }
             path => {
                 let path = path.to_owned();
                 reply(req, path.as_bytes())
@@ -423,6 +442,46 @@ fn a_body_larger_than_the_drain_limit_streams_to_the_hook() {
 
 // Not in Python: an answer far larger than the output buffer, written by the hook a little at a time, arrives whole,
 // and so does the next one on the same connection.
+#[test]
+fn a_shared_body_arrives_whole_and_a_reset_drops_its_connection() {
+    let server = start(Limits::default());
+    let mut client = Client::new(server.port);
+    let response = client.request("GET /shared HTTP/1.1\nHost: t\n\n");
+    assert_eq!(response.body.len(), SHARED_BYTES);
+    assert!(response.body.iter().all(|&byte| byte == b's'));
+    // The bytes count as written (the access log's size), though they were not copied.
+    assert_eq!(
+        SHARED_COUNTED.load(std::sync::atomic::Ordering::SeqCst),
+        SHARED_BYTES as u64
+    );
+    drop(client);
+    thread::sleep(Duration::from_millis(100));
+    let before = open_descriptors();
+    // A client that reads the start of the answer and then resets: the loop's send fails, and the connection must go,
+    // not be retried for ever.
+    let mut stream = connect(server.port);
+    stream
+        .write_all(b"GET /shared HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut start = [0; 4096];
+    let _ = stream.read(&mut start).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_descriptors() > before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        open_descriptors() <= before,
+        "{} open, {before} before",
+        open_descriptors()
+    );
+    assert_eq!(get(&mut Client::new(server.port), "/after"), b"/after");
+}
+
 #[test]
 fn an_answer_larger_than_the_output_buffer_arrives_whole() {
     let server = start(Limits::default());

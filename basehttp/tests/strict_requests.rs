@@ -340,6 +340,33 @@ fn bodies_over_max_body_size_get_413_before_they_are_read() {
 }
 
 #[test]
+fn a_chunked_body_over_the_limit_after_100_continue_still_gets_413() {
+    let limits = Limits {
+        max_body_size: Some(10),
+        ..Limits::default()
+    };
+    let server = start(Strict::with(limits));
+    // A chunked body's size is known only as it arrives, so the 100 Continue goes first; the interim answer is not the answer.
+    let mut stream = support::connect(server.port);
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
+        .expect("send");
+    let interim = read_for(&mut stream, Duration::from_millis(500));
+    assert!(
+        interim.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "{interim}"
+    );
+    stream
+        .write_all(b"6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n")
+        .expect("send");
+    let response = read_for(&mut stream, Duration::from_secs(5));
+    assert!(
+        status_line(&response).starts_with("HTTP/1.1 413 "),
+        "{response}"
+    );
+}
+
+#[test]
 fn without_max_body_size_large_bodies_pass() {
     let server = start(Strict::new());
     let body = "b".repeat(100_000);

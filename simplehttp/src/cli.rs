@@ -89,6 +89,52 @@ pub struct CommandLine {
     #[allow(missing_docs)]
     #[command(flatten)]
     pub operations: crate::operations::OperationFlags,
+    /// compress text responses of 1 KiB to 4 MiB with the coding the client prefers (brotli, zstd or gzip);
+    /// each file is compressed once per version, never for a Range request
+    #[arg(long = "compress", help_heading = "Files")]
+    pub compress: bool,
+
+    /// answer with FILE.br, FILE.zst or FILE.gz, when the client accepts that coding and the sibling is at least as new as FILE
+    #[arg(long = "precompressed", help_heading = "Files")]
+    pub precompressed: bool,
+
+    /// accept uploads: PUT to a path, or files posted from the listing page's form (multipart/form-data);
+    /// bodies are capped by --max-body-size (1 GiB unless given), and an existing file is replaced only with --overwrite
+    #[arg(long = "upload", help_heading = "Files")]
+    pub upload: bool,
+
+    /// let uploads replace existing files
+    #[arg(long = "overwrite", requires = "upload", help_heading = "Files")]
+    pub overwrite: bool,
+
+    /// let uploads create names starting with a dot (.htaccess, .ssh)
+    #[arg(long = "upload-dotfiles", requires = "upload", help_heading = "Files")]
+    pub upload_dotfiles: bool,
+
+    /// answer a GET that would be 404 and accepts HTML with FILE (relative to the directory) and 200, for single-page apps
+    #[arg(long = "spa-fallback", value_name = "FILE", help_heading = "Files")]
+    pub spa_fallback: Option<PathBuf>,
+
+    /// neither list nor serve names starting with a dot (404)
+    #[arg(long = "hide-dotfiles", help_heading = "Files")]
+    pub hide_dotfiles: bool,
+
+    /// refuse (404) any path through a symbolic link, and list none
+    #[arg(
+        long = "no-follow-symlinks",
+        conflicts_with = "symlinks_in_root_only",
+        help_heading = "Files"
+    )]
+    pub no_follow_symlinks: bool,
+
+    /// follow only symbolic links that resolve inside the served directory
+    #[arg(long = "symlinks-in-root-only", help_heading = "Files")]
+    pub symlinks_in_root_only: bool,
+
+    /// list directories as a table of names, sizes and dates, sortable by links (?sort=name|size|modified&order=asc|desc),
+    /// instead of Python's page (on with --upload, whose form it shows)
+    #[arg(long = "sortable-listing", help_heading = "Files")]
+    pub sortable_listing: bool,
 }
 
 /// Worker threads at most unless `--max-workers` says otherwise.

@@ -17,6 +17,9 @@ use crate::cli::{banner, CommandLine, LISTEN_BACKLOG};
 /// How often the serving loop runs its housekeeping (Python's `poll_interval`); shutdown does not wait for it.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// The request-body cap with `--upload` and no `--max-body-size`: 1 GiB.
+pub(crate) const DEFAULT_UPLOAD_LIMIT: u64 = 1 << 30;
+
 impl CommandLine {
     /// The directory to serve: `-d`, or the current directory; an error when it is not a directory.
     pub fn served_directory(&self) -> io::Result<PathBuf> {
@@ -43,6 +46,9 @@ impl CommandLine {
         }
         if let Some(limit) = self.body_limit() {
             limits.max_body_size = limit;
+        } else if self.upload {
+            // Uploads are never unbounded by accident: without --max-body-size, 1 GiB.
+            limits.max_body_size = Some(DEFAULT_UPLOAD_LIMIT);
         }
         limits
     }

@@ -11,8 +11,8 @@ use crate::conditional::Conditions;
 use crate::head::{
     send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, SimpleHooks, INDEX_PAGES,
 };
-use crate::listing::LISTING_CONTENT_TYPE;
 use crate::mime::{guess_type_with, EXTENSIONS_MAP};
+use crate::options::FileOptions;
 use crate::range::{unsatisfied_content_range, ByteRange};
 
 /// Python's `SimpleHTTPRequestHandler.server_version`.
@@ -36,6 +36,8 @@ pub struct SimpleHttpRequestHandler {
     pub extensions_map: Vec<(String, String)>,
     /// Timeouts and the drain limit of each connection (basehttp's defaults).
     pub limits: Limits,
+    /// What it does beyond Python (compression, uploads, the sortable listing, ...); nothing by default.
+    pub options: FileOptions,
 }
 
 impl SimpleHttpRequestHandler {
@@ -52,6 +54,7 @@ impl SimpleHttpRequestHandler {
                 })
                 .collect(),
             limits: Limits::default(),
+            options: FileOptions::default(),
         }
     }
 
@@ -77,6 +80,10 @@ impl SimpleHooks for SimpleHttpRequestHandler {
     fn guess_type(&self, path: &Path) -> Cow<'_, str> {
         guess_type_with(path, &self.extensions_map)
     }
+
+    fn options(&self) -> &FileOptions {
+        &self.options
+    }
 }
 
 impl BaseHttpRequestHandler for SimpleHttpRequestHandler {
@@ -98,6 +105,22 @@ impl BaseHttpRequestHandler for SimpleHttpRequestHandler {
 
     fn do_head(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
         serve_files(self, req)
+    }
+
+    /// With [`FileOptions::upload`], stores the body as the file the path names; else 501, as Python.
+    fn do_put(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match self.options.upload {
+            Some(upload) => crate::upload::put(self, req, upload),
+            None => basehttp::unsupported_method(req),
+        }
+    }
+
+    /// With [`FileOptions::upload`], stores the files of a `multipart/form-data` form in the directory the path names; else 501, as Python.
+    fn do_post(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        match self.options.upload {
+            Some(upload) => crate::upload::post(self, req, upload),
+            None => basehttp::unsupported_method(req),
+        }
     }
 }
 
@@ -154,6 +177,8 @@ pub fn serve_files<H: SimpleHooks + ?Sized>(
 ) -> io::Result<()> {
     let if_match = joined(req, "If-Match");
     let if_none_match = joined(req, "If-None-Match");
+    let accept_encoding = joined(req, "Accept-Encoding");
+    let accept = joined(req, "Accept");
     let reply = {
         let request = FileRequest {
             command: &req.command,
@@ -166,6 +191,8 @@ pub fn serve_files<H: SimpleHooks + ?Sized>(
                 if_modified_since: req.headers.get("If-Modified-Since"),
                 if_unmodified_since: req.headers.get("If-Unmodified-Since"),
             },
+            accept_encoding: accept_encoding.as_deref(),
+            accept: accept.as_deref(),
         };
         send_head(hooks, &request)
     };
@@ -183,13 +210,20 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             req.end_headers()
         }
         HeadReply::NotFound { message } => req.send_error(404, Some(message)),
-        HeadReply::Listing { page } => {
+        HeadReply::Listing { page, headers } => {
             req.send_response(200, None)?;
-            req.send_header("Content-type", LISTING_CONTENT_TYPE)?;
+            let mut headers = headers.iter();
+            // Content-type first and Content-Length second, as Python's page.
+            if let Some((name, value)) = headers.next() {
+                req.send_header(name, value)?;
+            }
             req.send_header("Content-Length", &page.len().to_string())?;
+            for (name, value) in headers {
+                req.send_header(name, value)?;
+            }
             req.end_headers()?;
             if !is_head {
-                req.wfile.write_all(page.as_bytes())?;
+                req.wfile.write_all(&page)?;
             }
             Ok(())
         }
@@ -258,6 +292,15 @@ fn write_file_body(req: &mut HttpRequest<'_>, file: FileReply) -> io::Result<()>
             req.wfile.write_all(layout.part_header(range).as_bytes())?;
         }
         match &source {
+            // A large body kept in memory (a compressed file) goes by reference: no copy, and no wait for the client.
+            Source::Memory(bytes)
+                if multipart.is_none()
+                    && range.start == 0
+                    && range.len() == bytes.len() as u64
+                    && range.len() > crate::small_files::SMALL_FILE =>
+            {
+                req.send_shared(Arc::clone(bytes))?;
+            }
             Source::Memory(bytes) => {
                 let slice = usize::try_from(range.start)
                     .ok()

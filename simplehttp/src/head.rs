@@ -11,9 +11,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::compress::{
+    is_compressible, negotiate_encoding, ContentCoding, MAX_COMPRESSED_SOURCE, MIN_COMPRESSED_SIZE,
+};
 use crate::conditional::{etag_for, evaluate_preconditions, http_date, Conditions, Precondition};
-use crate::listing::{list_directory_page, read_listing_entries};
+use crate::listing::{
+    json_listing, list_directory_page, read_listing_entries, read_listing_entries_with_metadata,
+    sortable_listing_page, ListingEntry, ListingOrder, JSON_LISTING_CONTENT_TYPE,
+    LISTING_CONTENT_TYPE,
+};
 use crate::mime::guess_type;
+use crate::options::{
+    has_dotfile, is_dotfile, open_file_allowed, path_allowed, FileOptions, ListingStyle, Symlinks,
+};
 use crate::range::{
     copy_range, if_range_matches, new_boundary, parse_range, ByteRange, MultipartByteranges,
     RangeRequest,
@@ -56,10 +66,14 @@ pub trait SimpleHooks {
     ///
     /// The error from reading the directory; it is answered with 404 `No permission to list directory`.
     fn list_directory(&self, path: &Path, request_path: &str) -> io::Result<String> {
-        Ok(list_directory_page(
-            request_path,
-            read_listing_entries(path)?,
-        ))
+        let entries = read_listing_entries(path)?;
+        let entries = visible_entries(entries, path, self.directory(), self.options());
+        Ok(list_directory_page(request_path, entries))
+    }
+
+    /// What the handler does beyond Python ([`FileOptions`]); the default is [`FileOptions::PYTHON`], nothing beyond it.
+    fn options(&self) -> &FileOptions {
+        &crate::options::PYTHON_OPTIONS
     }
 }
 
@@ -86,6 +100,10 @@ pub struct FileRequest<'a> {
     pub if_range: Option<&'a str>,
     /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`.
     pub conditions: Conditions<'a>,
+    /// `Accept-Encoding`, every value joined: the content codings the client takes.
+    pub accept_encoding: Option<&'a str>,
+    /// `Accept`, every value joined: JSON listings and the fallback page look at it.
+    pub accept: Option<&'a str>,
 }
 
 /// What [`send_head`] decided.
@@ -101,10 +119,12 @@ pub enum HeadReply {
         /// The message for `send_error`.
         message: &'static str,
     },
-    /// 200 with the listing page as `text/html; charset=utf-8`.
+    /// 200 with a listing: Python's page (`text/html; charset=utf-8`), the sortable page or JSON.
     Listing {
-        /// The page.
-        page: String,
+        /// The body, compressed when `Content-Encoding` says so.
+        page: Vec<u8>,
+        /// `Content-type`, and `Content-Encoding` and `Vary` where they apply; `Content-Length` is the page's.
+        headers: Vec<(&'static str, String)>,
     },
     /// 304 with these headers and no body.
     NotModified {
@@ -209,8 +229,85 @@ fn write_layout<R: Read + Seek, W: Write>(
 /// Then, where Python only checks `If-Modified-Since`, the preconditions of RFC 9110 §13.2.2 are evaluated ([`evaluate_preconditions`](crate::evaluate_preconditions)), and a GET's `Range` (guarded by `If-Range`) selects part of the file.
 ///
 /// Unlike Python, only regular files are opened: a FIFO or device under the directory is 404 instead of blocking the handler.
+/// What [`SimpleHooks::options`] turns on (compression, hidden dotfiles, symbolic links, the sortable or JSON listing, the fallback page) applies here too.
 pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) -> HeadReply {
+    let options = hooks.options();
+    let reply = resolve(hooks, request, options);
+    match (&reply, &options.spa_fallback) {
+        (
+            HeadReply::NotFound {
+                message: FILE_NOT_FOUND,
+            },
+            Some(fallback),
+        ) if accepts_html(request.accept) => {
+            let path = hooks.directory().join(fallback);
+            match fs::metadata(&path) {
+                Ok(metadata) if metadata.is_file() => {
+                    serve_file(hooks, request, options, path, Ok(metadata))
+                }
+                _ => reply,
+            }
+        }
+        _ => reply,
+    }
+}
+
+/// The message of a 404 for a name that is not there (or may not be shown).
+const FILE_NOT_FOUND: &str = "File not found";
+
+const NOT_FOUND: HeadReply = HeadReply::NotFound {
+    message: FILE_NOT_FOUND,
+};
+
+/// Whether an `Accept` value names HTML with a weight above 0 (a browser navigating; not `*/*` alone, as scripts send).
+fn accepts_html(accept: Option<&str>) -> bool {
+    media_weight(accept, "text/html").is_some_and(|weight| weight > 0.0)
+}
+
+/// The weight `accept` gives a media type it names exactly (`type/subtype`); `None` when not named.
+fn media_weight(accept: Option<&str>, wanted: &str) -> Option<f32> {
+    accept?
+        .split(',')
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim();
+            if !media.eq_ignore_ascii_case(wanted) {
+                return None;
+            }
+            let weight = parts
+                .filter_map(|parameter| parameter.trim().strip_prefix("q="))
+                .filter_map(|weight| weight.trim().parse::<f32>().ok())
+                .next_back()
+                .unwrap_or(1.0);
+            Some(weight)
+        })
+        .reduce(f32::max)
+}
+
+/// Whether a listing request asks for JSON: `?format=json`, or `Accept` weighing `application/json` above `text/html`.
+fn wants_json(request: &FileRequest<'_>, query: Option<&str>) -> bool {
+    let asked = basehttp::parse_qsl(query.unwrap_or(""), false)
+        .iter()
+        .any(|(name, value)| name == "format" && value == "json");
+    asked
+        || media_weight(request.accept, "application/json").is_some_and(|json| {
+            json > 0.0 && json > media_weight(request.accept, "text/html").unwrap_or(0.0)
+        })
+}
+
+fn resolve<H: SimpleHooks + ?Sized>(
+    hooks: &H,
+    request: &FileRequest<'_>,
+    options: &FileOptions,
+) -> HeadReply {
     let mut path = hooks.translate_path(request.path);
+    let root = hooks.directory();
+    if options.hide_dotfiles && has_dotfile(&path, root) {
+        return NOT_FOUND;
+    }
+    if !path_allowed(&path, root, options.symlinks) {
+        return NOT_FOUND;
+    }
     // One stat decides between a directory and a file; the fstat after opening decides what is sent.
     let mut metadata = fs::metadata(&path);
     if metadata.as_ref().is_ok_and(|metadata| metadata.is_dir()) {
@@ -223,26 +320,119 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
             .index_pages()
             .iter()
             .map(|name| path.join(name))
-            .find(|candidate| candidate.is_file());
+            .find(|candidate| {
+                candidate.is_file() && path_allowed(candidate, root, options.symlinks)
+            });
         match index {
             Some(index) => {
                 metadata = fs::metadata(&index);
                 path = index;
             }
-            None => {
-                return match hooks.list_directory(&path, request.path) {
-                    Ok(page) => HeadReply::Listing { page },
-                    Err(_) => HeadReply::NotFound {
-                        message: "No permission to list directory",
-                    },
-                };
-            }
+            None => return listing_reply(hooks, request, options, &path),
         }
     }
-    let content_type = hooks.guess_type(&path);
-    const NOT_FOUND: HeadReply = HeadReply::NotFound {
-        message: "File not found",
+    serve_file(hooks, request, options, path, metadata)
+}
+
+/// The listing of the directory at `path`: Python's page through [`SimpleHooks::list_directory`], or the sortable page or JSON.
+fn listing_reply<H: SimpleHooks + ?Sized>(
+    hooks: &H,
+    request: &FileRequest<'_>,
+    options: &FileOptions,
+    path: &Path,
+) -> HeadReply {
+    const NO_PERMISSION: HeadReply = HeadReply::NotFound {
+        message: "No permission to list directory",
     };
+    let target = basehttp::RequestTarget::parse(request.path);
+    let query = target.query();
+    let json = options.json_listing && wants_json(request, query);
+    let (page, content_type) = match options.listing {
+        _ if json => {
+            let Ok(entries) = read_listing_entries_with_metadata(path) else {
+                return NO_PERMISSION;
+            };
+            let entries = visible_entries(entries, path, hooks.directory(), options);
+            let order = ListingOrder::from_query(query);
+            (json_listing(entries, order), JSON_LISTING_CONTENT_TYPE)
+        }
+        ListingStyle::Python => match hooks.list_directory(path, request.path) {
+            Ok(page) => (page, LISTING_CONTENT_TYPE),
+            Err(_) => return NO_PERMISSION,
+        },
+        ListingStyle::Sortable => {
+            let Ok(entries) = read_listing_entries_with_metadata(path) else {
+                return NO_PERMISSION;
+            };
+            let entries = visible_entries(entries, path, hooks.directory(), options);
+            let order = ListingOrder::from_query(query);
+            let page =
+                sortable_listing_page(request.path, entries, order, options.upload.is_some());
+            (page, LISTING_CONTENT_TYPE)
+        }
+    };
+    let mut headers = vec![("Content-type", content_type.to_owned())];
+    let mut page = page.into_bytes();
+    if options.json_listing {
+        headers.push(("Vary", "Accept".to_owned()));
+    }
+    if options.compress && crate::compress::CAN_COMPRESS {
+        if page.len() as u64 >= MIN_COMPRESSED_SIZE {
+            if let Some(coding) = negotiate_encoding(request.accept_encoding, &ContentCoding::ALL) {
+                if let Some(compressed) = crate::compress::compressed_page(coding, &page) {
+                    page = compressed;
+                    headers.push(("Content-Encoding", coding.token().to_owned()));
+                }
+            }
+        }
+        match headers.iter_mut().find(|(name, _)| *name == "Vary") {
+            Some((_, vary)) => vary.push_str(", Accept-Encoding"),
+            None => headers.push(("Vary", "Accept-Encoding".to_owned())),
+        }
+    }
+    HeadReply::Listing { page, headers }
+}
+
+/// The entries the options let a listing show: no dotfiles when they are hidden, no links that would not be followed.
+pub(crate) fn visible_entries(
+    mut entries: Vec<ListingEntry>,
+    directory: &Path,
+    root: &Path,
+    options: &FileOptions,
+) -> Vec<ListingEntry> {
+    if options.hide_dotfiles {
+        entries.retain(|entry| !is_dotfile(&entry.name));
+    }
+    match options.symlinks {
+        Symlinks::Follow => {}
+        Symlinks::Never => entries.retain(|entry| !entry.is_symlink),
+        Symlinks::InRootOnly => entries.retain(|entry| {
+            !entry.is_symlink
+                || path_allowed(
+                    &directory.join(name_path(&entry.name)),
+                    root,
+                    Symlinks::InRootOnly,
+                )
+        }),
+    }
+    entries
+}
+
+/// A name's bytes as a path.
+fn name_path(name: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(name))
+}
+
+/// The reply for the file at `path`, whose stat is `metadata`.
+fn serve_file<H: SimpleHooks + ?Sized>(
+    hooks: &H,
+    request: &FileRequest<'_>,
+    options: &FileOptions,
+    path: PathBuf,
+    metadata: io::Result<fs::Metadata>,
+) -> HeadReply {
+    let content_type = hooks.guess_type(&path);
     if path_ends_with_slash(&path) {
         return NOT_FOUND;
     }
@@ -250,18 +440,71 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
     let Some(metadata) = metadata.ok().filter(|metadata| metadata.is_file()) else {
         return NOT_FOUND;
     };
+    let root = hooks.directory();
     let modified = |metadata: &fs::Metadata| metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let is_get = request.command == "GET";
+    // A Range request is answered from the file as it is: byte ranges of a compressed body would change with the coding.
+    let may_encode = (is_get || request.command == "HEAD") && !(is_get && request.range.is_some());
+    let compressible = options.compress
+        && crate::compress::CAN_COMPRESS
+        && is_compressible(&content_type)
+        && (MIN_COMPRESSED_SIZE..=MAX_COMPRESSED_SOURCE).contains(&metadata.len());
+    let vary = compressible || options.precompressed;
+    if may_encode && options.precompressed {
+        if let Some(reply) = precompressed(request, options, &path, &metadata, root, &content_type)
+        {
+            return reply;
+        }
+    }
+    if may_encode && compressible {
+        if let Some(coding) = negotiate_encoding(request.accept_encoding, &ContentCoding::ALL) {
+            let identity_tag = etag_for(metadata.len(), modified(&metadata));
+            let entity = Entity {
+                content_type: &content_type,
+                modified: modified(&metadata),
+                etag: coding.entity_tag(&identity_tag),
+                coding: Some(coding),
+                vary,
+            };
+            // A client whose copy is current gets its 304 without anything being compressed.
+            if let Some(reply) = check_preconditions(request, &entity) {
+                return reply;
+            }
+            let read = || {
+                let file = open_checked(&path, root, options.symlinks)?;
+                let opened = file.metadata().ok()?;
+                if crate::small_files::Stamp::of(&opened)
+                    != crate::small_files::Stamp::of(&metadata)
+                {
+                    return None;
+                }
+                let mut bytes = vec![0; usize::try_from(opened.len()).ok()?];
+                file.read_exact_at(&mut bytes, 0).ok()?;
+                Some(bytes)
+            };
+            if let Some(bytes) = crate::compress::compressed_file(&path, &metadata, coding, read) {
+                let length = bytes.len() as u64;
+                return file_reply(FileContent::Cached(bytes), request, &entity, length);
+            }
+        }
+    }
+    let identity = |metadata: &fs::Metadata| Entity {
+        content_type: &content_type,
+        modified: modified(metadata),
+        etag: etag_for(metadata.len(), modified(metadata)),
+        coding: None,
+        vary,
+    };
     if let Some(bytes) = crate::small_files::lookup(&path, &metadata) {
         let length = bytes.len() as u64;
         return file_reply(
             FileContent::Cached(bytes),
             request,
-            &content_type,
+            &identity(&metadata),
             length,
-            modified(&metadata),
         );
     }
-    let Ok(file) = File::open(&path) else {
+    let Some(file) = open_checked(&path, root, options.symlinks) else {
         return NOT_FOUND;
     };
     let Ok(metadata) = file.metadata() else {
@@ -276,69 +519,197 @@ pub fn send_head<H: SimpleHooks + ?Sized>(hooks: &H, request: &FileRequest<'_>) 
             return file_reply(
                 FileContent::Cached(bytes),
                 request,
-                &content_type,
+                &identity(&metadata),
                 length,
-                modified(&metadata),
             );
         }
     }
     file_reply(
         FileContent::Open(file),
         request,
-        &content_type,
+        &identity(&metadata),
         length,
-        modified(&metadata),
     )
 }
 
-/// The reply for a regular file of `length` bytes last modified at `modified`.
+/// Opens `path` and checks the opened file itself against the symbolic-link policy ([`open_file_allowed`]):
+/// after `path_allowed` passed the path, this refuses a link swapped in between the check and the open.
+fn open_checked(path: &Path, root: &Path, policy: Symlinks) -> Option<File> {
+    let file = File::open(path).ok()?;
+    open_file_allowed(&file, path, root, policy).then_some(file)
+}
+
+/// The reply from a precompressed sibling (`FILE.br`, `FILE.zst`, `FILE.gz`) the request accepts, if one is there and fresh:
+/// a regular file at least as new as `FILE`. `None` to answer from `FILE` itself.
+fn precompressed(
+    request: &FileRequest<'_>,
+    options: &FileOptions,
+    path: &Path,
+    metadata: &fs::Metadata,
+    root: &Path,
+    content_type: &str,
+) -> Option<HeadReply> {
+    let accept_encoding = request.accept_encoding?;
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let sibling_of = |coding: ContentCoding| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(coding.extension());
+        PathBuf::from(name)
+    };
+    let fresh = |sibling: &Path| {
+        fs::metadata(sibling).ok().filter(|sibling_metadata| {
+            sibling_metadata.is_file()
+                && sibling_metadata
+                    .modified()
+                    .is_ok_and(|sibling_modified| sibling_modified >= modified)
+        })
+    };
+    // Only the codings the request accepts are looked for, so a request without any costs no stat.
+    let accepted: Vec<ContentCoding> = ContentCoding::ALL
+        .into_iter()
+        .filter(|coding| negotiate_encoding(Some(accept_encoding), &[*coding]).is_some())
+        .collect();
+    let available: Vec<(ContentCoding, fs::Metadata)> = accepted
+        .into_iter()
+        .filter_map(|coding| Some((coding, fresh(&sibling_of(coding))?)))
+        .collect();
+    let codings: Vec<ContentCoding> = available.iter().map(|(coding, _)| *coding).collect();
+    let coding = negotiate_encoding(Some(accept_encoding), &codings)?;
+    let (_, stat) = available.into_iter().find(|(found, _)| *found == coding)?;
+    let sibling = sibling_of(coding);
+    if (options.hide_dotfiles && has_dotfile(&sibling, root))
+        || !path_allowed(&sibling, root, options.symlinks)
+    {
+        return None;
+    }
+    let entity = |sibling_metadata: &fs::Metadata| Entity {
+        content_type,
+        modified,
+        etag: coding.entity_tag(&etag_for(
+            sibling_metadata.len(),
+            sibling_metadata
+                .modified()
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        )),
+        coding: Some(coding),
+        vary: true,
+    };
+    // A sibling up to a few MiB is kept in memory while a fresh stat shows it unchanged: no open, no read, no copy.
+    let read = || {
+        let file = open_checked(&sibling, root, options.symlinks)?;
+        let opened = file.metadata().ok()?;
+        if crate::small_files::Stamp::of(&opened) != crate::small_files::Stamp::of(&stat) {
+            return None;
+        }
+        let mut bytes = vec![0; usize::try_from(opened.len()).ok()?];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        Some(bytes)
+    };
+    if let Some(bytes) = crate::compress::kept_sibling(&sibling, &stat, coding, read) {
+        let length = bytes.len() as u64;
+        return Some(file_reply(
+            FileContent::Cached(bytes),
+            request,
+            &entity(&stat),
+            length,
+        ));
+    }
+    let file = open_checked(&sibling, root, options.symlinks)?;
+    let sibling_metadata = file.metadata().ok().filter(|metadata| metadata.is_file())?;
+    let entity = entity(&sibling_metadata);
+    let length = sibling_metadata.len();
+    let content = match crate::small_files::lookup(&sibling, &sibling_metadata) {
+        Some(bytes) => FileContent::Cached(bytes),
+        None => FileContent::Open(file),
+    };
+    Some(file_reply(content, request, &entity, length))
+}
+
+/// What describes one representation of a file: its type, validators and coding.
+struct Entity<'a> {
+    content_type: &'a str,
+    modified: SystemTime,
+    etag: String,
+    /// The content coding of the body; `None` for the file as it is.
+    coding: Option<ContentCoding>,
+    /// Whether the answer depends on `Accept-Encoding` (`Vary`).
+    vary: bool,
+}
+
+impl Entity<'_> {
+    /// `Vary`, when the representation depends on `Accept-Encoding`.
+    fn vary_header(&self) -> Option<(&'static str, String)> {
+        self.vary.then(|| ("Vary", "Accept-Encoding".to_owned()))
+    }
+}
+
+/// The 304 or 412 that the request's preconditions call for, if any.
+fn check_preconditions(request: &FileRequest<'_>, entity: &Entity<'_>) -> Option<HeadReply> {
+    let is_get_or_head = request.command == "GET" || request.command == "HEAD";
+    match evaluate_preconditions(
+        &request.conditions,
+        is_get_or_head,
+        &entity.etag,
+        entity.modified,
+    ) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => {
+            let mut headers = vec![
+                ("ETag", entity.etag.clone()),
+                ("Last-Modified", http_date(entity.modified)),
+            ];
+            headers.extend(entity.vary_header());
+            Some(HeadReply::NotModified { headers })
+        }
+        Precondition::PreconditionFailed => Some(HeadReply::PreconditionFailed),
+    }
+}
+
+/// The reply for a representation of `length` bytes.
 fn file_reply(
     content: FileContent,
     request: &FileRequest<'_>,
-    content_type: &str,
+    entity: &Entity<'_>,
     length: u64,
-    modified: SystemTime,
 ) -> HeadReply {
-    let etag = etag_for(length, modified);
-    let last_modified = http_date(modified);
-    let is_get = request.command == "GET";
-    let is_get_or_head = is_get || request.command == "HEAD";
-    match evaluate_preconditions(&request.conditions, is_get_or_head, &etag, modified) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            return HeadReply::NotModified {
-                headers: vec![("ETag", etag), ("Last-Modified", last_modified)],
-            }
-        }
-        Precondition::PreconditionFailed => return HeadReply::PreconditionFailed,
+    if let Some(reply) = check_preconditions(request, entity) {
+        return reply;
     }
+    let content_type = entity.content_type;
+    let modified = entity.modified;
+    let etag = &entity.etag;
+    let is_get = request.command == "GET";
     let range_applies = is_get
+        && entity.coding.is_none()
         && request
             .if_range
-            .is_none_or(|if_range| if_range_matches(if_range, &etag, modified));
+            .is_none_or(|if_range| if_range_matches(if_range, etag, modified));
     let range_request = match request.range {
         Some(range) if range_applies => parse_range(range, length),
         _ => RangeRequest::Full,
     };
-    let validators = [
-        ("Last-Modified", last_modified),
-        ("ETag", etag),
+    let mut validators = vec![
+        ("Last-Modified", http_date(modified)),
+        ("ETag", etag.clone()),
         ("Accept-Ranges", "bytes".to_owned()),
     ];
+    validators.extend(entity.vary_header());
     let (status, mut headers, body) = match range_request {
         RangeRequest::Unsatisfiable => {
             return HeadReply::RangeNotSatisfiable {
                 complete_length: length,
             }
         }
-        RangeRequest::Full => (
-            200,
-            vec![
+        RangeRequest::Full => {
+            let mut headers = vec![
                 ("Content-type", content_type.to_owned()),
                 ("Content-Length", length.to_string()),
-            ],
-            FileBody::Whole { length },
-        ),
+            ];
+            if let Some(coding) = entity.coding {
+                headers.push(("Content-Encoding", coding.token().to_owned()));
+            }
+            (200, headers, FileBody::Whole { length })
+        }
         RangeRequest::Partial(ranges) if ranges.len() == 1 => {
             let range = ranges[0];
             (
@@ -594,6 +965,7 @@ mod tests {
                 range,
                 if_range,
                 conditions,
+                ..FileRequest::default()
             })
         };
         let not_modified = request(

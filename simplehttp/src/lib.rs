@@ -69,6 +69,10 @@
 //! | a `do_OPTIONS` and `end_headers` adding `Access-Control-Allow-Origin` (the usual CORS recipe) | [`Site`] with [`Cors`] (`--cors [ORIGIN]`), [`ErrorPage`] |
 //! | (none: running as a service; not in Python) | [`OperationFlags`] (`--log-format`, `--trusted-proxy`, `--metrics-bind`, `--reuse-port`, `--processes`, `--shutdown-timeout`) |
 //! | (none: Prometheus metrics; not in Python) | [`start_metrics_listener`], [`render_metrics`], [`add_metrics_collector`] |
+//! | (none: Python compresses nothing) | [`FileOptions::compress`], [`FileOptions::precompressed`], [`negotiate_encoding`], [`ContentCoding`], [`is_compressible`], [`compress`] |
+//! | (none: Python's listing is one page) | [`FileOptions::listing`] ([`ListingStyle`]), [`FileOptions::json_listing`], [`sortable_listing_page`], [`json_listing`], [`ListingOrder`] |
+//! | (none) dotfiles, symbolic links, single-page apps | [`FileOptions::hide_dotfiles`], [`FileOptions::symlinks`] ([`Symlinks`]), [`FileOptions::spa_fallback`] |
+//! | `do_PUT`, `do_POST` (501 in Python) | with [`FileOptions::upload`] ([`Upload`]): PUT of a file, multipart/form-data POST of files |
 //!
 //! # Where this does better than Python
 //!
@@ -88,6 +92,7 @@
 mod cli;
 #[cfg(feature = "cli")]
 mod command;
+mod compress;
 mod conditional;
 mod handler;
 mod head;
@@ -97,12 +102,14 @@ mod metrics;
 mod mime;
 #[cfg(feature = "cli")]
 mod operations;
+mod options;
 pub mod prelude;
 mod range;
 mod site;
 #[cfg(feature = "cli")]
 mod site_options;
 mod small_files;
+mod upload;
 mod url_path;
 
 #[cfg(feature = "cli")]
@@ -112,6 +119,10 @@ pub use cli::{
 };
 #[cfg(feature = "cli")]
 pub use command::{serve_command, serve_command_threaded};
+pub use compress::{
+    compress, is_compressible, negotiate_encoding, ContentCoding, MAX_COMPRESSED_SOURCE,
+    MIN_COMPRESSED_SIZE,
+};
 pub use conditional::{
     etag_for, evaluate_preconditions, http_date, parse_entity_tag, parse_entity_tag_list,
     parse_http_date, truncate_to_seconds, Conditions, EntityTag, EntityTagList, Precondition,
@@ -122,7 +133,9 @@ pub use head::{
     SimpleHooks, INDEX_PAGES,
 };
 pub use listing::{
-    html_escape, list_directory_page, read_listing_entries, sort_entries, sort_key, ListingEntry,
+    html_escape, json_listing, list_directory_page, read_listing_entries,
+    read_listing_entries_with_metadata, rfc3339, sort_entries, sort_key, sort_listing,
+    sortable_listing_page, ListingEntry, ListingOrder, SortKey, JSON_LISTING_CONTENT_TYPE,
     LISTING_CONTENT_TYPE,
 };
 #[cfg(feature = "cli")]
@@ -135,6 +148,7 @@ pub use mime::{
 };
 #[cfg(feature = "cli")]
 pub use operations::{OperationFlags, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use options::{FileOptions, ListingStyle, Symlinks, Upload};
 /// The metrics format crate, for collectors given to [`add_metrics_collector`].
 #[cfg(feature = "cli")]
 pub use prometheus_client;

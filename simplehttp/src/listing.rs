@@ -5,6 +5,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -30,6 +31,10 @@ pub struct ListingEntry {
     pub is_dir: bool,
     /// Whether the name is itself a symbolic link (Python's `os.path.islink`).
     pub is_symlink: bool,
+    /// The size in bytes, following links; `None` where it was not read (Python's page does not show it).
+    pub size: Option<u64>,
+    /// When it was last modified, following links; `None` where it was not read.
+    pub modified: Option<SystemTime>,
 }
 
 impl ListingEntry {
@@ -39,6 +44,8 @@ impl ListingEntry {
             name: name.into(),
             is_dir: false,
             is_symlink: false,
+            size: None,
+            modified: None,
         }
     }
 
@@ -48,6 +55,8 @@ impl ListingEntry {
             name: name.into(),
             is_dir: true,
             is_symlink: false,
+            size: None,
+            modified: None,
         }
     }
 
@@ -173,9 +182,328 @@ pub fn read_listing_entries(directory: &Path) -> io::Result<Vec<ListingEntry>> {
             name: name_bytes(&entry.file_name()),
             is_dir,
             is_symlink,
+            size: None,
+            modified: None,
         });
     }
     Ok(entries)
+}
+
+/// [`read_listing_entries`] with each entry's size and modification time (one stat per name, following links;
+/// a dangling link shows its own), for the sortable page and the JSON listing.
+///
+/// # Errors
+///
+/// The error from opening or reading the directory.
+pub fn read_listing_entries_with_metadata(directory: &Path) -> io::Result<Vec<ListingEntry>> {
+    let mut entries = read_listing_entries(directory)?;
+    for entry in &mut entries {
+        let path = directory.join(name_os(&entry.name));
+        if let Ok(metadata) = fs::metadata(&path).or_else(|_| fs::symlink_metadata(&path)) {
+            entry.size = Some(metadata.len());
+            entry.modified = metadata.modified().ok();
+        }
+    }
+    Ok(entries)
+}
+
+/// What a sortable listing is ordered by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// The name, as Python sorts it ([`sort_key`]).
+    #[default]
+    Name,
+    /// The size (directories first), then the name.
+    Size,
+    /// The modification time, then the name.
+    Modified,
+}
+
+impl SortKey {
+    fn word(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Modified => "modified",
+        }
+    }
+}
+
+/// The order of a sortable listing, read from the query: `?sort=name|size|modified&order=asc|desc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListingOrder {
+    /// What to sort by.
+    pub key: SortKey,
+    /// Largest, newest or last name first.
+    pub descending: bool,
+}
+
+impl ListingOrder {
+    /// The order a query asks for; words it does not know leave the default (by name, ascending).
+    ///
+    /// ```
+    /// use simplehttp::{ListingOrder, SortKey};
+    ///
+    /// let order = ListingOrder::from_query(Some("sort=size&order=desc"));
+    /// assert_eq!((order.key, order.descending), (SortKey::Size, true));
+    /// assert_eq!(ListingOrder::from_query(Some("sort=%3Cb%3E")), ListingOrder::default());
+    /// ```
+    pub fn from_query(query: Option<&str>) -> ListingOrder {
+        let mut order = ListingOrder::default();
+        for (name, value) in basehttp::parse_qsl(query.unwrap_or(""), false) {
+            match (name.as_str(), value.as_str()) {
+                ("sort", "name") => order.key = SortKey::Name,
+                ("sort", "size") => order.key = SortKey::Size,
+                ("sort", "modified" | "date") => order.key = SortKey::Modified,
+                ("order", "asc") => order.descending = false,
+                ("order", "desc") => order.descending = true,
+                _ => {}
+            }
+        }
+        order
+    }
+
+    /// The query of the link that sorts by `key`: the other direction when already sorted by it.
+    fn link_to(self, key: SortKey) -> String {
+        let descending = if self.key == key {
+            !self.descending
+        } else {
+            // Sizes and dates read best largest and newest first.
+            key != SortKey::Name
+        };
+        let order = if descending { "desc" } else { "asc" };
+        format!("?sort={}&amp;order={order}", key.word())
+    }
+}
+
+/// Sorts entries in `order`; ties (and the name order) as [`sort_entries`], so the order never depends on the directory.
+pub fn sort_listing(entries: &mut [ListingEntry], order: ListingOrder) {
+    sort_entries(entries);
+    match order.key {
+        SortKey::Name => {}
+        SortKey::Size => {
+            entries.sort_by_key(|entry| (!entry.is_dir, entry.size.filter(|_| !entry.is_dir)))
+        }
+        SortKey::Modified => entries.sort_by_key(|entry| entry.modified),
+    }
+    if order.descending {
+        entries.reverse();
+    }
+}
+
+/// A size as people read it: `512 B`, `1.5 KiB`, `3.0 MiB`.
+fn human_size(size: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if size < 1024 {
+        return format!("{size} B");
+    }
+    let mut value = size as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A time as RFC 3339 in UTC, to the second: `2026-12-03T10:04:05Z`; times before 1970 too.
+pub fn rfc3339(time: SystemTime) -> String {
+    let seconds: i64 = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = before.as_secs() + u64::from(before.subsec_nanos() > 0);
+            i64::try_from(whole).map_or(i64::MIN, |whole| -whole)
+        }
+    };
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// The sortable listing page: the names (linked and escaped as on Python's page), sizes and dates in a table whose headings
+/// are links that sort it (a query, no script), and, when `upload_form`, a form that posts files to this directory.
+///
+/// ```
+/// use simplehttp::{sortable_listing_page, ListingEntry, ListingOrder};
+///
+/// let page = sortable_listing_page("/docs/", vec![ListingEntry::file("<b>.txt")], ListingOrder::default(), true);
+/// assert!(page.contains("<a href=\"%3Cb%3E.txt\">&lt;b&gt;.txt</a>"));
+/// assert!(page.contains("<a href=\"?sort=size&amp;order=desc\">Size</a>"));
+/// assert!(page.contains("enctype=\"multipart/form-data\""));
+/// ```
+pub fn sortable_listing_page(
+    request_path: &str,
+    mut entries: Vec<ListingEntry>,
+    order: ListingOrder,
+    upload_form: bool,
+) -> String {
+    use std::fmt::Write as _;
+    sort_listing(&mut entries, order);
+    let title = format!("Directory listing for {}", display_path(request_path));
+    let mut page = String::with_capacity(1024 + entries.len() * 160);
+    page.push_str(
+        "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n\
+         table {\nborder-collapse: collapse;\n}\nth, td {\npadding: 0.15em 1.5em 0.15em 0;\ntext-align: left;\n}\n\
+         td.size {\ntext-align: right;\n}\n</style>\n",
+    );
+    let _ = write!(
+        page,
+        "<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<hr>\n<table>\n<thead>\n<tr>"
+    );
+    for (key, heading) in [
+        (SortKey::Name, "Name"),
+        (SortKey::Size, "Size"),
+        (SortKey::Modified, "Modified"),
+    ] {
+        let arrow = match (order.key == key, order.descending) {
+            (false, _) => "",
+            (true, false) => " \u{2191}",
+            (true, true) => " \u{2193}",
+        };
+        let _ = write!(
+            page,
+            "<th><a href=\"{}\">{heading}</a>{arrow}</th>",
+            order.link_to(key)
+        );
+    }
+    page.push_str("</tr>\n</thead>\n<tbody>\n");
+    for entry in &entries {
+        let size = match entry.size {
+            Some(size) if !entry.is_dir => human_size(size),
+            _ => "-".to_owned(),
+        };
+        let modified = entry.modified.map_or_else(
+            || "-".to_owned(),
+            |time| {
+                rfc3339(time)
+                    .replacen('T', " ", 1)
+                    .trim_end_matches('Z')
+                    .to_owned()
+            },
+        );
+        let _ = writeln!(
+            page,
+            "<tr><td><a href=\"{}\">{}</a></td><td class=\"size\">{size}</td><td>{modified}</td></tr>",
+            entry.link(),
+            html_escape(&entry.display_name())
+        );
+    }
+    page.push_str("</tbody>\n</table>\n<hr>\n");
+    if upload_form {
+        page.push_str(
+            "<form method=\"post\" enctype=\"multipart/form-data\">\n\
+             <input type=\"file\" name=\"file\" multiple required>\n\
+             <button type=\"submit\">Upload</button>\n</form>\n<hr>\n",
+        );
+    }
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+/// The `Content-Type` of the JSON listing.
+pub const JSON_LISTING_CONTENT_TYPE: &str = "application/json";
+
+/// A string as a JSON string literal; `<`, `>` and `&` are escaped too (`\u003c`), as the HTML page escapes them,
+/// so the listing cannot be read as markup by anything that sniffs it, and U+2028 and U+2029, which end a JavaScript line.
+fn json_string(text: &str, output: &mut String) {
+    use std::fmt::Write as _;
+    output.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => output.push_str("\\\""),
+            '\\' => output.push_str("\\\\"),
+            '\n' => output.push_str("\\n"),
+            '\r' => output.push_str("\\r"),
+            '\t' => output.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{0}'..='\u{1f}' | '\u{7f}' => {
+                let _ = write!(output, "\\u{:04x}", u32::from(character));
+            }
+            other => output.push(other),
+        }
+    }
+    output.push('"');
+}
+
+/// The listing as JSON: an array of objects with `name` (as the page shows it, without the `/` or `@`),
+/// `href` (the link, percent-encoded, which leads back to the name whatever its bytes), `type` (`file` or `directory`),
+/// `symlink`, `size` (bytes; `null` for a directory) and `modified` (RFC 3339, UTC), in `order`.
+///
+/// ```
+/// use simplehttp::{json_listing, ListingEntry, ListingOrder};
+///
+/// let json = json_listing(vec![ListingEntry::file("a\"<b>")], ListingOrder::default());
+/// assert_eq!(json, r#"[{"name":"a\"\u003cb\u003e","href":"a%22%3Cb%3E","type":"file","symlink":false,"size":null,"modified":null}]"#);
+/// ```
+pub fn json_listing(mut entries: Vec<ListingEntry>, order: ListingOrder) -> String {
+    use std::fmt::Write as _;
+    sort_listing(&mut entries, order);
+    let mut json = String::with_capacity(2 + entries.len() * 128);
+    json.push('[');
+    for (index, entry) in entries.iter().enumerate() {
+        if index > 0 {
+            json.push(',');
+        }
+        json.push_str("{\"name\":");
+        json_string(&String::from_utf8_lossy(&entry.name), &mut json);
+        json.push_str(",\"href\":");
+        json_string(&entry.link(), &mut json);
+        let kind = if entry.is_dir { "directory" } else { "file" };
+        let _ = write!(
+            json,
+            ",\"type\":\"{kind}\",\"symlink\":{}",
+            entry.is_symlink
+        );
+        match entry.size {
+            Some(size) if !entry.is_dir => {
+                let _ = write!(json, ",\"size\":{size}");
+            }
+            _ => json.push_str(",\"size\":null"),
+        }
+        match entry.modified {
+            Some(time) => {
+                let _ = write!(json, ",\"modified\":\"{}\"", rfc3339(time));
+            }
+            None => json.push_str(",\"modified\":null"),
+        }
+        json.push('}');
+    }
+    json.push(']');
+    json
+}
+
+/// A name's bytes as an OS string.
+#[cfg(unix)]
+fn name_os(name: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(name)
+}
+
+#[cfg(not(unix))]
+fn name_os(name: &[u8]) -> std::ffi::OsString {
+    String::from_utf8_lossy(name).into_owned().into()
 }
 
 #[cfg(unix)]
@@ -192,6 +520,114 @@ fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1024 * 1024 - 1), "1024.0 KiB");
+        assert_eq!(human_size(1024 * 1024), "1.0 MiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(3 << 40), "3.0 TiB");
+        // The largest unit is PiB, however large the size.
+        assert_eq!(human_size(1 << 60), "1024.0 PiB");
+    }
+
+    #[test]
+    fn queries_set_the_order_and_the_last_word_wins() {
+        let order = |query: &str| {
+            let order = ListingOrder::from_query(Some(query));
+            (order.key, order.descending)
+        };
+        assert_eq!(order("sort=size&sort=name"), (SortKey::Name, false));
+        assert_eq!(order("sort=date"), (SortKey::Modified, false));
+        assert_eq!(order("order=desc&order=asc"), (SortKey::Name, false));
+        assert_eq!(order("order=desc"), (SortKey::Name, true));
+        assert_eq!(ListingOrder::from_query(None), ListingOrder::default());
+    }
+
+    #[test]
+    fn the_sortable_page_links_arrows_sizes_and_order() {
+        let entries = || {
+            vec![
+                ListingEntry {
+                    size: Some(5),
+                    ..ListingEntry::file("five")
+                },
+                ListingEntry {
+                    size: Some(4096),
+                    ..ListingEntry::dir("folder")
+                },
+                ListingEntry {
+                    size: Some(2048),
+                    ..ListingEntry::file("two-k")
+                },
+            ]
+        };
+        let page = sortable_listing_page("/d/", entries(), ListingOrder::default(), false);
+        // Sorted by name ascending now, so its link turns the order; the others start largest or newest first.
+        assert!(page.contains("<th><a href=\"?sort=name&amp;order=desc\">Name</a> \u{2191}</th>"));
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=desc\">Size</a></th>"));
+        assert!(page.contains("<a href=\"five\">five</a></td><td class=\"size\">5 B</td>"));
+        assert!(page.contains("<a href=\"two-k\">two-k</a></td><td class=\"size\">2.0 KiB</td>"));
+        // A directory shows no size.
+        assert!(page.contains("<a href=\"folder/\">folder/</a></td><td class=\"size\">-</td>"));
+        assert!(!page.contains("<form"));
+        let by_size = ListingOrder {
+            key: SortKey::Size,
+            descending: false,
+        };
+        let page = sortable_listing_page("/d/", entries(), by_size, true);
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=desc\">Size</a> \u{2191}</th>"));
+        assert!(page.contains("<th><a href=\"?sort=name&amp;order=asc\">Name</a></th>"));
+        assert!(page.contains("<form method=\"post\" enctype=\"multipart/form-data\">"));
+        // Directories first, then files by size.
+        let mut sorted = entries();
+        sort_listing(&mut sorted, by_size);
+        let names: Vec<&[u8]> = sorted.iter().map(|entry| &entry.name[..]).collect();
+        assert_eq!(names, [&b"folder"[..], b"five", b"two-k"]);
+        sort_listing(
+            &mut sorted,
+            ListingOrder {
+                key: SortKey::Size,
+                descending: true,
+            },
+        );
+        let names: Vec<&[u8]> = sorted.iter().map(|entry| &entry.name[..]).collect();
+        assert_eq!(names, [&b"two-k"[..], b"five", b"folder"]);
+        let page = sortable_listing_page(
+            "/d/",
+            entries(),
+            ListingOrder {
+                key: SortKey::Size,
+                descending: true,
+            },
+            false,
+        );
+        assert!(page.contains("<th><a href=\"?sort=size&amp;order=asc\">Size</a> \u{2193}</th>"));
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        use std::time::Duration;
+        let at = |seconds: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_825_599), "2000-02-29T11:59:59Z");
+        assert_eq!(at(1_796_292_245), "2026-12-03T10:04:05Z");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59Z");
+        // Before 1970, a fraction of a second rounds down to the earlier second.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
+            "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(86_400 * 365)),
+            "1969-01-01T00:00:00Z"
+        );
+    }
 
     const HEAD: &str = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n";
 
@@ -227,14 +663,12 @@ mod tests {
                 ListingEntry::file("test"),
                 ListingEntry::dir("dir"),
                 ListingEntry {
-                    name: b"link".to_vec(),
-                    is_dir: true,
                     is_symlink: true,
+                    ..ListingEntry::dir("link")
                 },
                 ListingEntry {
-                    name: b"flink".to_vec(),
-                    is_dir: false,
                     is_symlink: true,
+                    ..ListingEntry::file("flink")
                 },
             ],
             &[
@@ -361,9 +795,8 @@ mod tests {
         expected.insert(
             1,
             ListingEntry {
-                name: b"link".to_vec(),
-                is_dir: true,
                 is_symlink: true,
+                ..ListingEntry::dir("link")
             },
         );
         assert_eq!(entries, expected);

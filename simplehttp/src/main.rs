@@ -28,8 +28,10 @@ fn main() -> ExitCode {
 }
 
 fn run(command: &CommandLine) -> Result<(), Box<dyn std::error::Error>> {
-    let mut handler = SimpleHttpRequestHandler::new(command.served_directory()?);
+    let directory = command.served_directory()?;
+    let mut handler = SimpleHttpRequestHandler::new(&directory);
     handler.protocol_version.clone_from(&command.protocol);
     handler.limits = command.limits(handler.limits);
+    handler.options = command.file_options(&directory)?;
     serve_command(command, handler)
 }

@@ -22,16 +22,16 @@ const SETTLED: Duration = Duration::from_secs(2);
 
 /// What identifies one version of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     device: u64,
     inode: u64,
-    size: u64,
+    pub(crate) size: u64,
     modified: (i64, i64),
     changed: (i64, i64),
 }
 
 impl Stamp {
-    fn of(metadata: &std::fs::Metadata) -> Stamp {
+    pub(crate) fn of(metadata: &std::fs::Metadata) -> Stamp {
         Stamp {
             device: metadata.dev(),
             inode: metadata.ino(),
@@ -42,7 +42,7 @@ impl Stamp {
     }
 
     /// Whether both times lie at least [`SETTLED`] in the past.
-    fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
             return false;
         };

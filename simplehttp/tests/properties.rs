@@ -74,7 +74,7 @@ proptest! {
     #[test]
     fn listing_links_lead_back_to_the_file(name in file_name(), is_dir in any::<bool>(), is_symlink in any::<bool>()) {
         use std::os::unix::ffi::OsStrExt;
-        let entry = ListingEntry { name: name.clone(), is_dir, is_symlink };
+        let entry = ListingEntry { name: name.clone(), is_dir, is_symlink, size: None, modified: None };
         let link = entry.link();
         // The page is served at a directory; a relative link resolves under it.
         let translated = translate_path(&format!("/dir/{link}"), &root());

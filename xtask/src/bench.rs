@@ -341,7 +341,7 @@ fn measure(
                 Err("not built yet".to_owned())
             }
             server => servers::start(server, workdir, binaries, server_core).and_then(|running| {
-                match servers::probe_server(server, workdir, running.port, target.path) {
+                match servers::probe_server(server, workdir, running.port, target.path, scenario) {
                     Ok(()) => Ok(running),
                     Err(reason) => {
                         running.stop();
@@ -377,9 +377,14 @@ fn measure(
                 server.port,
                 target.path
             );
-            let header = target.server.request_header();
             let ticks_before = server.cpu_ticks();
-            match wrk::run_with_header(wrk_core, connections, options.seconds, &url, None, header) {
+            match wrk::run(
+                wrk_core,
+                connections,
+                options.seconds,
+                &url,
+                scenario.header,
+            ) {
                 Ok(measurement) => {
                     // The server's own processor time per request: unlike req/s, it holds on a machine other jobs share.
                     let requests = measurement.requests_per_second * f64::from(options.seconds);
@@ -502,6 +507,8 @@ Notes:
 - https-small-file: both servers use one self-signed ECDSA P-256 certificate made by `openssl` for the run; nginx is limited to TLS 1.3 (`ssl_protocols TLSv1.3`), and a Python `ssl` client checks before measuring that each server answers over TLS 1.3 (the protocol and cipher chosen are printed on the terminal).
   wrk (OpenSSL) makes one handshake per connection and then keeps it alive, so the rows measure the record layer more than the handshake.
 - slow-clients: ours runs with its defaults (one worker per core it may run on, so one when pinned), as in the other scenarios; the server is started afresh for every round.
+- compressed-text: wrk sends `Accept-Encoding: gzip`, and a probe checks each server answers `Content-Encoding: gzip` before measuring. The file is 100 KiB of words (about 3 to 1 with gzip). nginx has `gzip on` with its default level (1) and compresses every response; ours (`--compress`, gzip level 6) compresses a file once per version, once its times are 2 s old, and sends the kept bytes after that.
+- compressed-text-static: the same file with a `text.txt.gz` sibling made at level 9; ours has `--precompressed`, nginx `gzip_static on`; both send the sibling as it is.
 ",
         seconds = options.seconds,
         rounds = options.rounds,

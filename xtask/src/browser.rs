@@ -4,6 +4,10 @@
 //! (`<i>`, `&amp;`, `q?`, `f#`, spaces, bytes that are not UTF-8) on 127.0.0.1, takes a screenshot of the listing
 //! (`bench-results/listing.png`) and dumps the DOM Chromium rendered.
 //! Every `<a href>` of the rendered page is then requested from the server: each must answer 200, or 301 to a directory that answers 200.
+//!
+//! Then a second server with `--upload`: a page on it loads the listing in a frame, picks a file for the listing's upload form
+//! (a `File` through `DataTransfer`, as a drop would) and submits it; the browser follows the answer back to the listing,
+//! which must list the file, and the file must be on disk with what the browser sent.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,7 +48,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
     let program = build_simplehttp()?;
     let tree = Tree::new()?;
-    let server = Server::start(&program, &tree.root)?;
+    let server = Server::start(&program, &tree.root, &[])?;
     let url = format!("http://127.0.0.1:{}/dir/", server.port);
 
     let screenshot = crate::shell::project_root().join("bench-results/listing.png");
@@ -98,14 +102,94 @@ pub fn run(extra: &[String]) -> Result<(), String> {
             Err(message) => failures.push(format!("{target}: {message}")),
         }
     }
-    if failures.is_empty() {
-        eprintln!(
-            "all {} links of the rendered listing answer 200",
-            links.len()
-        );
-        Ok(())
-    } else {
-        Err(format!("links that failed:\n{}", failures.join("\n")))
+    if !failures.is_empty() {
+        return Err(format!("links that failed:\n{}", failures.join("\n")));
+    }
+    eprintln!(
+        "all {} links of the rendered listing answer 200",
+        links.len()
+    );
+    upload_through_the_form(&program, &tree)
+}
+
+/// The name the browser uploads, and what it holds.
+const UPLOADED: (&str, &str) = ("from the browser.txt", "sent by headless chromium\n");
+
+/// The page that drives the listing's form: it waits for the listing in its frame, gives the form's file input one file
+/// and submits it; once the frame's listing shows the file, it writes what the frame lists into `#result`
+/// (it polls rather than waiting for `load`, which may come before its handler is set).
+const DRIVER: &str = r#"<!DOCTYPE html>
+<html><body>
+<p id="result">pending</p>
+<iframe id="listing" src="/up/"></iframe>
+<script>
+const frame = document.getElementById("listing");
+const result = document.getElementById("result");
+let submitted = false;
+const timer = setInterval(() => {
+  try {
+    const page = frame.contentDocument;
+    if (!page || page.readyState !== "complete") return;
+    if (!submitted) {
+      const input = page.querySelector("form input[type=file]");
+      if (!input) return;
+      const files = new DataTransfer();
+      files.items.add(new File(["sent by headless chromium\n"], "from the browser.txt", {type: "text/plain"}));
+      input.files = files.files;
+      submitted = true;
+      input.form.submit();
+      return;
+    }
+    const names = Array.from(page.querySelectorAll("a")).map((link) => link.textContent);
+    if (names.includes("from the browser.txt")) {
+      result.textContent = "listed: " + names.join(" | ");
+      clearInterval(timer);
+    }
+  } catch (error) {
+    result.textContent = "error: " + error;
+    clearInterval(timer);
+  }
+}, 50);
+</script>
+</body></html>
+"#;
+
+/// Uploads a file through the listing's form in Chromium and checks the listing shows it and the disk holds it.
+fn upload_through_the_form(program: &Path, tree: &Tree) -> Result<(), String> {
+    let up = tree.root.join("up");
+    fs::create_dir_all(&up).map_err(|error| format!("cannot create {}: {error}", up.display()))?;
+    fs::write(tree.root.join("driver.html"), DRIVER)
+        .map_err(|error| format!("cannot write the driver page: {error}"))?;
+    let server = Server::start(program, &tree.root, &["--upload"])?;
+    let url = format!("http://127.0.0.1:{}/driver.html", server.port);
+    // Virtual time lets the frame's two loads and the form's post finish before the DOM is dumped.
+    let dom = chromium(
+        &tree.scratch,
+        "upload",
+        &[
+            "--dump-dom".to_owned(),
+            "--virtual-time-budget=10000".to_owned(),
+        ],
+        &url,
+    )?;
+    let (name, content) = UPLOADED;
+    let result = dom
+        .split("<p id=\"result\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or("");
+    if !(result.starts_with("listed: ") && result.contains(name)) {
+        return Err(format!(
+            "after the upload the listing in the browser shows {result:?}:\n{dom}"
+        ));
+    }
+    match fs::read_to_string(up.join(name)) {
+        Ok(stored) if stored == content => {
+            eprintln!("uploaded through the listing's form: {name:?}, and the listing shows it");
+            Ok(())
+        }
+        Ok(stored) => Err(format!("the uploaded file holds {stored:?}")),
+        Err(error) => Err(format!("the uploaded file is not on disk: {error}")),
     }
 }
 
@@ -221,9 +305,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(program: &Path, root: &Path) -> Result<Server, String> {
+    fn start(program: &Path, root: &Path, flags: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(program)
-            .args(["0", "-b", "127.0.0.1", "-d"])
+            .args(["0", "-b", "127.0.0.1"])
+            .args(flags)
+            .arg("-d")
             .arg(root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -441,6 +441,7 @@ fn load(
         seconds,
         &url,
         Some(WRK_TIMEOUT_SECONDS),
+        None,
     );
     let _ = resetters.join();
     (measurement, tally)

@@ -112,3 +112,89 @@ impl Command {
             .unwrap()
     }
 }
+
+/// One answer read whole: status, headers (names lowercased, in order) and body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The first value of a header, by its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(candidate, _)| *candidate == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Sends `method path` with `headers` (and `body`) over HTTP/1.0 on a fresh connection and reads the answer until the server closes.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    parse_answer(&response)
+}
+
+/// GET with `headers`.
+pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request(port, "GET", path, headers, b"")
+}
+
+/// Reads a whole HTTP/1.x answer from bytes.
+pub fn parse_answer(response: &[u8]) -> Answer {
+    let end = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(response)));
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: response[end + 4..].to_vec(),
+    }
+}
+
+/// A handler serving `directory` with `options`.
+pub fn handler_with(
+    directory: &std::path::Path,
+    options: simplehttp::FileOptions,
+) -> SimpleHttpRequestHandler {
+    let mut handler = SimpleHttpRequestHandler::new(directory);
+    handler.options = options;
+    handler
+}

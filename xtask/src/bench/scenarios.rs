@@ -44,6 +44,14 @@ pub enum Server {
     NginxHttps,
     /// The `simplehttp` command with `--auth` (Basic checked on every request).
     SimpleHttpAuth,
+    /// The `simplehttp` command with `--compress`.
+    SimpleHttpCompress,
+    /// The `simplehttp` command with `--precompressed`.
+    SimpleHttpPrecompressed,
+    /// nginx as [`Server::Nginx`]; its `/gzip/` location has `gzip on` (the same process and configuration, named apart for the table).
+    NginxGzip,
+    /// nginx as [`Server::Nginx`]; its `/gzip-static/` location has `gzip_static on`.
+    NginxGzipStatic,
 }
 
 impl Server {
@@ -51,13 +59,19 @@ impl Server {
     pub fn program(self) -> Option<&'static str> {
         match self {
             Server::EchoHttp => Some("echo_http"),
-            Server::SimpleHttp | Server::SimpleHttps | Server::SimpleHttpAuth => Some("simplehttp"),
+            Server::SimpleHttp
+            | Server::SimpleHttps
+            | Server::SimpleHttpCompress
+            | Server::SimpleHttpPrecompressed
+            | Server::SimpleHttpAuth => Some("simplehttp"),
             Server::CgiHttp => Some("cgihttp"),
             Server::PythonHello
             | Server::PythonFiles
             | Server::PythonCgi
             | Server::Nginx
-            | Server::NginxHttps => None,
+            | Server::NginxHttps
+            | Server::NginxGzip
+            | Server::NginxGzipStatic => None,
         }
     }
 
@@ -87,6 +101,10 @@ impl Server {
             Server::Nginx => "nginx (1 worker)",
             Server::SimpleHttps => "simplehttp --tls-cert (rustls)",
             Server::NginxHttps => "nginx (1 worker, TLS 1.3)",
+            Server::SimpleHttpCompress => "simplehttp --compress",
+            Server::SimpleHttpPrecompressed => "simplehttp --precompressed",
+            Server::NginxGzip => "nginx (1 worker, gzip on)",
+            Server::NginxGzipStatic => "nginx (1 worker, gzip_static on)",
             Server::SimpleHttpAuth => "simplehttp --auth (Basic)",
         }
     }
@@ -98,17 +116,9 @@ impl Server {
             _ => &[],
         }
     }
-
-    /// A header every request to the server carries (its credentials), as `Name: value`.
-    pub fn request_header(self) -> Option<&'static str> {
-        match self {
-            Server::SimpleHttpAuth => Some(AUTH_HEADER),
-            _ => None,
-        }
-    }
 }
 
-/// The login of [`Server::SimpleHttpAuth`], and the Basic header wrk sends for it (base64 of `bench:bench`).
+/// The login of [`Server::SimpleHttpAuth`], and the Basic header of its scenario (base64 of `bench:bench`).
 const AUTH_USER_PASSWORD: &str = "bench:bench";
 const AUTH_HEADER: &str = "Authorization: Basic YmVuY2g6YmVuY2g=";
 
@@ -138,6 +148,10 @@ pub struct Scenario {
     pub load: Load,
     pub connections: &'static [u32],
     pub targets: &'static [Target],
+    /// A header every request of the scenario sends (wrk's `-H`, and the probe's).
+    pub header: Option<&'static str>,
+    /// A header the probe's answer must have (`Content-Encoding: gzip`), so a server that answers otherwise is reported, not timed.
+    pub expect: Option<&'static str>,
 }
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -163,6 +177,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/hello.html",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "small-file",
@@ -186,6 +202,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "small-file-auth",
@@ -204,6 +222,9 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        // Both get the credentials (the baseline ignores them), so the requests are the same bytes.
+        header: Some(AUTH_HEADER),
+        expect: None,
     },
     Scenario {
         name: "large-file",
@@ -227,6 +248,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/large.bin",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "listing",
@@ -250,6 +273,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/listing/",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "cgi",
@@ -268,6 +293,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/cgi-bin/hello.sh",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "https-small-file",
@@ -286,6 +313,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
     },
     Scenario {
         name: "slow-clients",
@@ -306,6 +335,48 @@ pub const SCENARIOS: &[Scenario] = &[
                 path: "/small.txt",
             },
         ],
+        header: None,
+        expect: None,
+    },
+    Scenario {
+        name: "compressed-text",
+        summary: "GET of a 100 KiB text file with Accept-Encoding: gzip, compressed on the fly (nginx `gzip on`)",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttpCompress,
+                path: "/gzip/text.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::NginxGzip,
+                path: "/gzip/text.txt",
+            },
+        ],
+        header: Some("Accept-Encoding: gzip"),
+        expect: Some("Content-Encoding: gzip"),
+    },
+    Scenario {
+        name: "compressed-text-static",
+        summary: "the 100 KiB text file with Accept-Encoding: gzip, from its .gz sibling (nginx `gzip_static on`)",
+        load: Load::Wrk,
+        connections: &[1, 10, 100],
+        targets: &[
+            Target {
+                role: Role::Ours,
+                server: Server::SimpleHttpPrecompressed,
+                path: "/gzip-static/text.txt",
+            },
+            Target {
+                role: Role::Nginx,
+                server: Server::NginxGzipStatic,
+                path: "/gzip-static/text.txt",
+            },
+        ],
+        header: Some("Accept-Encoding: gzip"),
+        expect: Some("Content-Encoding: gzip"),
     },
 ];
 

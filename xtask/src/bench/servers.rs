@@ -58,6 +58,16 @@ impl Workdir {
         fs::create_dir_all(www.join("cgi-bin"))?;
         fs::write(www.join("hello.html"), HELLO_PAGE)?;
         fs::write(www.join("small.txt"), small_file())?;
+        fs::create_dir_all(www.join("gzip"))?;
+        fs::create_dir_all(www.join("gzip-static"))?;
+        let text = compressible_text();
+        fs::write(www.join("gzip").join("text.txt"), &text)?;
+        fs::write(www.join("gzip-static").join("text.txt"), &text)?;
+        // Written after the file, so the sibling is at least as new as it (both servers check that).
+        fs::write(
+            www.join("gzip-static").join("text.txt.gz"),
+            gzip_best(&text)?,
+        )?;
         let large: Vec<u8> = (0..1024 * 1024u32)
             .map(|index| (index % 251) as u8)
             .collect();
@@ -127,6 +137,18 @@ http {{
         {listen}
         root {root}/www;
         autoindex on;
+        location /gzip/ {{
+            gzip on;
+            gzip_http_version 1.0;
+            gzip_types text/plain;
+            gzip_min_length 1024;
+            gzip_vary on;
+        }}
+        location /gzip-static/ {{
+            gzip_static on;
+            gzip_http_version 1.0;
+            gzip_vary on;
+        }}
     }}
 }}
 "
@@ -265,7 +287,12 @@ pub fn start(
             words(&["0", "-b", "127.0.0.1", "-p", "HTTP/1.1"]),
             None,
         ),
-        Server::SimpleHttp | Server::SimpleHttps | Server::CgiHttp | Server::SimpleHttpAuth => {
+        Server::SimpleHttp
+        | Server::SimpleHttps
+        | Server::CgiHttp
+        | Server::SimpleHttpCompress
+        | Server::SimpleHttpPrecompressed
+        | Server::SimpleHttpAuth => {
             let mut arguments = vec![
                 "0".into(),
                 "-b".into(),
@@ -275,6 +302,11 @@ pub fn start(
                 // No request log, as nginx's configuration here has `access_log off`.
                 "-q".into(),
             ];
+            match server {
+                Server::SimpleHttpCompress => arguments.push("--compress".into()),
+                Server::SimpleHttpPrecompressed => arguments.push("--precompressed".into()),
+                _ => {}
+            }
             if server.tls() {
                 let pair = workdir.certificate()?;
                 arguments.extend([
@@ -308,7 +340,7 @@ pub fn start(
             arguments.push(www.to_string_lossy().into_owned());
             ("python3".into(), arguments, None)
         }
-        Server::Nginx | Server::NginxHttps => {
+        Server::Nginx | Server::NginxHttps | Server::NginxGzip | Server::NginxGzipStatic => {
             let port = free_port()?;
             let pair = if server.tls() {
                 Some(workdir.certificate()?)
@@ -385,16 +417,87 @@ pub fn start(
     }
 }
 
-/// One `GET path` before measuring, so a server that answers something other than 200 is reported, not timed.
-pub fn probe(port: u16, path: &str) -> Result<(), String> {
-    probe_with_header(port, path, None)
+/// Bytes of the compressed-text scenarios' file.
+pub const TEXT_FILE_BYTES: usize = 100 * 1024;
+
+/// [`TEXT_FILE_BYTES`] of text that compresses as prose and markup do (about 3 to 1 with gzip), not as a repeated line:
+/// words drawn from a small vocabulary by a fixed pseudo-random sequence.
+pub fn compressible_text() -> Vec<u8> {
+    const WORDS: [&str; 32] = [
+        "the",
+        "server",
+        "answers",
+        "a",
+        "request",
+        "for",
+        "file",
+        "with",
+        "its",
+        "bytes",
+        "and",
+        "headers",
+        "client",
+        "reads",
+        "response",
+        "body",
+        "connection",
+        "keeps",
+        "alive",
+        "until",
+        "timeout",
+        "listing",
+        "directory",
+        "of",
+        "names",
+        "sizes",
+        "dates",
+        "<p>",
+        "</p>",
+        "index.html",
+        "gzip",
+        "content",
+    ];
+    let mut text = Vec::with_capacity(TEXT_FILE_BYTES + 16);
+    let mut state: u32 = 0x2545_f491;
+    let mut column = 0;
+    while text.len() < TEXT_FILE_BYTES {
+        // xorshift32: the same text on every run, without a dependency.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let word = WORDS[(state % WORDS.len() as u32) as usize];
+        text.extend_from_slice(word.as_bytes());
+        column += word.len() + 1;
+        if column > 72 {
+            text.push(b'\n');
+            column = 0;
+        } else {
+            text.push(b' ');
+        }
+    }
+    text.truncate(TEXT_FILE_BYTES);
+    text
 }
 
-/// [`probe`] with a header (`Name: value`) added to the request, such as the credentials of a server that wants them.
-pub fn probe_with_header(port: u16, path: &str, header: Option<&str>) -> Result<(), String> {
-    let header = header
-        .map(|header| format!("{header}\r\n"))
-        .unwrap_or_default();
+/// `data` gzipped at the best level, as `gzip -9` makes a precompressed sibling.
+fn gzip_best(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+/// One `GET path` before measuring, so a server that answers something other than 200 is reported, not timed.
+pub fn probe(port: u16, path: &str) -> Result<(), String> {
+    probe_with(port, path, None, None)
+}
+
+/// [`probe`] sending `header`, and wanting `expect` among the answer's headers (names in any case).
+pub fn probe_with(
+    port: u16,
+    path: &str,
+    header: Option<&str>,
+    expect: Option<&str>,
+) -> Result<(), String> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
         .map_err(|error| format!("cannot connect to port {port}: {error}"))?;
@@ -403,30 +506,55 @@ pub fn probe_with_header(port: u16, path: &str, header: Option<&str>) -> Result<
         .map_err(|error| error.to_string())?;
     stream
         .write_all(
-            format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{header}\r\n").as_bytes(),
+            format!(
+                "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{}\r\n",
+                header
+                    .map(|header| format!("{header}\r\n"))
+                    .unwrap_or_default()
+            )
+            .as_bytes(),
         )
         .map_err(|error| format!("cannot send GET {path}: {error}"))?;
+    let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
-    BufReader::new(stream)
+    reader
         .read_line(&mut status_line)
         .map_err(|error| format!("no answer to GET {path}: {error}"))?;
     let status_line = status_line.trim_end();
-    if status_line.split_whitespace().nth(1) == Some("200") {
-        Ok(())
-    } else {
-        Err(format!("GET {path} answered `{status_line}`"))
+    if status_line.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("GET {path} answered `{status_line}`"));
     }
+    let Some(expect) = expect else {
+        return Ok(());
+    };
+    // The head is bounded: at most 100 lines are read looking for the header.
+    for _ in 0..100 {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if line.eq_ignore_ascii_case(expect) {
+            return Ok(());
+        }
+    }
+    Err(format!("GET {path} answered without `{expect}`"))
 }
 
-/// [`probe`] over plain HTTP, or a GET over TLS 1.3 for a TLS server, whose protocol and cipher are printed.
+/// [`probe_with`] the scenario's header over plain HTTP, or a GET over TLS 1.3 for a TLS server, whose protocol and cipher are printed.
 pub fn probe_server(
     server: Server,
     workdir: &Workdir,
     port: u16,
     path: &str,
+    scenario: &super::scenarios::Scenario,
 ) -> Result<(), String> {
     if !server.tls() {
-        return probe_with_header(port, path, server.request_header());
+        return probe_with(port, path, scenario.header, scenario.expect);
     }
     let script = super::tls::client_script(&workdir.root)?;
     let chosen = super::tls::probe(&script, port, path)?;
@@ -560,8 +688,21 @@ mod tests {
             fs::metadata(www.join("slow.bin")).unwrap().len(),
             SLOW_FILE_BYTES as u64
         );
+        let text = fs::read(www.join("gzip/text.txt")).unwrap();
+        assert_eq!(text.len(), TEXT_FILE_BYTES);
+        assert_eq!(fs::read(www.join("gzip-static/text.txt")).unwrap(), text);
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(
+                &fs::read(www.join("gzip-static/text.txt.gz")).unwrap()[..],
+            ),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, text);
         let config = fs::read_to_string(workdir.nginx_config(8080, None).unwrap()).unwrap();
         assert!(config.contains("listen 127.0.0.1:8080;"));
+        assert!(config.contains("gzip on;") && config.contains("gzip_static on;"));
         assert!(!config.contains("ssl"));
         let pair = Certificate {
             certificate: workdir.root.join("tls/cert.pem"),

@@ -49,20 +49,19 @@ impl Errors {
     }
 }
 
-/// Runs `wrk -t1 -cN -dTs --latency URL`, pinned to `core` when one is given, with wrk's `--timeout`
-/// (its default is 2 s): a request older than this counts as an error.
-pub fn run_with_timeout(
+/// Runs `wrk -t1 -cN -dTs --latency [-H HEADER] URL`, pinned to `core` when one is given.
+pub fn run(
     core: Option<u32>,
     connections: u32,
     seconds: u32,
     url: &str,
-    timeout_seconds: Option<u32>,
+    header: Option<&str>,
 ) -> Result<Measurement, String> {
-    run_with_header(core, connections, seconds, url, timeout_seconds, None)
+    run_with_timeout(core, connections, seconds, url, None, header)
 }
 
-/// [`run_with_timeout`] with wrk's `-H`: a header (`Name: value`) on every request, such as credentials.
-pub fn run_with_header(
+/// [`run`] with wrk's `--timeout` (its default is 2 s): a request older than this counts as an error.
+pub fn run_with_timeout(
     core: Option<u32>,
     connections: u32,
     seconds: u32,
