@@ -1,4 +1,4 @@
-//! Clients that leave in the middle of a request body or of a response, against a handler that reads bodies and writes large answers. Issue 7.
+//! Clients that leave in the middle of a request body or of a response, against a handler that reads bodies and writes large answers.
 //!
 //! Each test names the outcome it pins down: what is logged, that the connection is closed, and that the server keeps serving.
 //! The descriptor and process checks run against the real binaries (`simplehttp/tests/faults.rs`, `cgihttp/tests/faults.rs`);

@@ -1,5 +1,5 @@
 //! Faults around a CGI script, against the real `cgihttp` binary: clients that leave while a script runs,
-//! and scripts that crash, hang, print garbage or hold their output open. Issue 7.
+//! and scripts that crash, hang, print garbage or hold their output open.
 //!
 //! Each test names the outcome it pins down: an answer (502, 504, a complete or a visibly cut body) or a closed connection,
 //! a log line, the script's process group gone, and the server back to the descriptors it held before, serving the next request.

@@ -1,4 +1,4 @@
-//! The client's fault matrix (issue 7): bodies cut short, connection resets, oversized lines and header counts,
+//! The client's fault matrix: bodies cut short, connection resets, oversized lines and header counts,
 //! and servers slower than each timeout. Each fault ends in one typed error, never a panic or a hang, and leaves
 //! the connection closed and idle, so the next request reconnects.
 //!

@@ -1,5 +1,5 @@
 //! Faults of clients against the real `simplehttp` binary: clients that leave mid-request-body, mid-response
-//! (a file sent by sendfile(2), a multipart range answer), between kept-alive requests, or stop reading. Issue 7.
+//! (a file sent by sendfile(2), a multipart range answer), between kept-alive requests, or stop reading.
 //!
 //! Each test names the outcome it pins down. The common part: the connection is closed, the server logs what it could not finish,
 //! goes back to the descriptors it held before the fault, and serves the next request at once.

@@ -8,7 +8,7 @@ use common::{open_descriptors, EchoLine};
 use socketserver::TcpServer;
 
 // Mirrors test_socketserver: SocketServerTest.test_tcpserver_bind_leak
-// Issue #22435: a TCPServer whose bind fails must close its socket; 1024 failures would exhaust a default descriptor limit.
+// CPython bpo-22435: a TCPServer whose bind fails must close its socket; 1024 failures would exhaust a default descriptor limit.
 #[test]
 fn test_tcpserver_bind_leak() {
     let server = TcpServer::new("127.0.0.1:0", EchoLine).unwrap();

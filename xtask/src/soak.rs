@@ -1,4 +1,4 @@
-//! `cargo xtask soak` (issue 7): a server under steady load while clients abandon large downloads, checked for leaks.
+//! `cargo xtask soak`: a server under steady load while clients abandon large downloads, checked for leaks.
 //!
 //! For each server, in release: wrk keeps 100 connections busy on a small answer (a file, or a CGI script)
 //! while 50 resetters loop for the whole run: connect, GET a 4 MiB answer, read a random part of it, close with RST.

@@ -62,6 +62,38 @@ fn no_ignored_or_should_panic_tests() {
     );
 }
 
+/// `issue 7`, `issue #12`, `Issue 3` and the like: the word, a space, an optional `#`, then a digit.
+fn names_an_issue(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.match_indices("issue ").any(|(at, word)| {
+        let rest = lower[at + word.len()..].trim_start_matches('#');
+        rest.starts_with(|character: char| character.is_ascii_digit())
+    })
+}
+
+#[test]
+fn code_says_why_never_which_issue() {
+    assert!(names_an_issue("//! The benchmark (issue 6): requests/s"));
+    assert!(names_an_issue("// see Issue #12"));
+    assert!(!names_an_issue("// an issue 'the client' raised"));
+    let offenders: Vec<String> = workspace_sources()
+        .into_iter()
+        .flat_map(|path| {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| names_an_issue(line))
+                .map(|(index, _)| format!("{}:{}", path.display(), index + 1))
+                .collect::<Vec<_>>()
+        })
+        .filter(|place| !place.contains("tidy.rs"))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "name what the code does and why, not the issue that asked for it: {offenders:?}"
+    );
+}
+
 #[test]
 fn unsafe_lives_only_in_sys_modules() {
     let offenders: Vec<_> = workspace_sources()

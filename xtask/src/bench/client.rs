@@ -1,4 +1,4 @@
-//! The client benchmark (issue 6): requests/s over one keep-alive connection, for httpclient, ureq and Python's
+//! The client benchmark: requests/s over one keep-alive connection, for httpclient, ureq and Python's
 //! `http.client`, in the same run, with each client's own CPU time per request and a floor no client can beat.
 //!
 //! Two servers are measured in turn: a local nginx serving the 100-byte file, and the canned-response server of

@@ -157,7 +157,7 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "hello",
-        summary: "GET of an 81-byte greeting page (issue 3)",
+        summary: "GET of an 81-byte greeting page",
         load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
@@ -182,7 +182,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "small-file",
-        summary: "GET of a 100-byte file (issue 4)",
+        summary: "GET of a 100-byte file",
         load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
@@ -228,7 +228,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "large-file",
-        summary: "GET of a 1 MiB file (issue 4)",
+        summary: "GET of a 1 MiB file",
         load: Load::Wrk,
         connections: &[1, 10, 100],
         targets: &[
@@ -253,7 +253,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "listing",
-        summary: "directory listing of 1000 entries (issue 4)",
+        summary: "directory listing of 1000 entries",
         load: Load::Wrk,
         connections: &[10],
         targets: &[
@@ -278,7 +278,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "cgi",
-        summary: "a trivial shell CGI script (issue 5)",
+        summary: "a trivial shell CGI script",
         load: Load::Wrk,
         connections: &[10],
         targets: &[

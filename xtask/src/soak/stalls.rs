@@ -1,4 +1,4 @@
-//! `cargo xtask stalls` (issue 7): slow and idle clients must not stall a server, and must not stay forever.
+//! `cargo xtask stalls`: slow and idle clients must not stall a server, and must not stay forever.
 //!
 //! With `simplehttp --timeout 2` (release, on core 0; the clients on core 1):
 //! 1000 connections send half a request head and nothing more, and while they hang 200 fresh requests are timed (p99 < 100 ms);
