@@ -119,7 +119,11 @@ fn serve<H: BaseHttpRequestHandler>(
     readiness: bool,
 ) -> Result<(), Box<dyn Error>> {
     let address = command.bind_address()?;
-    let handler = command.site.site(handler)?;
+    let mut handler = command.site.site(handler)?;
+    if command.upload {
+        // A browser's PUT from another origin is preflighted; the answer must name it.
+        handler.allowed_methods = "GET, HEAD, POST, PUT, OPTIONS".to_owned();
+    }
     // Before any thread starts: the variables go, and forking stays sound.
     let activated = crate::operations::activated_listener()?;
     let operations = &command.operations;

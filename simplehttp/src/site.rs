@@ -31,8 +31,9 @@ impl Cors {
     }
 }
 
-/// The methods a preflight answer allows: those the servers serve; the handler still answers 501 for one it does not.
-const ALLOWED_METHODS: &str = "GET, HEAD, POST, OPTIONS";
+/// The methods a preflight answer allows by default: those the servers serve; the handler still answers 501 for one it
+/// does not. With uploads on, the command adds PUT ([`Site::allowed_methods`]).
+pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, OPTIONS";
 
 /// How long a browser may keep a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "86400";
@@ -57,6 +58,8 @@ pub struct Site<H> {
     pub headers: Vec<(String, String)>,
     /// Answers preflight requests and marks the answers readable by other origins, when set.
     pub cors: Option<Cors>,
+    /// What a preflight answer names in `Access-Control-Allow-Methods` ([`ALLOWED_METHODS`] unless set).
+    pub allowed_methods: String,
     /// Pages by status (`--error-page`).
     pub error_pages: BTreeMap<u16, ErrorPage>,
 }
@@ -69,6 +72,7 @@ impl<H> Site<H> {
             authenticator: None,
             headers: Vec::new(),
             cors: None,
+            allowed_methods: ALLOWED_METHODS.to_owned(),
             error_pages: BTreeMap::new(),
         }
     }
@@ -97,7 +101,7 @@ impl<H> Site<H> {
             .get("Access-Control-Request-Headers")
             .map(str::to_owned);
         req.send_response(204, None)?;
-        req.send_header("Access-Control-Allow-Methods", ALLOWED_METHODS)?;
+        req.send_header("Access-Control-Allow-Methods", &self.allowed_methods)?;
         if let Some(requested) = requested {
             req.send_header("Access-Control-Allow-Headers", &requested)?;
         }

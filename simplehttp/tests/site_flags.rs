@@ -437,6 +437,24 @@ fn a_401_page_of_the_operators_keeps_the_challenges() {
 }
 
 #[test]
+fn with_uploads_a_preflight_allows_put() {
+    let directory = tree();
+    let preflight = "OPTIONS /new.txt HTTP/1.1\nHost: x\nOrigin: https://app.example\n\
+                     Access-Control-Request-Method: PUT\nConnection: close\n\n";
+    let answer = serve(&directory, &["--cors", "--upload"]).exchange(preflight);
+    assert!(head(&answer).starts_with("HTTP/1.1 204"), "{answer}");
+    assert!(
+        answer.contains("Access-Control-Allow-Methods: GET, HEAD, POST, PUT, OPTIONS\r\n"),
+        "{answer}"
+    );
+    let answer = serve(&directory, &["--cors"]).exchange(preflight);
+    assert!(
+        answer.contains("Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n"),
+        "{answer}"
+    );
+}
+
+#[test]
 fn cors_answers_preflights_and_marks_answers() {
     let directory = tree();
     let server = serve(&directory, &["--cors"]);
