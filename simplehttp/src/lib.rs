@@ -156,7 +156,7 @@ pub use range::{
     copy_range, if_range_matches, new_boundary, parse_range, unsatisfied_content_range, ByteRange,
     MultipartByteranges, RangeRequest, MAX_RANGES,
 };
-pub use site::{Cors, ErrorPage, Site};
+pub use site::{Cors, ErrorPage, Site, ALLOWED_METHODS};
 #[cfg(feature = "cli")]
 pub use site_options::{SiteOptions, DEFAULT_REALM};
 pub use url_path::{
