@@ -191,7 +191,7 @@ pub use status::{responses, RESPONSES};
 pub use target::RequestTarget;
 pub use text::{
     date_time_string, escape_log, format_error_message, html_escape, log_date_time_string,
-    python_repr, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
+    python_repr, rfc3339_date_time, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE,
 };
 #[cfg(feature = "tls")]
 pub use tls::{tls_server_config, ALPN_PROTOCOLS};

@@ -210,8 +210,9 @@ pub(crate) fn common_log_date_time(time: SystemTime) -> String {
     })
 }
 
-/// The time as RFC 3339 in UTC, to the second: `2000-10-10T13:55:36Z`.
-pub(crate) fn rfc3339_date_time(time: SystemTime) -> String {
+/// The time as RFC 3339 in UTC, to the second: `2000-10-10T13:55:36Z` (JSON access lines, simplehttp's JSON listing);
+/// times before 1970 too, a fraction of a second rounding down to the earlier second as Python's `gmtime` does.
+pub fn rfc3339_date_time(time: SystemTime) -> String {
     thread_local! {
         static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
     }
@@ -391,6 +392,26 @@ mod tests {
         assert_eq!(
             format_error_message("100%% %(code)d %x", 7, "", ""),
             "100% 7 %x"
+        );
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        use std::time::Duration;
+        let at = |seconds: u64| rfc3339_date_time(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_825_599), "2000-02-29T11:59:59Z");
+        assert_eq!(at(1_796_292_245), "2026-12-03T10:04:05Z");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59Z");
+        // Before 1970, a fraction of a second rounds down to the earlier second.
+        assert_eq!(
+            rfc3339_date_time(UNIX_EPOCH - Duration::from_millis(500)),
+            "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            rfc3339_date_time(UNIX_EPOCH - Duration::from_secs(86_400 * 365)),
+            "1969-01-01T00:00:00Z"
         );
     }
 

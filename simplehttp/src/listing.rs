@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -306,39 +306,10 @@ fn human_size(size: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// A time as RFC 3339 in UTC, to the second: `2026-12-03T10:04:05Z`; times before 1970 too.
+/// A time as RFC 3339 in UTC, to the second: `2026-12-03T10:04:05Z`; times before 1970 too (basehttp's
+/// [`rfc3339_date_time`](basehttp::rfc3339_date_time), which the JSON access log writes too).
 pub fn rfc3339(time: SystemTime) -> String {
-    let seconds: i64 = match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => {
-            let before = before.duration();
-            let whole = before.as_secs() + u64::from(before.subsec_nanos() > 0);
-            i64::try_from(whole).map_or(i64::MIN, |whole| -whole)
-        }
-    };
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
+    basehttp::rfc3339_date_time(time)
 }
 
 /// The sortable listing page: the names (linked and escaped as on Python's page), sizes and dates in a table whose headings
@@ -607,26 +578,6 @@ mod tests {
             false,
         );
         assert!(page.contains("<th><a href=\"?sort=size&amp;order=asc\">Size</a> \u{2193}</th>"));
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        use std::time::Duration;
-        let at = |seconds: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_825_599), "2000-02-29T11:59:59Z");
-        assert_eq!(at(1_796_292_245), "2026-12-03T10:04:05Z");
-        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
-        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59Z");
-        // Before 1970, a fraction of a second rounds down to the earlier second.
-        assert_eq!(
-            rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
-            "1969-12-31T23:59:59Z"
-        );
-        assert_eq!(
-            rfc3339(UNIX_EPOCH - Duration::from_secs(86_400 * 365)),
-            "1969-01-01T00:00:00Z"
-        );
     }
 
     const HEAD: &str = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n";
