@@ -508,8 +508,8 @@ impl<R: BufRead> Body<R> {
     }
 
     /// Reads the rest of the body into a new vector: Python's `self.rfile.read(int(self.headers["Content-Length"]))`,
-    /// for chunked bodies too. Room grows with what arrives, not with what the client declares;
-    /// [`Limits::max_body_size`](crate::Limits::max_body_size) bounds the whole.
+    /// for chunked bodies too. Room grows with what arrives, not with what the client declares. Like Python, it holds
+    /// the whole body in memory: set [`Limits::max_body_size`](crate::Limits::max_body_size) (no limit by default) to bound it.
     pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
         let mut body = Vec::new();
         self.read_to_end(&mut body)?;
