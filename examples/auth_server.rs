@@ -10,10 +10,7 @@ struct AuthHandler(SimpleHttpRequestHandler);
 
 /// Python's `authorized`: it takes no state of the handler, so it is a function of the request.
 fn authorized(req: &mut HttpRequest<'_>) -> io::Result<bool> {
-    if req
-        .basic_credentials()
-        .is_some_and(|user| user.matches("admin", "secret"))
-    {
+    if matches!(req.basic_credentials(), Some(user) if user.matches("admin", "secret")) {
         return Ok(true);
     }
     req.send_response(401, None)?;
@@ -43,7 +40,6 @@ impl BaseHttpRequestHandler for AuthHandler {
 }
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8081".into());
     let handler = AuthHandler(SimpleHttpRequestHandler::new("www"));
-    ThreadingHttpServer::new(address.as_str(), handler)?.serve_forever(POLL_INTERVAL)
+    ThreadingHttpServer::new(address_arg("127.0.0.1:8081"), handler)?.serve_forever(POLL_INTERVAL)
 }

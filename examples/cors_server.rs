@@ -24,7 +24,6 @@ impl BaseHttpRequestHandler for CorsRequestHandler {
 }
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8082".into());
     let handler = CorsRequestHandler(SimpleHttpRequestHandler::new("."));
-    ThreadingHttpServer::new(address.as_str(), handler)?.serve_forever(POLL_INTERVAL)
+    ThreadingHttpServer::new(address_arg("127.0.0.1:8082"), handler)?.serve_forever(POLL_INTERVAL)
 }

@@ -8,9 +8,7 @@ use socketserver::prelude::*;
 struct LineHandler;
 
 impl StreamRequestHandler for LineHandler {
-    fn timeout(&self) -> Option<Duration> {
-        Some(Duration::from_secs(30))
-    }
+    const TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
 
     fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
         for line in (&mut request.rfile).split(b'\n') {
@@ -27,8 +25,7 @@ impl StreamRequestHandler for LineHandler {
 }
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:9998".into());
-    let mut config = ServerConfig::with_mode(Mode::Forking);
-    config.allow_reuse_address = true;
-    TcpServer::with_config(address.as_str(), LineHandler, config)?.serve_forever(POLL_INTERVAL)
+    let config = ServerConfig::with_mode(Mode::Forking).allow_reuse_address(true);
+    TcpServer::with_config(address_arg("127.0.0.1:9998"), LineHandler, config)?
+        .serve_forever(POLL_INTERVAL)
 }

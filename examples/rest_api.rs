@@ -131,6 +131,6 @@ impl BaseHttpRequestHandler for Handler {
 }
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
-    ThreadingHttpServer::new(address.as_str(), Handler::default())?.serve_forever(POLL_INTERVAL)
+    ThreadingHttpServer::new(address_arg("127.0.0.1:8080"), Handler::default())?
+        .serve_forever(POLL_INTERVAL)
 }

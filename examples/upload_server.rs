@@ -30,7 +30,6 @@ impl BaseHttpRequestHandler for UploadHandler {
 }
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or("127.0.0.1:8083".into());
     let handler = UploadHandler(SimpleHttpRequestHandler::new("."));
-    ThreadingHttpServer::new(address.as_str(), handler)?.serve_forever(POLL_INTERVAL)
+    ThreadingHttpServer::new(address_arg("127.0.0.1:8083"), handler)?.serve_forever(POLL_INTERVAL)
 }

@@ -2,7 +2,8 @@
 //!
 //! Python's `from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer` in one line, with what a hook's
 //! signature and body need from `std::io` (the module for `io::Result`, and the `Read`, `Write` and `BufRead` traits of
-//! `rfile` and `wfile`), and [`base!`](crate::base) for a handler that extends another.
+//! `rfile` and `wfile`), [`base!`](crate::base) for a handler that extends another, and
+//! [`address_arg`] for the address a program is run on.
 //!
 //! ```
 //! use basehttp::prelude::*;
@@ -24,4 +25,5 @@
 pub use crate::{
     base, BaseHttpRequestHandler, HttpRequest, HttpServer, ThreadingHttpServer, POLL_INTERVAL,
 };
+pub use socketserver::address_arg;
 pub use std::io::{self, BufRead, Read, Write};

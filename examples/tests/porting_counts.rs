@@ -1,5 +1,6 @@
 //! Keeps PORTING.md true: each recipe shows the Python original and its port exactly as the files hold them,
-//! and the line-count table says what the files count, every port within 1.5 times its Python's lines.
+//! and the line-count table says what the files count, every port within 1.5 times its Python's lines
+//! counting every non-blank, non-comment line (lines of closing brackets alone too).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -111,8 +112,8 @@ fn the_line_count_table_is_true_and_within_one_and_a_half_times() {
             "PORTING.md should have the row\n{row}"
         );
         assert!(
-            rust * 2 <= python * 3,
-            "{name}: {rust} lines of Rust for {python} of Python"
+            rust_raw * 2 <= python * 3,
+            "{name}: {rust_raw} lines of Rust, lines of closing brackets alone included, for {python} of Python"
         );
     }
 }

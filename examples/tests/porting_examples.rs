@@ -88,6 +88,12 @@ impl Running {
             assert!(Instant::now() < deadline, "{name} never listened");
             thread::sleep(Duration::from_millis(20));
         };
+        // The kernel's pick from the ephemeral range, not a fixed port of the Python programs: the example took its
+        // address from the command line.
+        assert!(
+            ![8080, 8081, 8082, 8083, 9998].contains(&port),
+            "{name} listens on its default port {port}, not the address it was given"
+        );
         Running {
             child,
             port,

@@ -83,6 +83,19 @@ impl From<PathBuf> for Address {
     }
 }
 
+/// The address a small server was given as its first command-line argument, or `default` when it was given none.
+///
+/// Python programs name their address in the code (`("127.0.0.1", 8082)`); a port of one that takes it from the
+/// command line too can be run beside the original, or by a test on `127.0.0.1:0`, where the kernel picks a free port.
+/// An argument that is not UTF-8 is read lossily (and then fails to parse as an address) rather than panicking, as
+/// `std::env::args` would.
+pub fn address_arg(default: &str) -> String {
+    std::env::args_os().nth(1).map_or_else(
+        || default.to_owned(),
+        |argument| argument.to_string_lossy().into_owned(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

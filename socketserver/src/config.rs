@@ -108,3 +108,75 @@ impl ServerConfig {
         }
     }
 }
+
+/// A setter for each field, named as it is, so that Python's class attributes set before the server is made
+/// (`ForkingTCPServer.allow_reuse_address = True`) are one expression:
+/// `ServerConfig::with_mode(Mode::Forking).allow_reuse_address(true)`.
+macro_rules! setters {
+    ($($field:ident: $type:ty,)*) => {
+        impl ServerConfig {
+            $(
+                #[doc = concat!("This configuration with [`", stringify!($field), "`](ServerConfig::", stringify!($field), ") set.")]
+                #[must_use]
+                pub fn $field(mut self, $field: $type) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    mode: Mode,
+    allow_reuse_address: bool,
+    allow_reuse_port: bool,
+    request_queue_size: i32,
+    timeout: Option<Duration>,
+    daemon_threads: bool,
+    block_on_close: bool,
+    max_children: usize,
+    max_threads: Option<usize>,
+    max_workers: usize,
+    max_packet_size: usize,
+    ipv6_only: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_setter_sets_its_own_field() {
+        let config = ServerConfig::default()
+            .mode(Mode::Forking)
+            .allow_reuse_address(true)
+            .allow_reuse_port(true)
+            .request_queue_size(64)
+            .timeout(Some(Duration::from_secs(3)))
+            .daemon_threads(true)
+            .block_on_close(false)
+            .max_children(7)
+            .max_threads(Some(9))
+            .max_workers(11)
+            .max_packet_size(1500)
+            .ipv6_only(Some(true));
+        assert_eq!(
+            config,
+            ServerConfig {
+                mode: Mode::Forking,
+                allow_reuse_address: true,
+                allow_reuse_port: true,
+                request_queue_size: 64,
+                timeout: Some(Duration::from_secs(3)),
+                daemon_threads: true,
+                block_on_close: false,
+                max_children: 7,
+                max_threads: Some(9),
+                max_workers: 11,
+                max_packet_size: 1500,
+                ipv6_only: Some(true),
+            }
+        );
+    }
+}

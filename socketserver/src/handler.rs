@@ -124,14 +124,24 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The read and write timeout set on the socket before `setup` (Python's `timeout = None`: no limit).
+    /// Python's class attribute `timeout = None`, in one line of a handler: `const TIMEOUT: Option<Duration> =
+    /// Some(Duration::from_secs(30));`. It is what [`timeout`](Self::timeout) gives unless that is overridden, as it is
+    /// where the value is known only at run time (a command-line flag).
+    const TIMEOUT: Option<Duration> = None;
+
+    /// Python's class attribute `disable_nagle_algorithm = False`; what
+    /// [`disable_nagle_algorithm`](Self::disable_nagle_algorithm) gives unless that is overridden.
+    const DISABLE_NAGLE_ALGORITHM: bool = false;
+
+    /// The read and write timeout set on the socket before `setup` (Python's `timeout`); [`TIMEOUT`](Self::TIMEOUT) by default.
     fn timeout(&self) -> Option<Duration> {
-        None
+        Self::TIMEOUT
     }
 
-    /// Whether to turn Nagle's algorithm off (TCP_NODELAY) before `setup` (Python's `disable_nagle_algorithm = False`).
+    /// Whether to turn Nagle's algorithm off (TCP_NODELAY) before `setup` (Python's `disable_nagle_algorithm`);
+    /// [`DISABLE_NAGLE_ALGORITHM`](Self::DISABLE_NAGLE_ALGORITHM) by default.
     fn disable_nagle_algorithm(&self) -> bool {
-        false
+        Self::DISABLE_NAGLE_ALGORITHM
     }
 
     /// The connection as a state machine for [`Mode::Readiness`](crate::Mode::Readiness) (not in Python); `None`, the default,
@@ -147,6 +157,53 @@ pub trait StreamRequestHandler: Send + Sync + 'static {
     ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
         let _ = (stream, client_address, server_address);
         Ok(None)
+    }
+}
+
+/// A [`StreamRequestHandler`] as a server keeps it, one pointer whatever the handler's type: the handler trait has
+/// associated constants (Python's class attributes), so it cannot be a trait object itself, and this one is.
+pub trait DynStreamHandler: Send + Sync + 'static {
+    fn setup(&self, request: &mut StreamRequest) -> io::Result<()>;
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()>;
+    fn finish(&self, request: &mut StreamRequest) -> io::Result<()>;
+    fn timeout(&self) -> Option<Duration>;
+    fn disable_nagle_algorithm(&self) -> bool;
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        client_address: &Address,
+        server_address: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>>;
+}
+
+impl<H: StreamRequestHandler> DynStreamHandler for H {
+    fn setup(&self, request: &mut StreamRequest) -> io::Result<()> {
+        StreamRequestHandler::setup(self, request)
+    }
+
+    fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
+        StreamRequestHandler::handle(self, request)
+    }
+
+    fn finish(&self, request: &mut StreamRequest) -> io::Result<()> {
+        StreamRequestHandler::finish(self, request)
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        StreamRequestHandler::timeout(self)
+    }
+
+    fn disable_nagle_algorithm(&self) -> bool {
+        StreamRequestHandler::disable_nagle_algorithm(self)
+    }
+
+    fn ready_connection(
+        &self,
+        stream: &Stream,
+        client_address: &Address,
+        server_address: &Address,
+    ) -> io::Result<Option<Box<dyn ReadyConnection>>> {
+        StreamRequestHandler::ready_connection(self, stream, client_address, server_address)
     }
 }
 
@@ -226,7 +283,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// The first half of Python's `BaseRequestHandler.__init__` for a stream: socket options, and the request value.
 pub(crate) fn new_stream_request(
-    handler: &dyn StreamRequestHandler,
+    handler: &dyn DynStreamHandler,
     stream: &Stream,
     client_address: &Address,
     server_address: &Address,
@@ -237,7 +294,7 @@ pub(crate) fn new_stream_request(
 
 /// The socket options a handler asks for (Python's `timeout` and `disable_nagle_algorithm`), set before `setup`.
 pub(crate) fn apply_socket_options(
-    handler: &dyn StreamRequestHandler,
+    handler: &dyn DynStreamHandler,
     stream: &Stream,
 ) -> io::Result<()> {
     if let Some(timeout) = handler.timeout() {
@@ -267,7 +324,7 @@ pub(crate) fn stream_request(
 
 /// Python's `BaseRequestHandler.__init__` for a stream: socket options, then `setup`, `handle` and always `finish`.
 pub(crate) fn run_stream_handler(
-    handler: &dyn StreamRequestHandler,
+    handler: &dyn DynStreamHandler,
     stream: &Stream,
     client_address: &Address,
     server_address: &Address,

@@ -11,8 +11,8 @@ use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use crate::address::Address;
 use crate::config::ServerConfig;
 use crate::handler::{
-    run_datagram_handler, run_stream_handler, DatagramRequestHandler, HandlerError,
-    StreamRequestHandler,
+    run_datagram_handler, run_stream_handler, DatagramRequestHandler, DynStreamHandler,
+    HandlerError,
 };
 use crate::stream::{DatagramSocket, Stream};
 
@@ -53,7 +53,7 @@ pub(crate) mod sealed {
         /// Closes one request (Python's `shutdown_request`).
         fn shutdown_request(request: Self::Request);
         /// The handler as a stream handler, for the readiness mode; `None` for datagram kinds.
-        fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>>;
+        fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn DynStreamHandler>>;
         /// The connection of a stream request, for the readiness mode; datagram requests come back unchanged.
         fn into_stream(request: Self::Request) -> Result<Stream, Self::Request>;
     }
@@ -96,7 +96,7 @@ fn unix_socket(address: &Address, kind: Type) -> io::Result<Socket> {
 }
 
 fn run_stream(
-    handler: &dyn StreamRequestHandler,
+    handler: &dyn DynStreamHandler,
     request: &Stream,
     client_address: &Address,
     server_address: &Address,
@@ -126,7 +126,7 @@ pub struct Tcp;
 impl ServerKind for Tcp {}
 
 impl sealed::Sealed for Tcp {
-    type Handler = dyn StreamRequestHandler;
+    type Handler = dyn DynStreamHandler;
     type Socket = TcpListener;
     type Request = Stream;
     const NAME: &'static str = "TCP";
@@ -165,7 +165,7 @@ impl sealed::Sealed for Tcp {
         close_stream(request);
     }
 
-    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn DynStreamHandler>> {
         Some(handler.clone())
     }
 
@@ -228,7 +228,7 @@ impl sealed::Sealed for Udp {
         // Python's UDPServer.shutdown_request: nothing to close per request.
     }
 
-    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn DynStreamHandler>> {
         None
     }
 
@@ -244,7 +244,7 @@ pub struct UnixStream;
 impl ServerKind for UnixStream {}
 
 impl sealed::Sealed for UnixStream {
-    type Handler = dyn StreamRequestHandler;
+    type Handler = dyn DynStreamHandler;
     type Socket = unix::UnixListener;
     type Request = Stream;
     const NAME: &'static str = "Unix stream";
@@ -287,7 +287,7 @@ impl sealed::Sealed for UnixStream {
         close_stream(request);
     }
 
-    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+    fn stream_handler(handler: &Arc<Self::Handler>) -> Option<Arc<dyn DynStreamHandler>> {
         Some(handler.clone())
     }
 
@@ -350,7 +350,7 @@ impl sealed::Sealed for UnixDatagram {
         // Nothing to close per packet.
     }
 
-    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn StreamRequestHandler>> {
+    fn stream_handler(_handler: &Arc<Self::Handler>) -> Option<Arc<dyn DynStreamHandler>> {
         None
     }
 

@@ -50,9 +50,10 @@
 //! | (none: workers on one epoll set; not in Python) | [`Mode::Readiness`], [`StreamRequestHandler::ready_connection`], [`ReadyConnection`], [`Ready`], [`blocking`] |
 //! | `TCPServer(addr, handler)` | [`TcpServer::new`], [`TcpServer::with_config`] |
 //! | `bind_and_activate=False` | [`TcpServer::unbound`], then [`BaseServer::server_bind`], [`BaseServer::server_activate`] |
-//! | `allow_reuse_address`, `allow_reuse_port`, `request_queue_size`, `timeout` | fields of [`ServerConfig`] |
-//! | `daemon_threads`, `block_on_close`, `max_children`, `max_packet_size` | fields of [`ServerConfig`] |
+//! | `allow_reuse_address`, `allow_reuse_port`, `request_queue_size`, `timeout` | fields of [`ServerConfig`], each with a setter of its name |
+//! | `daemon_threads`, `block_on_close`, `max_children`, `max_packet_size` | fields of [`ServerConfig`], each with a setter of its name |
 //! | `server_address`, `fileno()`, `socket` | [`BaseServer::server_address`], [`BaseServer::fileno`], [`BaseServer::socket_ref`] |
+//! | `("127.0.0.1", 9998)`, the address in a program | [`address_arg`] takes it from the command line, with the program's as the default |
 //! | `serve_forever(poll_interval)` | [`BaseServer::serve_forever`]; Python's default interval is [`POLL_INTERVAL`] |
 //! | `shutdown()` | [`BaseServer::shutdown`], [`ShutdownHandle::shutdown`] from any thread |
 //! | `handle_request()` | [`BaseServer::handle_request`] |
@@ -67,7 +68,7 @@
 //! | `DatagramRequestHandler` | [`DatagramRequestHandler`] (state in [`DatagramRequest`]) |
 //! | `self.request`, `self.client_address`, `self.rfile`, `self.wfile` | fields of [`StreamRequest`] and [`DatagramRequest`] |
 //! | `setup()`, `handle()`, `finish()` | trait methods of the handler traits |
-//! | `timeout`, `disable_nagle_algorithm` | [`StreamRequestHandler::timeout`], [`StreamRequestHandler::disable_nagle_algorithm`] |
+//! | `timeout`, `disable_nagle_algorithm` | [`StreamRequestHandler::TIMEOUT`], [`StreamRequestHandler::DISABLE_NAGLE_ALGORITHM`] (class attributes), or the methods [`StreamRequestHandler::timeout`], [`StreamRequestHandler::disable_nagle_algorithm`] for values known at run time |
 //!
 //! # Differences from Python
 //!
@@ -101,7 +102,7 @@ mod stream;
 mod sys;
 
 pub use activation::listen_fds;
-pub use address::Address;
+pub use address::{address_arg, Address};
 pub use config::{Mode, ServerConfig};
 pub use handler::{
     panic_message, DatagramRequest, DatagramRequestHandler, HandlerError, Ready, ReadyConnection,

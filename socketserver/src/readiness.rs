@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use crate::address::Address;
 use crate::handler::{
-    apply_socket_options, guarded, stream_request, HandlerError, Ready, ReadyConnection,
-    StreamRequestHandler,
+    apply_socket_options, guarded, stream_request, DynStreamHandler, HandlerError, Ready,
+    ReadyConnection,
 };
 use crate::hooks::ServerHooks;
 use crate::stream::Stream;
@@ -134,7 +134,7 @@ struct Workers {
 /// The shared epoll set, the registered connections, and what workers need to serve them.
 pub(crate) struct Readiness {
     epoll: Epoll,
-    handler: Arc<dyn StreamRequestHandler>,
+    handler: Arc<dyn DynStreamHandler>,
     hooks: Arc<dyn ServerHooks>,
     connections: Mutex<Connections>,
     next_token: AtomicU64,
@@ -206,7 +206,7 @@ pub fn blocking<T>(wait: impl FnOnce() -> T) -> T {
 impl Readiness {
     /// Creates the epoll set, starts `workers` threads (at least one) waiting on it, and the watcher.
     pub(crate) fn start(
-        handler: Arc<dyn StreamRequestHandler>,
+        handler: Arc<dyn DynStreamHandler>,
         hooks: Arc<dyn ServerHooks>,
         workers: usize,
         max_workers: usize,

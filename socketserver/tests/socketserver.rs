@@ -534,13 +534,8 @@ fn test_service_actions() {
 struct Options;
 
 impl StreamRequestHandler for Options {
-    fn timeout(&self) -> Option<Duration> {
-        Some(Duration::from_millis(40))
-    }
-
-    fn disable_nagle_algorithm(&self) -> bool {
-        true
-    }
+    const TIMEOUT: Option<Duration> = Some(Duration::from_millis(40));
+    const DISABLE_NAGLE_ALGORITHM: bool = true;
 
     fn handle(&self, request: &mut StreamRequest) -> io::Result<()> {
         let tcp = request.request.as_tcp().unwrap();
