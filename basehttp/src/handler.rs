@@ -391,15 +391,15 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
 /// Refuses a header that would split the response or cannot be sent: an empty name, a colon in the name,
 /// CR, LF or NUL anywhere, a character beyond ISO-8859-1.
 fn check_header(name: &str, value: &str) -> io::Result<()> {
+    // One pass without an early exit, which the compiler turns into many bytes at a time; CR, LF and NUL are single
+    // bytes in UTF-8, never part of a longer character, so only text with bytes above ASCII needs its characters read.
     let bad = |text: &str| {
-        if text.is_ascii() {
-            text.bytes()
-                .any(|byte| matches!(byte, b'\r' | b'\n' | b'\0'))
-        } else {
-            text.chars().any(|character| {
-                matches!(character, '\r' | '\n' | '\0') || u32::from(character) > 0xff
-            })
+        let (mut control, mut high) = (false, false);
+        for &byte in text.as_bytes() {
+            control |= matches!(byte, b'\r' | b'\n' | b'\0');
+            high |= byte >= 0x80;
         }
+        control || (high && text.chars().any(|character| u32::from(character) > 0xff))
     };
     if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
         return Err(io::Error::new(

@@ -161,7 +161,21 @@ pub fn negotiate_encoding(
     accept_encoding: Option<&str>,
     offered: &[ContentCoding],
 ) -> Option<ContentCoding> {
-    let accepted = parse_accept_encoding(accept_encoding?)?;
+    acceptable_encodings(accept_encoding, offered)
+        .first()
+        .map(|(coding, _)| *coding)
+}
+
+/// The codings of `offered` that `Accept-Encoding` accepts, with their weights, best first: the order in which
+/// [`negotiate_encoding`] would choose them as fewer remain on offer (a coding the identity outweighs is left out,
+/// since the identity would win over it). The header is read once, however many codings are then tried.
+pub(crate) fn acceptable_encodings(
+    accept_encoding: Option<&str>,
+    offered: &[ContentCoding],
+) -> Vec<(ContentCoding, u16)> {
+    let Some(accepted) = accept_encoding.and_then(parse_accept_encoding) else {
+        return Vec::new();
+    };
     let weight_of = |wanted: &str| {
         accepted
             .iter()
@@ -170,24 +184,24 @@ pub fn negotiate_encoding(
             .max()
     };
     let star = weight_of("*");
-    let mut best: Option<(ContentCoding, u16)> = None;
-    for &coding in offered {
-        let named = match coding {
-            ContentCoding::Gzip => weight_of("gzip").max(weight_of("x-gzip")),
-            other => weight_of(other.token()),
-        };
-        let Some(weight) = named.or(star).filter(|weight| *weight > 0) else {
-            continue;
-        };
-        if best.is_none_or(|(_, best_weight)| weight > best_weight) {
-            best = Some((coding, weight));
-        }
-    }
-    let (coding, weight) = best?;
-    match weight_of("identity") {
-        Some(identity) if identity > weight => None,
-        _ => Some(coding),
-    }
+    let identity = weight_of("identity");
+    let mut ranked: Vec<(ContentCoding, u16)> = offered
+        .iter()
+        .filter_map(|&coding| {
+            let named = match coding {
+                ContentCoding::Gzip => weight_of("gzip").max(weight_of("x-gzip")),
+                other => weight_of(other.token()),
+            };
+            let weight = named.or(star).filter(|weight| *weight > 0)?;
+            match identity {
+                Some(identity) if identity > weight => None,
+                _ => Some((coding, weight)),
+            }
+        })
+        .collect();
+    // A stable sort: among equal weights, the order of `offered`.
+    ranked.sort_by(|(_, left), (_, right)| right.cmp(left));
+    ranked
 }
 
 /// Whether a response of this content type gains from compression: text, and the structured text formats;

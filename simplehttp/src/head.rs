@@ -552,7 +552,8 @@ fn precompressed(
     let accept_encoding = request.accept_encoding?;
     let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let sibling_of = |coding: ContentCoding| {
-        let mut name = path.as_os_str().to_owned();
+        let mut name = std::ffi::OsString::with_capacity(path.as_os_str().len() + 4);
+        name.push(path);
         name.push(coding.extension());
         PathBuf::from(name)
     };
@@ -564,19 +565,16 @@ fn precompressed(
                     .is_ok_and(|sibling_modified| sibling_modified >= modified)
         })
     };
-    // Only the codings the request accepts are looked for, so a request without any costs no stat.
-    let accepted: Vec<ContentCoding> = ContentCoding::ALL
-        .into_iter()
-        .filter(|coding| negotiate_encoding(Some(accept_encoding), &[*coding]).is_some())
-        .collect();
-    let available: Vec<(ContentCoding, fs::Metadata)> = accepted
-        .into_iter()
-        .filter_map(|coding| Some((coding, fresh(&sibling_of(coding))?)))
-        .collect();
-    let codings: Vec<ContentCoding> = available.iter().map(|(coding, _)| *coding).collect();
-    let coding = negotiate_encoding(Some(accept_encoding), &codings)?;
-    let (_, stat) = available.into_iter().find(|(found, _)| *found == coding)?;
-    let sibling = sibling_of(coding);
+    // The codings the request accepts, best first; the first with a fresh sibling is sent, so a request that accepts
+    // none costs no stat, and one that accepts several costs a stat only until a sibling is found.
+    let (coding, sibling, stat) =
+        crate::compress::acceptable_encodings(Some(accept_encoding), &ContentCoding::ALL)
+            .into_iter()
+            .find_map(|(coding, _)| {
+                let sibling = sibling_of(coding);
+                let stat = fresh(&sibling)?;
+                Some((coding, sibling, stat))
+            })?;
     if (options.hide_dotfiles && has_dotfile(&sibling, root))
         || !path_allowed(&sibling, root, options.symlinks)
     {
@@ -688,12 +686,14 @@ fn file_reply(
         Some(range) if range_applies => parse_range(range, length),
         _ => RangeRequest::Full,
     };
-    let mut validators = vec![
+    // One vector for every header (at most eight), the validators after the framing, as Python orders them.
+    let validators = [
         ("Last-Modified", http_date(modified)),
         ("ETag", etag.clone()),
         ("Accept-Ranges", "bytes".to_owned()),
-    ];
-    validators.extend(entity.vary_header());
+    ]
+    .into_iter()
+    .chain(entity.vary_header());
     let (status, mut headers, body) = match range_request {
         RangeRequest::Unsatisfiable => {
             return HeadReply::RangeNotSatisfiable {
@@ -701,10 +701,9 @@ fn file_reply(
             }
         }
         RangeRequest::Full => {
-            let mut headers = vec![
-                ("Content-type", content_type.to_owned()),
-                ("Content-Length", length.to_string()),
-            ];
+            let mut headers = Vec::with_capacity(8);
+            headers.push(("Content-type", content_type.to_owned()));
+            headers.push(("Content-Length", length.to_string()));
             if let Some(coding) = entity.coding {
                 headers.push(("Content-Encoding", coding.token().to_owned()));
             }

@@ -263,7 +263,7 @@ pub fn mimetypes_guess(path: &str) -> Option<&'static str> {
     let (base, extension) = splitext(path);
     let expanded;
     // Every suffix_map replacement ends in an encoding that is not itself in suffix_map, so Python's loop runs at most once.
-    let (base, extension) = match lookup(SUFFIX_MAP, &extension.to_lowercase()) {
+    let (base, extension) = match lookup(SUFFIX_MAP, &lower(extension)) {
         Some(replacement) => {
             expanded = format!("{base}{replacement}");
             splitext(&expanded)
@@ -278,8 +278,20 @@ pub fn mimetypes_guess(path: &str) -> Option<&'static str> {
     lookup_type(extension)
 }
 
+/// Python's `str.lower()`, without a copy for the usual extension that is lower case already.
+fn lower(text: &str) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii())
+    {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 fn lookup_type(extension: &str) -> Option<&'static str> {
-    let lowered = extension.to_lowercase();
+    let lowered = lower(extension);
     let key = lowered.strip_prefix('.')?;
     TYPES_MAP
         .binary_search_by(|(candidate, _)| (*candidate).cmp(key))
@@ -319,7 +331,7 @@ where
             .find(|(candidate, _)| candidate.as_ref() == key)
             .map(|(_, value)| value.as_ref())
     };
-    if let Some(found) = find(extension).or_else(|| find(&extension.to_lowercase())) {
+    if let Some(found) = find(extension).or_else(|| find(&lower(extension))) {
         return Cow::Borrowed(found);
     }
     if let Some(found) = mimetypes_guess(&text) {

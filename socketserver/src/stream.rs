@@ -141,6 +141,23 @@ impl Stream {
         }
     }
 
+    /// Sends what of `buffers`, in order, the socket takes now in one call, without waiting (sendmsg(2) with MSG_DONTWAIT),
+    /// with MSG_MORE when `more_follows`: a response head and its body kept in memory leave together, as one write.
+    ///
+    /// Fails with `WouldBlock` when the socket takes nothing.
+    pub fn send_vectored(&self, buffers: &[IoSlice<'_>], more_follows: bool) -> io::Result<usize> {
+        let socket = socket2::SockRef::from(self);
+        let more = if more_follows { libc::MSG_MORE } else { 0 };
+        loop {
+            match socket
+                .send_vectored_with_flags(buffers, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | more)
+            {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
+    }
+
     /// Sends up to `count` bytes of `file`, starting at `offset`, without copying them through user space (sendfile(2)).
     ///
     /// Returns how many bytes went out and advances `offset` by as much; zero means the file ended before `offset`.
