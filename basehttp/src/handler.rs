@@ -389,19 +389,18 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
 }
 
 /// Refuses a header that would split the response or cannot be sent: an empty name, a colon in the name,
-/// CR, LF or NUL anywhere, a character beyond ISO-8859-1.
-fn check_header(name: &str, value: &str) -> io::Result<()> {
-    // One pass without an early exit, which the compiler turns into many bytes at a time; CR, LF and NUL are single
-    // bytes in UTF-8, never part of a longer character, so only text with bytes above ASCII needs its characters read.
-    let bad = |text: &str| {
-        let (mut control, mut high) = (false, false);
-        for &byte in text.as_bytes() {
-            control |= matches!(byte, b'\r' | b'\n' | b'\0');
-            high |= byte >= 0x80;
-        }
-        control || (high && text.chars().any(|character| u32::from(character) > 0xff))
+/// CR, LF or NUL anywhere, a character beyond ISO-8859-1. Says whether both are ASCII, to be copied as they are.
+fn check_header(name: &str, value: &str) -> io::Result<bool> {
+    // CR, LF and NUL are single bytes in UTF-8, never part of a longer character, so only text beyond ASCII needs its
+    // characters read.
+    let scan = |text: &str| {
+        let (control, high) = control_and_high_bytes(text.as_bytes());
+        let bad = control || (high && text.chars().any(|character| u32::from(character) > 0xff));
+        (bad, !high)
     };
-    if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+    let (bad_name, ascii_name) = scan(name);
+    let (bad_value, ascii_value) = scan(value);
+    if name.is_empty() || bad_name || bad_value || name.contains(':') {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -411,7 +410,30 @@ fn check_header(name: &str, value: &str) -> io::Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(ascii_name && ascii_value)
+}
+
+/// What [`control_and_high_bytes`] looks for in each byte: 1 for CR, LF and NUL, 2 above ASCII.
+const BYTE_CLASS: [u8; 256] = {
+    let mut classes = [0; 256];
+    classes[b'\r' as usize] = 1;
+    classes[b'\n' as usize] = 1;
+    classes[0] = 1;
+    let mut byte = 0x80;
+    while byte < 256 {
+        classes[byte] = 2;
+        byte += 1;
+    }
+    classes
+};
+
+/// Whether `bytes` hold a CR, LF or NUL, and whether they hold a byte above ASCII: one table lookup a byte, no branch,
+/// as every header of every response passes here.
+fn control_and_high_bytes(bytes: &[u8]) -> (bool, bool) {
+    let found = bytes
+        .iter()
+        .fold(0, |found, &byte| found | BYTE_CLASS[usize::from(byte)]);
+    (found & 1 != 0, found & 2 != 0)
 }
 
 /// Where a response goes: bytes, and ranges of files sent by reference (sendfile(2) on a plain socket).
@@ -766,8 +788,21 @@ impl<'a> HttpRequest<'a> {
         };
         let protocol = self.handler.protocol_version();
         self.headers_buffer.extend_from_slice(protocol.as_bytes());
-        self.headers_buffer
-            .extend_from_slice(format!(" {code} ").as_bytes());
+        // The digits by hand: `format!` here would cost an allocation on every response.
+        self.headers_buffer.push(b' ');
+        let mut digits = [0u8; 5];
+        let mut start = digits.len();
+        let mut rest = code;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.headers_buffer.extend_from_slice(&digits[start..]);
+        self.headers_buffer.push(b' ');
         for character in message.chars() {
             let byte = match character {
                 '\r' | '\n' => b' ',
@@ -783,15 +818,15 @@ impl<'a> HttpRequest<'a> {
     /// Unlike Python, a name or value holding CR, LF or NUL (header injection), or a character outside ISO-8859-1,
     /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
     pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
+        let ascii = check_header(name, value)?;
         // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
         let latin1 = |buffer: &mut Vec<u8>, text: &str| {
-            if text.is_ascii() {
+            if ascii {
                 buffer.extend_from_slice(text.as_bytes());
             } else {
                 buffer.extend(text.chars().map(|character| u32::from(character) as u8));
             }
         };
-        check_header(name, value)?;
         if !self.http_0_9 {
             let start = self.headers_buffer.len();
             latin1(&mut self.headers_buffer, name);
@@ -1117,5 +1152,53 @@ impl<'a> HttpRequest<'a> {
         self.wfile.inner.send_shared(bytes)?;
         self.wfile.written += length;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_high_bytes_agrees_with_a_byte_by_byte_reading() {
+        let naive = |bytes: &[u8]| {
+            (
+                bytes
+                    .iter()
+                    .any(|byte| matches!(byte, b'\r' | b'\n' | b'\0')),
+                bytes.iter().any(|byte| *byte >= 0x80),
+            )
+        };
+        for length in 0..26 {
+            let plain: Vec<u8> = (0..length).map(|index| b'a' + (index % 26) as u8).collect();
+            assert_eq!(control_and_high_bytes(&plain), (false, false));
+            for at in 0..length {
+                for byte in [
+                    b'\r', b'\n', b'\0', b'\t', 0x0b, 0x0c, 0x0e, 0x1f, 0x7f, 0x80, 0xc3, 0xff,
+                    0x01,
+                ] {
+                    let mut bytes = plain.clone();
+                    bytes[at] = byte;
+                    assert_eq!(control_and_high_bytes(&bytes), naive(&bytes), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn headers_with_breaks_or_wide_characters_are_refused() {
+        assert_eq!(check_header("X-A", "b").ok(), Some(true));
+        assert_eq!(check_header("X-A", "caf\u{e9}").ok(), Some(false));
+        for (name, value) in [
+            ("", "v"),
+            ("X:A", "v"),
+            ("X-A", "one\r\ntwo"),
+            ("X-A", "nul\0"),
+            ("X\nA", "v"),
+            ("X-A", "\u{100}"),
+            ("X-A", "a long value that runs past eight bytes\r"),
+        ] {
+            assert!(check_header(name, value).is_err(), "{name:?}: {value:?}");
+        }
     }
 }
