@@ -1189,6 +1189,7 @@ mod tests {
     fn headers_with_breaks_or_wide_characters_are_refused() {
         assert_eq!(check_header("X-A", "b").ok(), Some(true));
         assert_eq!(check_header("X-A", "caf\u{e9}").ok(), Some(false));
+        assert_eq!(check_header("X-A", "\u{ff}").ok(), Some(false));
         for (name, value) in [
             ("", "v"),
             ("X:A", "v"),

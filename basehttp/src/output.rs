@@ -463,8 +463,17 @@ mod tests {
             theirs.read_to_end(&mut received).unwrap();
             received
         });
+        // The bytes of byte pieces not yet sent: what `buffered` must say at every step (the shared body is not counted).
+        let unsent_own_bytes = |sent: u64| {
+            let sent = usize::try_from(sent).unwrap();
+            let head_left = head.len().saturating_sub(sent);
+            let tail_start = head.len() + body.len();
+            let tail_left = tail.len() - sent.saturating_sub(tail_start).min(tail.len());
+            head_left + tail_left
+        };
         let mut waits = 0;
         while !pending.flush_plain(&stream).unwrap() {
+            assert_eq!(pending.buffered(), unsent_own_bytes(pending.sent()));
             waits += 1;
             assert!(stream
                 .wait_writable(Some(std::time::Duration::from_secs(10)))
@@ -480,5 +489,44 @@ mod tests {
         let received = reader.join().unwrap();
         assert_eq!(received.len(), expected.len());
         assert!(received == expected, "bytes out of order");
+    }
+
+    #[test]
+    fn a_gathered_write_to_a_closed_peer_fails() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        drop(theirs);
+        let stream = Stream::from(ours);
+        let mut pending = Pending::default();
+        pending.push_bytes(b"HTTP/1.1 200 OK\r\n\r\n");
+        pending.push_shared(Arc::from(&b"body"[..]));
+        assert!(pending.flush_plain(&stream).is_err());
+    }
+
+    #[test]
+    fn the_last_gathered_write_is_not_held_back() {
+        use std::net::{TcpListener, TcpStream};
+        // MSG_MORE on the last piece would keep it corked in the kernel for up to 200 ms.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let stream = Stream::from(ours);
+        let mut pending = Pending::default();
+        pending.push_bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+        pending.push_shared(Arc::from(&b"body"[..]));
+        assert!(pending.flush_plain(&stream).unwrap());
+        client
+            .set_read_timeout(Some(std::time::Duration::from_millis(150)))
+            .unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0; 256];
+        while !received.ends_with(b"body") {
+            let count = client
+                .read(&mut buffer)
+                .expect("the answer should arrive at once, not after the kernel's cork timer");
+            assert!(count > 0);
+            received.extend_from_slice(&buffer[..count]);
+        }
     }
 }

@@ -365,6 +365,9 @@ mod tests {
         check("a.html", "text/html");
         check("a.htm", "text/html");
         check("a.HTML", "text/html");
+        // Python lowers the extension before its table; mime_guess, the fallback, would say application/javascript.
+        check("a.JS", "text/javascript");
+        check("a.Js", "text/javascript");
         check("a.txt", "text/plain");
         check("a.js", "text/javascript");
         check("a.mjs", "text/javascript");

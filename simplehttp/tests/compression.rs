@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use simplehttp::{ContentCoding, FileOptions};
+use simplehttp::{ContentCoding, FileOptions, Symlinks};
 
 mod common;
 
@@ -434,4 +434,47 @@ fn head_tells_the_coding_and_length_of_the_get() {
     let post = request(server.port, "POST", "/big.txt", &gzip, b"x");
     assert_eq!(post.status, 501);
     assert_eq!(post.header("Content-Encoding"), None);
+}
+
+#[test]
+fn siblings_follow_the_link_and_dotfile_policies() {
+    let directory = tree();
+    let root = directory.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let original = text();
+    let gzipped = simplehttp::compress(ContentCoding::Gzip, &original).unwrap();
+    fs::write(root.join("linked.txt"), &original).unwrap();
+    fs::write(elsewhere.path().join("outside.gz"), &gzipped).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join("outside.gz"),
+        root.join("linked.txt.gz"),
+    )
+    .unwrap();
+    fs::create_dir(root.join(".well-known")).unwrap();
+    fs::write(root.join(".well-known/page.txt"), &original).unwrap();
+    fs::write(root.join(".well-known/page.txt.gz"), &gzipped).unwrap();
+    let coding_of = |options: FileOptions, path: &str| {
+        let server = serve_quietly(handler_with(root, options));
+        let answer = get(server.port, path, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(answer.status, 200, "{path}");
+        answer.header("Content-Encoding").map(str::to_owned)
+    };
+    let with = |symlinks: Symlinks| {
+        let mut options = FileOptions::default();
+        options.precompressed = true;
+        options.symlinks = symlinks;
+        options
+    };
+    // A sibling that links out of the directory is sent only where links are followed anywhere.
+    assert_eq!(
+        coding_of(with(Symlinks::Follow), "/linked.txt").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(coding_of(with(Symlinks::InRootOnly), "/linked.txt"), None);
+    assert_eq!(coding_of(with(Symlinks::Never), "/linked.txt"), None);
+    // Under a dot directory, a sibling is sent while dotfiles are not hidden.
+    assert_eq!(
+        coding_of(with(Symlinks::Follow), "/.well-known/page.txt").as_deref(),
+        Some("gzip")
+    );
 }

@@ -90,7 +90,11 @@ impl From<PathBuf> for Address {
 /// An argument that is not UTF-8 is read lossily (and then fails to parse as an address) rather than panicking, as
 /// `std::env::args` would.
 pub fn address_arg(default: &str) -> String {
-    std::env::args_os().nth(1).map_or_else(
+    first_or(std::env::args_os().nth(1), default)
+}
+
+fn first_or(argument: Option<std::ffi::OsString>, default: &str) -> String {
+    argument.map_or_else(
         || default.to_owned(),
         |argument| argument.to_string_lossy().into_owned(),
     )
@@ -99,6 +103,45 @@ pub fn address_arg(default: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_argument_or_the_default() {
+        use std::os::unix::ffi::OsStringExt;
+        assert_eq!(first_or(None, "127.0.0.1:8000"), "127.0.0.1:8000");
+        assert_eq!(
+            first_or(Some("[::1]:0".into()), "127.0.0.1:8000"),
+            "[::1]:0"
+        );
+        let not_utf8 = std::ffi::OsString::from_vec(b"127.0.0.1:\xff".to_vec());
+        assert_eq!(first_or(Some(not_utf8), "x"), "127.0.0.1:\u{fffd}");
+    }
+
+    /// Run by [`address_arg_reads_the_command_line`] in a child, with its own name as the first argument.
+    #[test]
+    fn address_arg_probe() {
+        if std::env::var_os("ADDRESS_ARG_PROBE").is_some() {
+            println!("address_arg gave <{}>", address_arg("the default"));
+        }
+    }
+
+    #[test]
+    fn address_arg_reads_the_command_line() {
+        // The test binary again, told to run the probe alone: its first argument is the probe's name.
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "address::tests::address_arg_probe",
+                "--exact",
+                "--nocapture",
+            ])
+            .env("ADDRESS_ARG_PROBE", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("address_arg gave <address::tests::address_arg_probe>"),
+            "{stdout}"
+        );
+    }
 
     #[test]
     fn python_repr_matches_python() {
