@@ -141,28 +141,31 @@ pub fn format_error_message(template: &str, code: u16, message: &str, explain: &
     out
 }
 
+/// `format(time)`, with the last two answers of this formatter kept per thread ([`RecentTimes`]).
+macro_rules! remembered {
+    ($time:expr, $format:expr) => {{
+        thread_local! {
+            static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+        }
+        RECENT.with_borrow_mut(|recent| recent.format($time, $format))
+    }};
+}
+
 /// Python's `date_time_string(timestamp)`: an HTTP date such as `Sun, 06 Nov 1994 08:49:37 GMT`.
 ///
 /// Any time is accepted, also one before 1970 or after 9999 (where `httpdate` panics):
 /// a file's modification time is not under the server's control.
 pub fn date_time_string(time: SystemTime) -> String {
-    thread_local! {
-        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
-    }
-    RECENT.with_borrow_mut(|recent| recent.format(time, format_date_time))
+    remembered!(time, format_date_time)
 }
 
 fn format_date_time(time: SystemTime) -> String {
-    let (days, second_of_day) = days_and_seconds(time);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
-    let (year, month, day) = civil_from_days(days);
+    let at = Calendar::of(time);
+    let weekday = WEEKDAYS[at.days.rem_euclid(7) as usize];
     format!(
-        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
+        "{weekday}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        at.day, at.month, at.year, at.hour, at.minute, at.second
     )
 }
 
@@ -172,62 +175,82 @@ fn format_date_time(time: SystemTime) -> String {
 /// local-time source in std's reach, so the time is given in UTC.
 /// Override [`crate::BaseHttpRequestHandler::log_message`] to log with another clock.
 pub fn log_date_time_string(time: SystemTime) -> String {
-    thread_local! {
-        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
-    }
-    RECENT.with_borrow_mut(|recent| recent.format(time, format_log_date_time))
+    remembered!(time, format_log_date_time)
 }
 
 fn format_log_date_time(time: SystemTime) -> String {
-    let (days, second_of_day) = days_and_seconds(time);
-    let (year, month, day) = civil_from_days(days);
+    let at = Calendar::of(time);
     format!(
-        "{day:02}/{}/{year:04} {:02}:{:02}:{:02}",
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
+        "{:02}/{}/{:04} {:02}:{:02}:{:02}",
+        at.day, at.month, at.year, at.hour, at.minute, at.second
     )
 }
 
 /// The time in the Common Log Format: `10/Oct/2000:13:55:36 +0000` (always UTC, for the reason [`log_date_time_string`] gives).
 pub(crate) fn common_log_date_time(time: SystemTime) -> String {
-    thread_local! {
-        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
-    }
-    RECENT.with_borrow_mut(|recent| {
-        recent.format(time, |time| {
-            let (days, second_of_day) = days_and_seconds(time);
-            let (year, month, day) = civil_from_days(days);
-            format!(
-                "{day:02}/{}/{year:04}:{:02}:{:02}:{:02} +0000",
-                MONTHS[(month - 1) as usize],
-                second_of_day / 3600,
-                second_of_day % 3600 / 60,
-                second_of_day % 60
-            )
-        })
-    })
+    remembered!(time, format_common_log_date_time)
+}
+
+fn format_common_log_date_time(time: SystemTime) -> String {
+    let at = Calendar::of(time);
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        at.day, at.month, at.year, at.hour, at.minute, at.second
+    )
 }
 
 /// The time as RFC 3339 in UTC, to the second: `2000-10-10T13:55:36Z` (JSON access lines, simplehttp's JSON listing);
 /// times before 1970 too, a fraction of a second rounding down to the earlier second as Python's `gmtime` does.
 pub fn rfc3339_date_time(time: SystemTime) -> String {
-    thread_local! {
-        static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
+    remembered!(time, format_rfc3339_date_time)
+}
+
+fn format_rfc3339_date_time(time: SystemTime) -> String {
+    let at = Calendar::of(time);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year, at.month.number, at.day, at.hour, at.minute, at.second
+    )
+}
+
+/// A month, shown by its English abbreviation (`Nov`) in HTTP and log dates, by `number` in RFC 3339.
+#[derive(Clone, Copy)]
+struct Month {
+    number: i128,
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(MONTHS[(self.number - 1) as usize])
     }
-    RECENT.with_borrow_mut(|recent| {
-        recent.format(time, |time| {
-            let (days, second_of_day) = days_and_seconds(time);
-            let (year, month, day) = civil_from_days(days);
-            format!(
-                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-                second_of_day / 3600,
-                second_of_day % 3600 / 60,
-                second_of_day % 60
-            )
-        })
-    })
+}
+
+/// A time's UTC calendar fields, read once for every format above.
+struct Calendar {
+    /// Whole days since 1970-01-01 (for the weekday).
+    days: i64,
+    year: i128,
+    month: Month,
+    day: i128,
+    hour: i64,
+    minute: i64,
+    second: i64,
+}
+
+impl Calendar {
+    fn of(time: SystemTime) -> Calendar {
+        let (days, second_of_day) = days_and_seconds(time);
+        let (year, month, day) = civil_from_days(days);
+        Calendar {
+            days,
+            year,
+            month: Month { number: month },
+            day,
+            hour: second_of_day / 3600,
+            minute: second_of_day % 3600 / 60,
+            second: second_of_day % 60,
+        }
+    }
 }
 
 /// The last two times a thread formatted, by whole second: a response's `Date` and its file's `Last-Modified`
