@@ -13,6 +13,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     exec(cargo().args([
         "clippy",
         "--workspace",
+        "--all-features",
         "--all-targets",
         "--",
         "-D",
@@ -20,7 +21,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     ]))?;
     exec(
         cargo()
-            .args(["doc", "--workspace", "--no-deps"])
+            .args(["doc", "--workspace", "--all-features", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     if checks_only {

@@ -9,7 +9,7 @@ use crate::shell::{cargo, exec, have};
 pub fn run_tests(extra: &[String]) -> Result<(), String> {
     let narrowed = !extra.is_empty();
     // The smoke tests start the example programs, so they must exist as ordinary binaries under target/debug/examples.
-    exec(cargo().args(["build", "--workspace", "--examples"]))?;
+    exec(cargo().args(["build", "--workspace", "--all-features", "--examples"]))?;
     if have("cargo-nextest") {
         let mut command = cargo();
         command.args([
@@ -21,14 +21,14 @@ pub fn run_tests(extra: &[String]) -> Result<(), String> {
             "--no-fail-fast",
         ]);
         if !narrowed {
-            command.arg("--workspace");
+            command.args(["--workspace", "--all-features"]);
         }
         exec(command.args(extra))?;
     } else {
         let mut command = cargo();
         command.args(["test", "--lib", "--bins", "--tests", "--no-fail-fast"]);
         if !narrowed {
-            command.arg("--workspace");
+            command.args(["--workspace", "--all-features"]);
         }
         exec(command.args(extra))?;
     }
@@ -36,7 +36,7 @@ pub fn run_tests(extra: &[String]) -> Result<(), String> {
     let mut doc = cargo();
     doc.args(["test", "--doc"]);
     if !narrowed {
-        doc.arg("--workspace");
+        doc.args(["--workspace", "--all-features"]);
     }
     exec(doc.args(extra))
 }
