@@ -83,34 +83,52 @@ impl RequestTarget {
     }
 
     /// The path part alone (already cut at `?` and `#`): decoded and normalised.
+    ///
+    /// Built in one buffer, as every request passes here: a target without `%` is read where it lies, and a `..` takes
+    /// back the segment before it by cutting the buffer at that segment's `/`.
     fn from_path_bytes(raw_path: &[u8]) -> RequestTarget {
-        let decoded: Vec<u8> = percent_decode(raw_path).collect();
-        let mut segments: Vec<&[u8]> = Vec::new();
+        let decoded: Cow<'_, [u8]> = percent_decode(raw_path).into();
+        let mut path = Vec::with_capacity(decoded.len() + 1);
+        let mut segment_count = 0;
         let mut climbs_above_root = false;
         for segment in decoded.split(|&byte| byte == b'/') {
             match segment {
                 b"" | b"." => {}
-                b".." => {
-                    if segments.pop().is_none() {
-                        climbs_above_root = true;
+                b".." => match path.iter().rposition(|&byte| byte == b'/') {
+                    Some(start) => {
+                        path.truncate(start);
+                        segment_count -= 1;
                     }
+                    None => climbs_above_root = true,
+                },
+                _ => {
+                    path.push(b'/');
+                    path.extend_from_slice(segment);
+                    segment_count += 1;
                 }
-                _ => segments.push(segment),
             }
         }
-        segments.retain(|segment| !segment_has_separator(segment));
-        let trailing_slash = decoded.ends_with(b"/");
-        let mut path = Vec::with_capacity(decoded.len() + 1);
-        for segment in &segments {
-            path.push(b'/');
-            path.extend_from_slice(segment);
+        if cfg!(windows) {
+            // Python drops these after normalising, so a `..` above took one of them back like any other segment.
+            let kept: Vec<Vec<u8>> = path
+                .split(|&byte| byte == b'/')
+                .filter(|segment| !segment.is_empty() && !segment_has_separator(segment))
+                .map(<[u8]>::to_vec)
+                .collect();
+            segment_count = kept.len();
+            path.clear();
+            for segment in kept {
+                path.push(b'/');
+                path.extend_from_slice(&segment);
+            }
         }
+        let trailing_slash = decoded.ends_with(b"/");
         if path.is_empty() || trailing_slash {
             path.push(b'/');
         }
         RequestTarget {
             path,
-            segment_count: segments.len(),
+            segment_count,
             trailing_slash,
             climbs_above_root,
             query: None,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::small_files::Stamp;
+use crate::small_files::{path_key, Stamp};
 
 /// A content coding the server can send (RFC 9110 §8.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,10 +54,17 @@ impl ContentCoding {
     /// The entity tag of this coding's representation, made from the identity's: `"tag"` becomes `"tag-br"`,
     /// so a cache or a conditional request never takes one representation's bytes for another's.
     pub fn entity_tag(self, identity: &str) -> String {
-        match identity.strip_suffix('"') {
-            Some(open) => format!("{open}-{}\"", self.token()),
-            None => format!("{identity}-{}", self.token()),
-        }
+        let (open, close) = match identity.strip_suffix('"') {
+            Some(open) => (open, "\""),
+            None => (identity, ""),
+        };
+        // Pushed piece by piece: `format!` would cost more than the rest of a kept sibling's answer.
+        let mut tag = String::with_capacity(identity.len() + 6);
+        tag.push_str(open);
+        tag.push('-');
+        tag.push_str(self.token());
+        tag.push_str(close);
+        tag
     }
 }
 
@@ -74,11 +81,22 @@ const KEPT_BYTES: usize = 32 << 20;
 /// At most this many compressed files are kept.
 const KEPT_ENTRIES: usize = 4096;
 
-/// How one `Accept-Encoding` names a coding, and with what weight (thousandths, as RFC 9110's three decimals).
+/// The names of `Accept-Encoding` that choosing a coding reads, in the order of [`AcceptedWeights::weights`].
+const WEIGHED_NAMES: [&str; 6] = ["br", "zstd", "gzip", "x-gzip", "*", "identity"];
+
+/// The highest weight (thousandths, as RFC 9110's three decimals) one `Accept-Encoding` gives each of [`WEIGHED_NAMES`];
+/// `None` for a name it does not list. Other names are checked and passed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Weighted<'a> {
-    name: &'a str,
-    weight: u16,
+struct AcceptedWeights {
+    weights: [Option<u16>; WEIGHED_NAMES.len()],
+}
+
+impl AcceptedWeights {
+    /// The weight given to `name`, one of [`WEIGHED_NAMES`].
+    fn of(&self, name: &str) -> Option<u16> {
+        let index = WEIGHED_NAMES.iter().position(|known| *known == name)?;
+        self.weights[index]
+    }
 }
 
 /// Reads a weight (`q=` value, RFC 9110 §12.4.2): `0` or `1` with up to three decimals, in thousandths.
@@ -110,10 +128,15 @@ fn is_token(text: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
-/// Reads an `Accept-Encoding` value into its weighted names; `None` when any part of it is not what RFC 9110 §12.5.3 allows,
-/// and then the request is answered as if it accepted no coding.
-fn parse_accept_encoding(value: &str) -> Option<Vec<Weighted<'_>>> {
-    let mut accepted = Vec::new();
+/// Reads an `Accept-Encoding` value into the weights it gives the names that matter here; `None` when any part of it is
+/// not what RFC 9110 §12.5.3 allows, and then the request is answered as if it accepted no coding.
+///
+/// Read in one pass without a list, as every request for a file with a precompressed sibling passes here.
+fn parse_accept_encoding(value: &str) -> Option<AcceptedWeights> {
+    let mut accepted = AcceptedWeights {
+        weights: [None; WEIGHED_NAMES.len()],
+    };
+    let mut names = 0;
     for item in value.split(',') {
         let item = item.trim_matches([' ', '\t']);
         if item.is_empty() {
@@ -133,9 +156,16 @@ fn parse_accept_encoding(value: &str) -> Option<Vec<Weighted<'_>>> {
             }
             weight = parse_weight(value.trim_start_matches([' ', '\t']))?;
         }
-        accepted.push(Weighted { name, weight });
+        if let Some(index) = WEIGHED_NAMES
+            .iter()
+            .position(|known| name.eq_ignore_ascii_case(known))
+        {
+            let slot = &mut accepted.weights[index];
+            *slot = (*slot).max(Some(weight));
+        }
+        names += 1;
         // Far more names than there are codings is not a browser: stop reading rather than scan an endless list.
-        if accepted.len() > 64 {
+        if names > 64 {
             return None;
         }
     }
@@ -176,13 +206,7 @@ pub(crate) fn acceptable_encodings(
     let Some(accepted) = accept_encoding.and_then(parse_accept_encoding) else {
         return Vec::new();
     };
-    let weight_of = |wanted: &str| {
-        accepted
-            .iter()
-            .filter(|weighted| weighted.name.eq_ignore_ascii_case(wanted))
-            .map(|weighted| weighted.weight)
-            .max()
-    };
+    let weight_of = |wanted: &str| accepted.of(wanted);
     let star = weight_of("*");
     let identity = weight_of("identity");
     let mut ranked: Vec<(ContentCoding, u16)> = offered
@@ -322,10 +346,24 @@ impl Drop for Slot {
 /// A kept result: the compressed bytes, or `None` when compressing did not make the file smaller.
 type KeptResult = Option<Arc<[u8]>>;
 
+/// The kept results of one coding, by the path's bytes ([`path_key`]), each with the stamp of the version it came from.
+type KeptByPath = HashMap<Box<[u8]>, (Stamp, KeptResult)>;
+
+/// The kept results, a map for each coding, so a lookup borrows the path's bytes instead of building a key.
 #[derive(Default)]
 struct Kept {
-    entries: HashMap<(PathBuf, ContentCoding), (Stamp, KeptResult)>,
+    entries: [KeptByPath; ContentCoding::ALL.len()],
     bytes: usize,
+}
+
+impl Kept {
+    fn get(&self, path: &Path, coding: ContentCoding) -> Option<&(Stamp, KeptResult)> {
+        self.entries[coding as usize].get(path_key(path))
+    }
+
+    fn len(&self) -> usize {
+        self.entries.iter().map(HashMap::len).sum()
+    }
 }
 
 static CACHE: Mutex<Option<Kept>> = Mutex::new(None);
@@ -341,10 +379,9 @@ pub(crate) fn compressed_file(
     read: impl FnOnce() -> Option<Vec<u8>>,
 ) -> Option<Arc<[u8]>> {
     let stamp = Stamp::of(metadata);
-    let key = (path.to_path_buf(), coding);
     {
         let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((kept, result)) = cache.as_ref().and_then(|kept| kept.entries.get(&key)) {
+        if let Some((kept, result)) = cache.as_ref().and_then(|kept| kept.get(path, coding)) {
             if *kept == stamp {
                 return result.clone();
             }
@@ -361,7 +398,7 @@ pub(crate) fn compressed_file(
         .map(Arc::from);
     drop(slot);
     if stamp.settled() {
-        remember(key, stamp, result.clone());
+        remember((path.to_path_buf(), coding), stamp, result.clone());
     }
     result
 }
@@ -379,10 +416,9 @@ pub(crate) fn kept_sibling(
         return None;
     }
     let stamp = Stamp::of(metadata);
-    let key = (path.to_path_buf(), coding);
     {
         let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((kept, Some(bytes))) = cache.as_ref().and_then(|kept| kept.entries.get(&key)) {
+        if let Some((kept, Some(bytes))) = cache.as_ref().and_then(|kept| kept.get(path, coding)) {
             if *kept == stamp {
                 return Some(Arc::clone(bytes));
             }
@@ -394,7 +430,11 @@ pub(crate) fn kept_sibling(
     }
     let bytes: Arc<[u8]> = Arc::from(data);
     if stamp.settled() {
-        remember(key, stamp, Some(Arc::clone(&bytes)));
+        remember(
+            (path.to_path_buf(), coding),
+            stamp,
+            Some(Arc::clone(&bytes)),
+        );
     }
     Some(bytes)
 }
@@ -406,11 +446,12 @@ fn remember(key: (PathBuf, ContentCoding), stamp: Stamp, result: KeptResult) {
     }
     let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     let kept = cache.get_or_insert_with(Kept::default);
-    if kept.entries.len() >= KEPT_ENTRIES || kept.bytes + size > KEPT_BYTES {
-        kept.entries.clear();
+    if kept.len() >= KEPT_ENTRIES || kept.bytes + size > KEPT_BYTES {
+        kept.entries.iter_mut().for_each(HashMap::clear);
         kept.bytes = 0;
     }
-    let old = kept.entries.insert(key, (stamp, result));
+    let (path, coding) = key;
+    let old = kept.entries[coding as usize].insert(path_key(&path).into(), (stamp, result));
     let old_size = old
         .and_then(|(_, result)| result)
         .map_or(0, |bytes| bytes.len());
@@ -450,7 +491,7 @@ mod tests {
     fn held() -> (usize, usize) {
         let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
         let kept = cache.as_ref().unwrap();
-        (kept.entries.len(), kept.bytes)
+        (kept.len(), kept.bytes)
     }
 
     #[test]
@@ -547,8 +588,7 @@ mod tests {
         let kept = cache.as_ref().unwrap();
         for (path, stamp) in stamps {
             let (kept_stamp, bytes) = kept
-                .entries
-                .get(&(path.clone(), ContentCoding::Gzip))
+                .get(&path, ContentCoding::Gzip)
                 .unwrap_or_else(|| panic!("{} not kept", path.display()));
             assert_eq!(*kept_stamp, stamp);
             assert_eq!(bytes.as_deref(), Some(&b"packed"[..]));

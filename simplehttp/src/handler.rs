@@ -125,9 +125,21 @@ impl BaseHttpRequestHandler for SimpleHttpRequestHandler {
 }
 
 /// Joins every value of a header with `, `, as one list.
-fn joined(req: &HttpRequest<'_>, name: &str) -> Option<String> {
-    let values: Vec<&str> = req.headers.get_all(name).collect();
-    (!values.is_empty()).then(|| values.join(", "))
+fn joined<'a>(req: &'a HttpRequest<'_>, name: &'a str) -> Option<Cow<'a, str>> {
+    let mut values = req.headers.get_all(name);
+    let first = values.next()?;
+    // One line, the usual case, is read where it lies.
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut all = [first, second].join(", ");
+            for value in values {
+                all.push_str(", ");
+                all.push_str(value);
+            }
+            Some(Cow::Owned(all))
+        }
+    }
 }
 
 /// Answers a GET or HEAD from files (Python's `do_GET` and `do_HEAD` around `send_head`), through `hooks`.
@@ -267,18 +279,19 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
 /// Sends a file's body: one kept in memory with its headers in one write, anything else by reference
 /// ([`HttpRequest::send_file`]: sendfile(2) on a plain socket, sent as the client reads without holding a thread in the readiness mode).
 fn write_file_body(req: &mut HttpRequest<'_>, file: FileReply) -> io::Result<()> {
-    let file_ranges = |body: &FileBody| -> Vec<ByteRange> {
-        match body {
-            FileBody::Whole { length: 0 } => Vec::new(),
-            FileBody::Whole { length } => vec![ByteRange {
+    let whole;
+    let ranges: &[ByteRange] = match &file.body {
+        FileBody::Whole { length: 0 } => &[],
+        FileBody::Whole { length } => {
+            whole = ByteRange {
                 start: 0,
                 end: length - 1,
-            }],
-            FileBody::Range(range) => vec![*range],
-            FileBody::Multipart(layout) => layout.ranges().to_vec(),
+            };
+            std::slice::from_ref(&whole)
         }
+        FileBody::Range(range) => std::slice::from_ref(range),
+        FileBody::Multipart(layout) => layout.ranges(),
     };
-    let ranges = file_ranges(&file.body);
     let multipart = match &file.body {
         FileBody::Multipart(layout) => Some(layout),
         _ => None,
@@ -287,7 +300,7 @@ fn write_file_body(req: &mut HttpRequest<'_>, file: FileReply) -> io::Result<()>
         FileContent::Cached(bytes) => Source::Memory(bytes),
         FileContent::Open(file) => Source::File(Arc::new(file)),
     };
-    for range in &ranges {
+    for range in ranges {
         if let Some(layout) = multipart {
             req.wfile.write_all(layout.part_header(range).as_bytes())?;
         }

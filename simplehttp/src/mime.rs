@@ -247,9 +247,14 @@ fn lookup<'a>(table: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
 
 /// `posixpath.splitext`: the last `.` of the last component starts the extension, unless the name is only dots up to it.
 pub fn splitext(path: &str) -> (&str, &str) {
-    let name_start = path.rfind('/').map_or(0, |index| index + 1);
-    if let Some(dot) = path.rfind('.') {
-        if dot >= name_start && path[name_start..dot].bytes().any(|byte| byte != b'.') {
+    // Byte searches: `/` and `.` are single bytes in UTF-8, and a name is short, where `rfind`'s searcher costs more than it finds.
+    let bytes = path.as_bytes();
+    let name_start = bytes
+        .iter()
+        .rposition(|&byte| byte == b'/')
+        .map_or(0, |index| index + 1);
+    if let Some(dot) = bytes.iter().rposition(|&byte| byte == b'.') {
+        if dot >= name_start && bytes[name_start..dot].iter().any(|&byte| byte != b'.') {
             return (&path[..dot], &path[dot..]);
         }
     }
@@ -323,7 +328,13 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let text = path.to_string_lossy();
+    // Only the last name is read (`splitext` looks no further back than the last `/`), so a long directory costs nothing.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let name = &bytes[bytes
+        .iter()
+        .rposition(|&byte| byte == b'/')
+        .map_or(0, |slash| slash + 1)..];
+    let text = String::from_utf8_lossy(name);
     let (_, extension) = splitext(&text);
     let find = |key: &str| {
         extensions_map
@@ -331,7 +342,14 @@ where
             .find(|(candidate, _)| candidate.as_ref() == key)
             .map(|(_, value)| value.as_ref())
     };
-    if let Some(found) = find(extension).or_else(|| find(&lower(extension))) {
+    let lowered = lower(extension);
+    let found = find(extension).or_else(|| {
+        // A lower-case extension was looked up already.
+        matches!(lowered, Cow::Owned(_))
+            .then(|| find(&lowered))
+            .flatten()
+    });
+    if let Some(found) = found {
         return Cow::Borrowed(found);
     }
     if let Some(found) = mimetypes_guess(&text) {

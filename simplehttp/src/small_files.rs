@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,7 +53,15 @@ impl Stamp {
 }
 
 /// Kept files by path, each with the stamp of the version kept.
-type Kept = HashMap<PathBuf, (Stamp, Arc<[u8]>)>;
+///
+/// Keyed by the path's bytes ([`path_key`]): hashing a `Path` walks its components, which costs more than the lookup.
+type Kept = HashMap<Box<[u8]>, (Stamp, Arc<[u8]>)>;
+
+/// A path's bytes, as the caches key it. Two spellings of one path (`a//b`, `a/b`) are two keys, which only costs a miss;
+/// the paths looked up are built one way, from the normalised request target.
+pub(crate) fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
 
 static CACHE: Mutex<Option<Kept>> = Mutex::new(None);
 
@@ -64,7 +72,7 @@ pub(crate) fn lookup(path: &Path, metadata: &std::fs::Metadata) -> Option<Arc<[u
     }
     let stamp = Stamp::of(metadata);
     let cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-    let (kept, content) = cache.as_ref()?.get(path)?;
+    let (kept, content) = cache.as_ref()?.get(path_key(path))?;
     (*kept == stamp).then(|| Arc::clone(content))
 }
 
@@ -76,10 +84,10 @@ pub(crate) fn remember(path: &Path, metadata: &std::fs::Metadata, content: &Arc<
     }
     let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     let entries = cache.get_or_insert_with(HashMap::new);
-    if entries.len() >= ENTRIES && !entries.contains_key(path) {
+    if entries.len() >= ENTRIES && !entries.contains_key(path_key(path)) {
         entries.clear();
     }
-    entries.insert(path.to_path_buf(), (stamp, Arc::clone(content)));
+    entries.insert(path_key(path).into(), (stamp, Arc::clone(content)));
 }
 
 #[cfg(test)]

@@ -71,9 +71,11 @@ pub fn translate_path_bytes(raw_path: &[u8], directory: &Path) -> PathBuf {
 
 /// The file a [`RequestTarget`] names under `directory`: its segments joined there, its trailing slash kept.
 pub fn translate_target(target: &RequestTarget, directory: &Path) -> PathBuf {
-    let mut path = directory.to_path_buf();
+    // Room for the separators and the trailing slash too: one allocation for every request's file name.
+    let mut path = PathBuf::with_capacity(directory.as_os_str().len() + target.path().len() + 2);
+    path.push(directory);
     for segment in target.segments() {
-        path.push(segment_to_path(segment.to_vec()));
+        path.push(segment_to_path(segment));
     }
     if target.has_trailing_slash() && !path_ends_with_slash(&path) {
         path.as_mut_os_string().push("/");
@@ -95,16 +97,15 @@ pub fn path_ends_with_slash(path: &Path) -> bool {
 }
 
 /// A segment's bytes as a path: as they are on Unix, where a name is any bytes; elsewhere as (lossy) UTF-8.
-fn segment_to_path(segment: Vec<u8>) -> PathBuf {
+fn segment_to_path(segment: &[u8]) -> Cow<'_, Path> {
     #[cfg(unix)]
     {
-        use std::ffi::OsString;
-        use std::os::unix::ffi::OsStringExt;
-        PathBuf::from(OsString::from_vec(segment))
+        use std::os::unix::ffi::OsStrExt;
+        Cow::Borrowed(Path::new(std::ffi::OsStr::from_bytes(segment)))
     }
     #[cfg(not(unix))]
     {
-        PathBuf::from(String::from_utf8_lossy(&segment).into_owned())
+        Cow::Owned(PathBuf::from(String::from_utf8_lossy(segment).into_owned()))
     }
 }
 
