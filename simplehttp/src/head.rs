@@ -124,12 +124,12 @@ pub enum HeadReply {
         /// The body, compressed when `Content-Encoding` says so.
         page: Vec<u8>,
         /// `Content-type`, and `Content-Encoding` and `Vary` where they apply; `Content-Length` is the page's.
-        headers: Vec<(&'static str, String)>,
+        headers: ReplyHeaders,
     },
     /// 304 with these headers and no body.
     NotModified {
         /// `ETag` and `Last-Modified`, as RFC 9110 §15.4.5 asks.
-        headers: Vec<(&'static str, String)>,
+        headers: ReplyHeaders,
     },
     /// 412 Precondition Failed.
     PreconditionFailed,
@@ -151,6 +151,9 @@ pub enum FileContent {
     Cached(Arc<[u8]>),
 }
 
+/// Headers of a reply, in the order to send them; a value known when compiling is not copied.
+pub type ReplyHeaders = Vec<(&'static str, Cow<'static, str>)>;
+
 /// A file to send: the status, its headers in order, and what part of it makes the body.
 #[derive(Debug)]
 pub struct FileReply {
@@ -159,7 +162,7 @@ pub struct FileReply {
     /// 200 or 206.
     pub status: u16,
     /// The headers, in the order to send them (`Content-type` and `Content-Length` first, as Python).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: ReplyHeaders,
     /// The body's layout.
     pub body: FileBody,
 }
@@ -371,23 +374,23 @@ fn listing_reply<H: SimpleHooks + ?Sized>(
             (page, LISTING_CONTENT_TYPE)
         }
     };
-    let mut headers = vec![("Content-type", content_type.to_owned())];
+    let mut headers: ReplyHeaders = vec![("Content-type", content_type.into())];
     let mut page = page.into_bytes();
     if options.json_listing {
-        headers.push(("Vary", "Accept".to_owned()));
+        headers.push(("Vary", "Accept".into()));
     }
     if options.compress && crate::compress::CAN_COMPRESS {
         if page.len() as u64 >= MIN_COMPRESSED_SIZE {
             if let Some(coding) = negotiate_encoding(request.accept_encoding, &ContentCoding::ALL) {
                 if let Some(compressed) = crate::compress::compressed_page(coding, &page) {
                     page = compressed;
-                    headers.push(("Content-Encoding", coding.token().to_owned()));
+                    headers.push(("Content-Encoding", coding.token().into()));
                 }
             }
         }
         match headers.iter_mut().find(|(name, _)| *name == "Vary") {
-            Some((_, vary)) => vary.push_str(", Accept-Encoding"),
-            None => headers.push(("Vary", "Accept-Encoding".to_owned())),
+            Some((_, vary)) => vary.to_mut().push_str(", Accept-Encoding"),
+            None => headers.push(("Vary", "Accept-Encoding".into())),
         }
     }
     HeadReply::Listing { page, headers }
@@ -484,7 +487,7 @@ fn serve_file<H: SimpleHooks + ?Sized>(
             };
             if let Some(bytes) = crate::compress::compressed_file(&path, &metadata, coding, read) {
                 let length = bytes.len() as u64;
-                return file_reply(FileContent::Cached(bytes), request, &entity, length);
+                return file_reply(FileContent::Cached(bytes), request, entity, length);
             }
         }
     }
@@ -500,7 +503,7 @@ fn serve_file<H: SimpleHooks + ?Sized>(
         return file_reply(
             FileContent::Cached(bytes),
             request,
-            &identity(&metadata),
+            identity(&metadata),
             length,
         );
     }
@@ -519,7 +522,7 @@ fn serve_file<H: SimpleHooks + ?Sized>(
             return file_reply(
                 FileContent::Cached(bytes),
                 request,
-                &identity(&metadata),
+                identity(&metadata),
                 length,
             );
         }
@@ -527,7 +530,7 @@ fn serve_file<H: SimpleHooks + ?Sized>(
     file_reply(
         FileContent::Open(file),
         request,
-        &identity(&metadata),
+        identity(&metadata),
         length,
     )
 }
@@ -608,7 +611,7 @@ fn precompressed(
         return Some(file_reply(
             FileContent::Cached(bytes),
             request,
-            &entity(&stat),
+            entity(&stat),
             length,
         ));
     }
@@ -620,7 +623,7 @@ fn precompressed(
         Some(bytes) => FileContent::Cached(bytes),
         None => FileContent::Open(file),
     };
-    Some(file_reply(content, request, &entity, length))
+    Some(file_reply(content, request, entity, length))
 }
 
 /// What describes one representation of a file: its type, validators and coding.
@@ -636,8 +639,9 @@ struct Entity<'a> {
 
 impl Entity<'_> {
     /// `Vary`, when the representation depends on `Accept-Encoding`.
-    fn vary_header(&self) -> Option<(&'static str, String)> {
-        self.vary.then(|| ("Vary", "Accept-Encoding".to_owned()))
+    fn vary_header(&self) -> Option<(&'static str, Cow<'static, str>)> {
+        self.vary
+            .then_some(("Vary", Cow::Borrowed("Accept-Encoding")))
     }
 }
 
@@ -653,8 +657,8 @@ fn check_preconditions(request: &FileRequest<'_>, entity: &Entity<'_>) -> Option
         Precondition::Proceed => None,
         Precondition::NotModified => {
             let mut headers = vec![
-                ("ETag", entity.etag.clone()),
-                ("Last-Modified", http_date(entity.modified)),
+                ("ETag", entity.etag.clone().into()),
+                ("Last-Modified", http_date(entity.modified).into()),
             ];
             headers.extend(entity.vary_header());
             Some(HeadReply::NotModified { headers })
@@ -667,10 +671,10 @@ fn check_preconditions(request: &FileRequest<'_>, entity: &Entity<'_>) -> Option
 fn file_reply(
     content: FileContent,
     request: &FileRequest<'_>,
-    entity: &Entity<'_>,
+    entity: Entity<'_>,
     length: u64,
 ) -> HeadReply {
-    if let Some(reply) = check_preconditions(request, entity) {
+    if let Some(reply) = check_preconditions(request, &entity) {
         return reply;
     }
     let content_type = entity.content_type;
@@ -682,18 +686,19 @@ fn file_reply(
         && request
             .if_range
             .is_none_or(|if_range| if_range_matches(if_range, etag, modified));
+    let vary = entity.vary_header();
     let range_request = match request.range {
         Some(range) if range_applies => parse_range(range, length),
         _ => RangeRequest::Full,
     };
     // One vector for every header (at most eight), the validators after the framing, as Python orders them.
     let validators = [
-        ("Last-Modified", http_date(modified)),
-        ("ETag", etag.clone()),
-        ("Accept-Ranges", "bytes".to_owned()),
+        ("Last-Modified", http_date(modified).into()),
+        ("ETag", entity.etag.into()),
+        ("Accept-Ranges", "bytes".into()),
     ]
     .into_iter()
-    .chain(entity.vary_header());
+    .chain(vary);
     let (status, mut headers, body) = match range_request {
         RangeRequest::Unsatisfiable => {
             return HeadReply::RangeNotSatisfiable {
@@ -701,11 +706,11 @@ fn file_reply(
             }
         }
         RangeRequest::Full => {
-            let mut headers = Vec::with_capacity(8);
-            headers.push(("Content-type", content_type.to_owned()));
-            headers.push(("Content-Length", length.to_string()));
+            let mut headers: ReplyHeaders = Vec::with_capacity(8);
+            headers.push(("Content-type", content_type.to_owned().into()));
+            headers.push(("Content-Length", length.to_string().into()));
             if let Some(coding) = entity.coding {
-                headers.push(("Content-Encoding", coding.token().to_owned()));
+                headers.push(("Content-Encoding", coding.token().into()));
             }
             (200, headers, FileBody::Whole { length })
         }
@@ -714,9 +719,9 @@ fn file_reply(
             (
                 206,
                 vec![
-                    ("Content-type", content_type.to_owned()),
-                    ("Content-Length", range.len().to_string()),
-                    ("Content-Range", range.content_range(length)),
+                    ("Content-type", content_type.to_owned().into()),
+                    ("Content-Length", range.len().to_string().into()),
+                    ("Content-Range", range.content_range(length).into()),
                 ],
                 FileBody::Range(range),
             )
@@ -726,8 +731,8 @@ fn file_reply(
             (
                 206,
                 vec![
-                    ("Content-type", layout.content_type()),
-                    ("Content-Length", layout.content_length().to_string()),
+                    ("Content-type", layout.content_type().into()),
+                    ("Content-Length", layout.content_length().to_string().into()),
                 ],
                 FileBody::Multipart(layout),
             )
@@ -774,7 +779,7 @@ mod tests {
         }
     }
 
-    fn body(reply: HeadReply) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
+    fn body(reply: HeadReply) -> (u16, ReplyHeaders, Vec<u8>) {
         match reply {
             HeadReply::File(mut file) => {
                 let mut output = Vec::new();
@@ -786,11 +791,11 @@ mod tests {
         }
     }
 
-    fn header<'a>(headers: &'a [(&'static str, String)], name: &str) -> &'a str {
+    fn header<'a>(headers: &'a [(&'static str, Cow<'static, str>)], name: &str) -> &'a str {
         headers
             .iter()
             .find(|(candidate, _)| *candidate == name)
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| value.as_ref())
             .unwrap_or_else(|| panic!("no {name} in {headers:?}"))
     }
 

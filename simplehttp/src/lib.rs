@@ -129,8 +129,8 @@ pub use conditional::{
 };
 pub use handler::{serve_files, write_reply, SimpleHttpRequestHandler, SERVER_VERSION};
 pub use head::{
-    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, ServeDirectory,
-    SimpleHooks, INDEX_PAGES,
+    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, ReplyHeaders,
+    ServeDirectory, SimpleHooks, INDEX_PAGES,
 };
 pub use listing::{
     html_escape, json_listing, list_directory_page, read_listing_entries,
