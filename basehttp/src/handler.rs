@@ -391,6 +391,11 @@ pub fn log_line(req: &HttpRequest<'_>, message: fmt::Arguments<'_>) -> String {
 /// Refuses a header that would split the response or cannot be sent: an empty name, a colon in the name,
 /// CR, LF or NUL anywhere, a character beyond ISO-8859-1. Says whether both are ASCII, to be copied as they are.
 fn check_header(name: &str, value: &str) -> io::Result<bool> {
+    check_header_parts(name, &[value])
+}
+
+/// [`check_header`] for a value written from `parts` in order: the name read once.
+fn check_header_parts(name: &str, parts: &[&str]) -> io::Result<bool> {
     // CR, LF and NUL are single bytes in UTF-8, never part of a longer character, so only text beyond ASCII needs its
     // characters read.
     // A colon is looked for in the same pass, and refused in the name only.
@@ -401,19 +406,32 @@ fn check_header(name: &str, value: &str) -> io::Result<bool> {
             || (high && text.chars().any(|character| u32::from(character) > 0xff));
         (bad, !high, found & COLON != 0)
     };
-    let (bad_name, ascii_name, colon) = scan(name);
-    let (bad_value, ascii_value, _) = scan(value);
-    if name.is_empty() || bad_name || bad_value || colon {
+    let (mut bad, mut ascii, colon) = scan(name);
+    for part in parts {
+        let (bad_part, ascii_part, _) = scan(part);
+        bad |= bad_part;
+        ascii &= ascii_part;
+    }
+    if name.is_empty() || bad || colon {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "invalid header {}: {}",
                 python_repr(name),
-                python_repr(value)
+                python_repr(&parts.concat())
             ),
         ));
     }
-    Ok(ascii_name && ascii_value)
+    Ok(ascii)
+}
+
+/// `format!("{server} {system}").trim()` (Python's `version_string()`) as the pieces to write one after another.
+fn version_parts<'a>(server: &'a str, system: &'a str) -> [&'a str; 3] {
+    match (server.trim().is_empty(), system.trim().is_empty()) {
+        (true, _) => [system.trim(), "", ""],
+        (false, true) => [server.trim(), "", ""],
+        (false, false) => [server.trim_start(), " ", system.trim_end()],
+    }
 }
 
 /// CR, LF or NUL, in [`BYTE_CLASS`].
@@ -768,10 +786,12 @@ impl<'a> HttpRequest<'a> {
     pub fn send_response(&mut self, code: u16, message: Option<&str>) -> io::Result<()> {
         self.log_request(Some(code), None);
         self.send_response_only(code, message);
-        let version = self.version_string();
-        self.send_header("Server", &version)?;
-        let date = self.date_time_string();
-        self.send_header("Date", &date)
+        // What `version_string()` and `date_time_string()` give, written where they lie instead of built first.
+        let version = version_parts(self.handler.server_version(), self.handler.sys_version());
+        self.push_header_line("Server", &version)?;
+        crate::text::with_date_time_string(SystemTime::now(), |date| {
+            self.push_header_line("Date", &[date])
+        })
     }
 
     /// Buffers the status line alone (Python's `send_response_only`); nothing for HTTP/0.9.
@@ -828,23 +848,7 @@ impl<'a> HttpRequest<'a> {
     /// Unlike Python, a name or value holding CR, LF or NUL (header injection), or a character outside ISO-8859-1,
     /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
     pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
-        let ascii = check_header(name, value)?;
-        // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
-        let latin1 = |buffer: &mut Vec<u8>, text: &str| {
-            if ascii {
-                buffer.extend_from_slice(text.as_bytes());
-            } else {
-                buffer.extend(text.chars().map(|character| u32::from(character) as u8));
-            }
-        };
-        if !self.http_0_9 {
-            let start = self.headers_buffer.len();
-            latin1(&mut self.headers_buffer, name);
-            self.headers_buffer.extend_from_slice(b": ");
-            latin1(&mut self.headers_buffer, value);
-            self.headers_buffer.extend_from_slice(b"\r\n");
-            debug_assert!(self.headers_buffer.len() > start);
-        }
+        self.push_header_line(name, &[value])?;
         if name.eq_ignore_ascii_case("content-length")
             || name.eq_ignore_ascii_case("transfer-encoding")
         {
@@ -858,6 +862,29 @@ impl<'a> HttpRequest<'a> {
                 self.close_connection = false;
             }
         }
+        Ok(())
+    }
+
+    /// Checks a header and buffers its line, the value written from `parts` in order (nothing for HTTP/0.9).
+    fn push_header_line(&mut self, name: &str, parts: &[&str]) -> io::Result<()> {
+        let ascii = check_header_parts(name, parts)?;
+        if self.http_0_9 {
+            return Ok(());
+        }
+        // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
+        let latin1 = |buffer: &mut Vec<u8>, text: &str| {
+            if ascii {
+                buffer.extend_from_slice(text.as_bytes());
+            } else {
+                buffer.extend(text.chars().map(|character| u32::from(character) as u8));
+            }
+        };
+        latin1(&mut self.headers_buffer, name);
+        self.headers_buffer.extend_from_slice(b": ");
+        for part in parts {
+            latin1(&mut self.headers_buffer, part);
+        }
+        self.headers_buffer.extend_from_slice(b"\r\n");
         Ok(())
     }
 
@@ -1168,6 +1195,20 @@ impl<'a> HttpRequest<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_parts_are_the_trimmed_version_string() {
+        let words = ["", " ", "SimpleHTTP/0.6", " a ", "b\t", "\u{a0}c", "d e"];
+        for server in words {
+            for system in words {
+                assert_eq!(
+                    version_parts(server, system).concat(),
+                    format!("{server} {system}").trim(),
+                    "{server:?} {system:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn byte_classes_agree_with_a_byte_by_byte_reading() {

@@ -143,11 +143,14 @@ pub fn format_error_message(template: &str, code: u16, message: &str, explain: &
 
 /// `format(time)`, with the last two answers of this formatter kept per thread ([`RecentTimes`]).
 macro_rules! remembered {
-    ($time:expr, $format:expr) => {{
+    ($time:expr, $format:expr) => {
+        remembered!($time, $format, str::to_owned)
+    };
+    ($time:expr, $format:expr, $use_text:expr) => {{
         thread_local! {
             static RECENT: RefCell<RecentTimes> = const { RefCell::new(RecentTimes::new()) };
         }
-        RECENT.with_borrow_mut(|recent| recent.format($time, $format))
+        RECENT.with_borrow_mut(|recent| recent.with($time, $format, $use_text))
     }};
 }
 
@@ -156,7 +159,12 @@ macro_rules! remembered {
 /// Any time is accepted, also one before 1970 or after 9999 (where `httpdate` panics):
 /// a file's modification time is not under the server's control.
 pub fn date_time_string(time: SystemTime) -> String {
-    remembered!(time, format_date_time)
+    with_date_time_string(time, str::to_owned)
+}
+
+/// [`date_time_string`] lent to `use_text` rather than copied, for the `Date` of every response.
+pub(crate) fn with_date_time_string<R>(time: SystemTime, use_text: impl FnOnce(&str) -> R) -> R {
+    remembered!(time, format_date_time, use_text)
 }
 
 fn format_date_time(time: SystemTime) -> String {
@@ -269,21 +277,28 @@ impl RecentTimes {
         }
     }
 
-    fn format(&mut self, time: SystemTime, format: fn(SystemTime) -> String) -> String {
+    /// The text of `time` as `format` writes it, lent to `use_text`: remembered when it was formatted before.
+    fn with<R>(
+        &mut self,
+        time: SystemTime,
+        format: fn(SystemTime) -> String,
+        use_text: impl FnOnce(&str) -> R,
+    ) -> R {
         let (days, second_of_day) = days_and_seconds(time);
         let key = days.saturating_mul(86_400).saturating_add(second_of_day);
         let saturated = key == i64::MAX || key == i64::MIN;
         if !saturated {
             if let Some((_, text)) = self.entries.iter().flatten().find(|(seen, _)| *seen == key) {
-                return text.clone();
+                return use_text(text);
             }
         }
         let text = format(time);
+        let used = use_text(&text);
         if !saturated {
-            self.entries[self.next] = Some((key, text.clone()));
+            self.entries[self.next] = Some((key, text));
             self.next = (self.next + 1) % self.entries.len();
         }
-        text
+        used
     }
 }
 

@@ -24,6 +24,12 @@ impl HttpVersion {
 
     /// Reads `HTTP/<digits>.<digits>`; `None` for anything else.
     pub fn parse(text: &str) -> Option<HttpVersion> {
+        // The two versions every request and handler names, without reading digits.
+        match text {
+            "HTTP/1.1" => return Some(HttpVersion::HTTP_1_1),
+            "HTTP/1.0" => return Some(HttpVersion::HTTP_1_0),
+            _ => {}
+        }
         let (major, minor) = text.strip_prefix("HTTP/")?.split_once('.')?;
         let number = |digits: &str| {
             (!digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()))
