@@ -425,6 +425,97 @@ fn check_header_parts(name: &str, parts: &[&str]) -> io::Result<bool> {
     Ok(ascii)
 }
 
+/// Writes a checked header line; `ascii` says whether its text is ASCII, copied as it is.
+fn write_header_line(buffer: &mut Vec<u8>, name: &str, parts: &[&str], ascii: bool) {
+    // ISO-8859-1, as Python encodes headers.
+    let latin1 = |buffer: &mut Vec<u8>, text: &str| {
+        if ascii {
+            buffer.extend_from_slice(text.as_bytes());
+        } else {
+            buffer.extend(text.chars().map(|character| u32::from(character) as u8));
+        }
+    };
+    latin1(buffer, name);
+    buffer.extend_from_slice(b": ");
+    for part in parts {
+        latin1(buffer, part);
+    }
+    buffer.extend_from_slice(b"\r\n");
+}
+
+/// What sending headers does besides buffering them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct HeaderEffect {
+    /// A `Content-Length` or `Transfer-Encoding` was sent: the body's end is announced.
+    framed: bool,
+    /// A `Connection` header was sent.
+    connection: bool,
+    /// What the last `Connection: close` or `keep-alive` set `close_connection` to.
+    close: Option<bool>,
+}
+
+impl HeaderEffect {
+    fn of(name: &str, value: &str) -> HeaderEffect {
+        let connection = name.eq_ignore_ascii_case("connection");
+        HeaderEffect {
+            framed: name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding"),
+            connection,
+            close: if !connection {
+                None
+            } else if value.eq_ignore_ascii_case("close") {
+                Some(true)
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                Some(false)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// This effect, then `later`'s.
+    fn then(self, later: HeaderEffect) -> HeaderEffect {
+        HeaderEffect {
+            framed: self.framed || later.framed,
+            connection: self.connection || later.connection,
+            close: later.close.or(self.close),
+        }
+    }
+}
+
+/// Header lines checked once, to be sent on many answers with [`HttpRequest::send_header_block`]: a file's
+/// representation answered again and again costs one copy instead of a check of every header.
+///
+/// ```
+/// let mut block = basehttp::HeaderBlock::new();
+/// block.push("Content-Length", "12").unwrap();
+/// assert!(block.push("X-Split", "a\r\nSet-Cookie: b").is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderBlock {
+    lines: Vec<u8>,
+    effect: HeaderEffect,
+}
+
+impl HeaderBlock {
+    /// No headers.
+    pub fn new() -> Self {
+        HeaderBlock::default()
+    }
+
+    /// Adds a header, refused as [`HttpRequest::send_header`] refuses it (nothing is added then).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for a name or value that would split the response or cannot be sent.
+    pub fn push(&mut self, name: &str, value: &str) -> io::Result<()> {
+        let ascii = check_header(name, value)?;
+        write_header_line(&mut self.lines, name, &[value], ascii);
+        self.effect = self.effect.then(HeaderEffect::of(name, value));
+        Ok(())
+    }
+}
+
 /// `format!("{server} {system}").trim()` (Python's `version_string()`) as the pieces to write one after another.
 fn version_parts<'a>(server: &'a str, system: &'a str) -> [&'a str; 3] {
     match (server.trim().is_empty(), system.trim().is_empty()) {
@@ -849,42 +940,34 @@ impl<'a> HttpRequest<'a> {
     /// is refused with an [`io::ErrorKind::InvalidInput`] error and nothing is buffered.
     pub fn send_header(&mut self, name: &str, value: &str) -> io::Result<()> {
         self.push_header_line(name, &[value])?;
-        if name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("transfer-encoding")
-        {
-            self.framing.framed = true;
-        }
-        if name.eq_ignore_ascii_case("connection") {
-            self.framing.connection = true;
-            if value.eq_ignore_ascii_case("close") {
-                self.close_connection = true;
-            } else if value.eq_ignore_ascii_case("keep-alive") {
-                self.close_connection = false;
-            }
-        }
+        self.apply(HeaderEffect::of(name, value));
         Ok(())
+    }
+
+    /// Buffers header lines checked before, as [`send_header`](Self::send_header) would buffer each, with the same effect
+    /// on the framing and on `close_connection`: for answers that send the same headers again and again.
+    pub fn send_header_block(&mut self, block: &HeaderBlock) -> io::Result<()> {
+        if !self.http_0_9 {
+            self.headers_buffer.extend_from_slice(&block.lines);
+        }
+        self.apply(block.effect);
+        Ok(())
+    }
+
+    fn apply(&mut self, effect: HeaderEffect) {
+        self.framing.framed |= effect.framed;
+        self.framing.connection |= effect.connection;
+        if let Some(close) = effect.close {
+            self.close_connection = close;
+        }
     }
 
     /// Checks a header and buffers its line, the value written from `parts` in order (nothing for HTTP/0.9).
     fn push_header_line(&mut self, name: &str, parts: &[&str]) -> io::Result<()> {
         let ascii = check_header_parts(name, parts)?;
-        if self.http_0_9 {
-            return Ok(());
+        if !self.http_0_9 {
+            write_header_line(&mut self.headers_buffer, name, parts, ascii);
         }
-        // ISO-8859-1, as Python encodes headers; ASCII, the usual case, is copied as it is.
-        let latin1 = |buffer: &mut Vec<u8>, text: &str| {
-            if ascii {
-                buffer.extend_from_slice(text.as_bytes());
-            } else {
-                buffer.extend(text.chars().map(|character| u32::from(character) as u8));
-            }
-        };
-        latin1(&mut self.headers_buffer, name);
-        self.headers_buffer.extend_from_slice(b": ");
-        for part in parts {
-            latin1(&mut self.headers_buffer, part);
-        }
-        self.headers_buffer.extend_from_slice(b"\r\n");
         Ok(())
     }
 

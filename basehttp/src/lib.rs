@@ -164,8 +164,8 @@ pub use body::{
 };
 pub use connection::{serve_connection, ConnectionInfo};
 pub use handler::{
-    log_line, unsupported_method, AuthenticatedUser, BaseHttpRequestHandler, HttpRequest, Limits,
-    RequestBody, ResponseWriter, SERVER_VERSION, SYS_VERSION,
+    log_line, unsupported_method, AuthenticatedUser, BaseHttpRequestHandler, HeaderBlock,
+    HttpRequest, Limits, RequestBody, ResponseWriter, SERVER_VERSION, SYS_VERSION,
 };
 pub use headers::Headers;
 pub use log::{

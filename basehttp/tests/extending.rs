@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use basehttp::{BaseHttpRequestHandler, HttpRequest, HttpServer, ThreadingHttpServer};
+use basehttp::{BaseHttpRequestHandler, HeaderBlock, HttpRequest, HttpServer, ThreadingHttpServer};
 use socketserver::{Mode, ServerConfig};
 use support::{exchange, Client};
 
@@ -341,5 +341,98 @@ fn send_error_is_a_hook_and_queued_headers_go_out_with_the_answer() {
         // A refused request goes through the hook too.
         let response = exchange(server.port, "GET / HTTP/1.1\n\n");
         assert!(response.starts_with("HTTP/1.1 400 "), "{response}");
+    }
+}
+
+/// Answers with the same headers sent one by one (`/lines`) or as a [`HeaderBlock`] checked once (`/block...`).
+struct Blocks;
+
+impl BaseHttpRequestHandler for Blocks {
+    fn protocol_version(&self) -> &str {
+        "HTTP/1.1"
+    }
+
+    fn do_get(&self, req: &mut HttpRequest<'_>) -> io::Result<()> {
+        let headers: &[(&str, &str)] = match req.path.as_str() {
+            "/lines" | "/block" => &[("Content-Length", "2"), ("X-Name", "caf\u{e9}")],
+            // The last of several Connection headers decides, as with send_header.
+            "/block-close" => &[
+                ("Content-Length", "2"),
+                ("Connection", "keep-alive"),
+                ("Connection", "close"),
+            ],
+            "/block-keep" => &[
+                ("Content-Length", "2"),
+                ("Connection", "close"),
+                ("Connection", "keep-alive"),
+            ],
+            // Without a length the answer can only end with the connection.
+            _ => &[("X-Name", "unframed")],
+        };
+        req.send_response(200, None)?;
+        if req.path == "/lines" {
+            for (name, value) in headers {
+                req.send_header(name, value)?;
+            }
+        } else {
+            let mut block = HeaderBlock::new();
+            for (name, value) in headers {
+                block.push(name, value)?;
+            }
+            req.send_header_block(&block)?;
+        }
+        req.end_headers()?;
+        req.wfile.write_all(b"ok")
+    }
+
+    fn log_message(&self, _req: &HttpRequest<'_>, _message: fmt::Arguments<'_>) {}
+}
+
+#[test]
+fn a_header_block_sends_what_send_header_would() {
+    let without_date = |response: String| {
+        response
+            .split("\r\n")
+            .filter(|line| !line.starts_with("Date: "))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    for config in configs() {
+        let server = support::start_with_config(Blocks, config);
+        let lines = exchange(
+            server.port,
+            "GET /lines HTTP/1.1\nHost: t\nConnection: close\n\n",
+        );
+        let block = exchange(
+            server.port,
+            "GET /block HTTP/1.1\nHost: t\nConnection: close\n\n",
+        );
+        // Sent as ISO-8859-1: one byte for the é, which the lossy reading shows as U+FFFD.
+        assert!(lines.contains("\r\nX-Name: caf\u{fffd}\r\n"), "{lines:?}");
+        assert_eq!(without_date(block), without_date(lines));
+
+        let mut client = Client::new(server.port);
+        assert_eq!(
+            client.request("GET /block-keep HTTP/1.1\nHost: t\n\n").body,
+            b"ok"
+        );
+        // keep-alive came last: the connection answers again.
+        assert_eq!(
+            client
+                .request("GET /block-close HTTP/1.1\nHost: t\n\n")
+                .body,
+            b"ok"
+        );
+        assert!(client.is_closed(), "close came last");
+
+        // A block without a length does not frame the answer: it ends with the connection, which says so.
+        let unframed = exchange(server.port, "GET /unframed HTTP/1.1\nHost: t\n\n");
+        assert!(
+            unframed.contains("\r\nConnection: close\r\n"),
+            "{unframed:?}"
+        );
+        assert!(unframed.ends_with("\r\n\r\nok"), "{unframed:?}");
+        // HTTP/0.9 has no headers at all.
+        assert_eq!(exchange(server.port, "GET /block\n"), "ok");
     }
 }

@@ -1,15 +1,17 @@
 //! [`SimpleHttpRequestHandler`]: Python's `SimpleHTTPRequestHandler` on basehttp's [`BaseHttpRequestHandler`], and the plain functions it is made of.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use basehttp::{BaseHttpRequestHandler, HttpRequest, Limits};
+use basehttp::{BaseHttpRequestHandler, HeaderBlock, HttpRequest, Limits};
 
 use crate::conditional::Conditions;
 use crate::head::{
-    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, SimpleHooks, INDEX_PAGES,
+    send_head, FileBody, FileContent, FileReply, FileRequest, HeadReply, ReplyHeaders, SimpleHooks,
+    INDEX_PAGES,
 };
 use crate::mime::{guess_type_with, EXTENSIONS_MAP};
 use crate::options::FileOptions;
@@ -253,11 +255,9 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             req.send_header("Content-Length", "0")?;
             req.end_headers()
         }
-        HeadReply::File(file) => {
+        HeadReply::File(mut file) => {
             req.send_response(file.status, None)?;
-            for (name, value) in &file.headers {
-                req.send_header(name, value)?;
-            }
+            send_file_headers(req, std::mem::take(&mut file.headers))?;
             req.end_headers()?;
             if is_head {
                 return Ok(());
@@ -274,6 +274,34 @@ pub fn write_reply(req: &mut HttpRequest<'_>, reply: HeadReply) -> io::Result<()
             })
         }
     }
+}
+
+/// How many distinct file answers' headers each thread keeps checked.
+const KEPT_HEADER_BLOCKS: usize = 4;
+
+thread_local! {
+    /// The headers of this thread's last few file answers, each with its lines as [`HeaderBlock`] checked them.
+    static RECENT_HEADERS: RefCell<Vec<(ReplyHeaders, HeaderBlock)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends a file answer's headers: lines equal to those of a recent answer (the same file and version, asked for again)
+/// go out as they were checked then, one copy instead of a check of each header.
+fn send_file_headers(req: &mut HttpRequest<'_>, headers: ReplyHeaders) -> io::Result<()> {
+    RECENT_HEADERS.with_borrow_mut(|recent| {
+        if let Some((_, block)) = recent.iter().find(|(kept, _)| *kept == headers) {
+            return req.send_header_block(block);
+        }
+        let mut block = HeaderBlock::new();
+        for (name, value) in &headers {
+            block.push(name, value)?;
+        }
+        req.send_header_block(&block)?;
+        if recent.len() == KEPT_HEADER_BLOCKS {
+            recent.remove(0);
+        }
+        recent.push((headers, block));
+        Ok(())
+    })
 }
 
 /// Sends a file's body: one kept in memory with its headers in one write, anything else by reference
