@@ -108,19 +108,9 @@ impl RequestTarget {
                 }
             }
         }
-        if cfg!(windows) {
-            // Python drops these after normalising, so a `..` above took one of them back like any other segment.
-            let kept: Vec<Vec<u8>> = path
-                .split(|&byte| byte == b'/')
-                .filter(|segment| !segment.is_empty() && !segment_has_separator(segment))
-                .map(<[u8]>::to_vec)
-                .collect();
-            segment_count = kept.len();
-            path.clear();
-            for segment in kept {
-                path.push(b'/');
-                path.extend_from_slice(&segment);
-            }
+        #[cfg(windows)]
+        {
+            segment_count = drop_separator_segments(&mut path);
         }
         let trailing_slash = decoded.ends_with(b"/");
         if path.is_empty() || trailing_slash {
@@ -191,8 +181,22 @@ fn request_bytes(text: &str) -> Cow<'_, [u8]> {
 }
 
 /// Python drops a segment when `os.path.dirname(word)` is not empty: on Windows a backslash or a drive letter.
-fn segment_has_separator(segment: &[u8]) -> bool {
-    cfg!(windows) && segment.iter().any(|&byte| byte == b'\\' || byte == b':')
+/// It does so after normalising, so a `..` took one of them back like any other segment. Returns the segments left.
+#[cfg(windows)]
+fn drop_separator_segments(path: &mut Vec<u8>) -> usize {
+    let kept: Vec<Vec<u8>> = path
+        .split(|&byte| byte == b'/')
+        .filter(|segment| {
+            !segment.is_empty() && !segment.iter().any(|&byte| byte == b'\\' || byte == b':')
+        })
+        .map(<[u8]>::to_vec)
+        .collect();
+    path.clear();
+    for segment in &kept {
+        path.push(b'/');
+        path.extend_from_slice(segment);
+    }
+    kept.len()
 }
 
 #[cfg(test)]

@@ -366,6 +366,8 @@ impl BaseHttpRequestHandler for Blocks {
                 ("Connection", "close"),
                 ("Connection", "keep-alive"),
             ],
+            // Said by the handler: the Connection header the server adds to an answer without a length is not doubled.
+            "/unframed-close" => &[("X-Name", "unframed"), ("Connection", "close")],
             // Without a length the answer can only end with the connection.
             _ => &[("X-Name", "unframed")],
         };
@@ -432,6 +434,8 @@ fn a_header_block_sends_what_send_header_would() {
             "{unframed:?}"
         );
         assert!(unframed.ends_with("\r\n\r\nok"), "{unframed:?}");
+        let said = exchange(server.port, "GET /unframed-close HTTP/1.1\nHost: t\n\n");
+        assert_eq!(said.matches("Connection:").count(), 1, "{said:?}");
         // HTTP/0.9 has no headers at all.
         assert_eq!(exchange(server.port, "GET /block\n"), "ok");
     }
