@@ -367,7 +367,7 @@ impl BaseHttpRequestHandler for Blocks {
                 ("Connection", "keep-alive"),
             ],
             // Said by the handler: the Connection header the server adds to an answer without a length is not doubled.
-            "/unframed-close" => &[("X-Name", "unframed"), ("Connection", "close")],
+            "/unframed-upgrade" => &[("X-Name", "unframed"), ("Connection", "upgrade")],
             // Without a length the answer can only end with the connection.
             _ => &[("X-Name", "unframed")],
         };
@@ -434,8 +434,9 @@ fn a_header_block_sends_what_send_header_would() {
             "{unframed:?}"
         );
         assert!(unframed.ends_with("\r\n\r\nok"), "{unframed:?}");
-        let said = exchange(server.port, "GET /unframed-close HTTP/1.1\nHost: t\n\n");
+        let said = exchange(server.port, "GET /unframed-upgrade HTTP/1.1\nHost: t\n\n");
         assert_eq!(said.matches("Connection:").count(), 1, "{said:?}");
+        assert!(said.ends_with("\r\n\r\nok"), "{said:?}");
         // HTTP/0.9 has no headers at all.
         assert_eq!(exchange(server.port, "GET /block\n"), "ok");
     }

@@ -330,10 +330,7 @@ where
 {
     // Only the last name is read (`splitext` looks no further back than the last `/`), so a long directory costs nothing.
     let bytes = path.as_os_str().as_encoded_bytes();
-    let name = &bytes[bytes
-        .iter()
-        .rposition(|&byte| byte == b'/')
-        .map_or(0, |slash| slash + 1)..];
+    let name = bytes.rsplit(|&byte| byte == b'/').next().unwrap_or(bytes);
     let text = String::from_utf8_lossy(name);
     let (_, extension) = splitext(&text);
     let find = |key: &str| {

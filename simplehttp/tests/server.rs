@@ -192,6 +192,43 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     );
 }
 
+// A thread keeps the checked headers of its last file answers; each answer must still carry its own file's headers.
+#[test]
+fn answers_in_a_row_carry_their_own_files_headers() {
+    let running = start("HTTP/1.1");
+    fs::write(
+        running.root.path().join("other.html"),
+        b"<p>another length</p>",
+    )
+    .unwrap();
+    let response = exchange(
+        &running,
+        "GET /test HTTP/1.1\nHost: x\n\nGET /other.html HTTP/1.1\nHost: x\n\nGET /test HTTP/1.1\nHost: x\nConnection: close",
+    );
+    let text = String::from_utf8_lossy(&response);
+    let heads: Vec<&str> = text
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|answer| answer.split("\r\n\r\n").next().unwrap_or(""))
+        .collect();
+    assert_eq!(heads.len(), 3, "{text}");
+    for (head, (length, content_type)) in heads.iter().zip([
+        ("30", "application/octet-stream"),
+        ("21", "text/html"),
+        ("30", "application/octet-stream"),
+    ]) {
+        assert!(
+            has_line(head, &format!("Content-Length: {length}")),
+            "{head}"
+        );
+        assert!(
+            has_line(head, &format!("Content-type: {content_type}")),
+            "{head}"
+        );
+    }
+    assert!(text.ends_with("We are the knights who say Ni!"), "{text}");
+}
+
 #[test]
 fn large_file_goes_out_whole() {
     let running = start("HTTP/1.0");
